@@ -1,0 +1,156 @@
+/*
+ * The storage interface of vcpd: channels, their members and their posts.
+ *
+ * Each backend provides one `const struct store_ops` (SQLite now, PostgreSQL
+ * later), the way curl's vtls backends do; callers only see struct store and
+ * the store_* wrappers below, so no backend detail leaks into the server.
+ *
+ * Threading: one struct store is one database connection and must be used by
+ * one thread at a time.  vcpd opens one for its HTTP thread (reads, admin
+ * writes) and one for the group-commit writer (posts).
+ *
+ * Tokens are never stored: only their SHA-256 hash (STORE_HASH_LEN bytes).
+ * Strings in the structs are fixed-size, NUL-terminated and truncated by
+ * nobody: callers must keep inputs within the sizes (the admin layer checks).
+ */
+#ifndef VCP_STORE_H
+#define VCP_STORE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#define STORE_HASH_LEN 32
+
+/* Return codes of every store operation. */
+enum store_rc {
+    STORE_OK = 0,
+    STORE_NOTFOUND = 1, /* no such channel / member / token */
+    STORE_EXISTS = 2,   /* unique key taken (member id, channel name is not unique) */
+    STORE_ERROR = 3     /* database failure; store_errmsg() says what */
+};
+
+enum channel_state {
+    CHANNEL_ACTIVE = 0,
+    CHANNEL_BLOCKED = 1,
+    CHANNEL_SUSPENDED = 2,
+    CHANNEL_DELETED = 3
+};
+
+enum member_role { ROLE_SUPERADMIN = 0, ROLE_ADMIN = 1 };
+
+struct channel {
+    int64_t id;             /* internal row id */
+    char pa_id[32];         /* public id: "pa:" + 20 digits */
+    char name[129];         /* chat_hostname / name, <= 128 bytes */
+    char uri[129];          /* channel URI (slug) */
+    char icon[1025];        /* avatar URL or "" */
+    char background[1025];  /* background URL or "" */
+    char category[129];
+    char subcategory[129];
+    char country[3];        /* ISO 3166 alpha-2 or "" */
+    double lat, lon;        /* location */
+    char webhook[2049];     /* "" when none is set */
+    int state;              /* enum channel_state */
+    int rate_count;         /* token bucket: requests per window; 0 = unlimited */
+    int rate_window_s;      /* window in seconds (>= 1) */
+    int64_t created_ms;     /* Unix ms */
+    int64_t posts_count;    /* number of stored posts (informational) */
+};
+
+struct member {
+    char id[65];      /* Viber-style user id, e.g. base64 of 16 random bytes */
+    char name[129];
+    char avatar[1025];
+    int role;         /* enum member_role */
+};
+
+struct post {
+    uint64_t token;       /* message_token (primary key) */
+    int64_t channel;      /* channel row id */
+    int64_t created_ms;   /* Unix ms */
+    char type[16];        /* "text", ... */
+    char from[65];        /* sender member id */
+    const char *json;     /* normalised message (msg_normalize); owned by whoever made the struct */
+};
+
+struct store; /* one connection; opaque */
+
+struct store_ops {
+    const char *name; /* "sqlite" */
+    /* Opens (creating and migrating as needed) the database named by dsn. */
+    int (*open)(const char *dsn, struct store **out, char *err, size_t err_len);
+    void (*close)(struct store *s);
+    const char *(*errmsg)(struct store *s);
+
+    /*
+     * Creates a channel from c.  The caller chooses c->pa_id (random digits);
+     * the store assigns c->id and c->created_ms and writes them back.
+     * STORE_EXISTS when pa_id or the token hash is taken.
+     */
+    int (*channel_create)(struct store *s, struct channel *c, const uint8_t hash[STORE_HASH_LEN]);
+    int (*channel_by_token)(struct store *s, const uint8_t hash[STORE_HASH_LEN], struct channel *out);
+    int (*channel_by_pa_id)(struct store *s, const char *pa_id, struct channel *out);
+    /* All channels, deleted ones included, oldest first; *out is malloc'd, caller frees. */
+    int (*channel_list)(struct store *s, struct channel **out, size_t *n);
+    int (*channel_set_state)(struct store *s, int64_t id, int state);
+    int (*channel_set_token)(struct store *s, int64_t id, const uint8_t hash[STORE_HASH_LEN]);
+    int (*channel_set_webhook)(struct store *s, int64_t id, const char *url);
+    int (*channel_set_rate)(struct store *s, int64_t id, int count, int window_s);
+
+    /* STORE_EXISTS when the member id is already in that channel. */
+    int (*member_add)(struct store *s, int64_t channel, const struct member *m);
+    int (*member_remove)(struct store *s, int64_t channel, const char *member_id);
+    /* Members in the order added; *out is malloc'd (NULL when n == 0), caller frees. */
+    int (*member_list)(struct store *s, int64_t channel, struct member **out, size_t *n);
+    /* Role of member_id in channel, STORE_NOTFOUND if not a member. */
+    int (*member_role)(struct store *s, int64_t channel, const char *member_id, int *role);
+
+    /* Inserts n posts in one transaction, durably (all or none). */
+    int (*post_insert_batch)(struct store *s, const struct post *p, size_t n);
+    /*
+     * Up to limit posts of channel with token < before (0: from the newest),
+     * newest first, only of type when type is non-NULL.  *out and every
+     * out[i].json are malloc'd; free with store_posts_free.
+     */
+    int (*post_list)(struct store *s, int64_t channel, uint64_t before, const char *type,
+                     size_t limit, struct post **out, size_t *n);
+};
+
+extern const struct store_ops store_sqlite_ops;
+
+/* The backend for a DSN: "sqlite:PATH" or a plain path -> SQLite.  NULL if unknown. */
+const struct store_ops *store_backend(const char *dsn);
+
+/* Opens dsn with its backend.  Returns STORE_OK or STORE_ERROR with err filled. */
+int store_open(const char *dsn, struct store **out, char *err, size_t err_len);
+void store_close(struct store *s); /* NULL is a no-op */
+
+/* Frees the result of post_list. */
+void store_posts_free(struct post *p, size_t n);
+
+/*
+ * Every struct store begins with a pointer to its ops, so these wrappers can
+ * dispatch without knowing the backend.
+ */
+struct store {
+    const struct store_ops *ops;
+};
+
+#define store_errmsg(s) ((s)->ops->errmsg(s))
+#define store_channel_create(s, c, h) ((s)->ops->channel_create((s), (c), (h)))
+#define store_channel_by_token(s, h, o) ((s)->ops->channel_by_token((s), (h), (o)))
+#define store_channel_by_pa_id(s, id, o) ((s)->ops->channel_by_pa_id((s), (id), (o)))
+#define store_channel_list(s, o, n) ((s)->ops->channel_list((s), (o), (n)))
+#define store_channel_set_state(s, id, st) ((s)->ops->channel_set_state((s), (id), (st)))
+#define store_channel_set_token(s, id, h) ((s)->ops->channel_set_token((s), (id), (h)))
+#define store_channel_set_webhook(s, id, u) ((s)->ops->channel_set_webhook((s), (id), (u)))
+#define store_channel_set_rate(s, id, c, w) ((s)->ops->channel_set_rate((s), (id), (c), (w)))
+#define store_member_add(s, ch, m) ((s)->ops->member_add((s), (ch), (m)))
+#define store_member_remove(s, ch, m) ((s)->ops->member_remove((s), (ch), (m)))
+#define store_member_list(s, ch, o, n) ((s)->ops->member_list((s), (ch), (o), (n)))
+#define store_member_role(s, ch, m, r) ((s)->ops->member_role((s), (ch), (m), (r)))
+#define store_post_insert_batch(s, p, n) ((s)->ops->post_insert_batch((s), (p), (n)))
+#define store_post_list(s, ch, b, t, l, o, n)                                                      \
+    ((s)->ops->post_list((s), (ch), (b), (t), (l), (o), (n)))
+
+#endif

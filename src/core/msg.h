@@ -13,6 +13,13 @@
  *   "duration: 181 out of range 0..180"    (badData)
  *   "media: not an absolute http(s) URL"   (badData)
  * docs/API.md lists them all.
+ *
+ * Values: strings must be JSON strings of valid UTF-8 without U+0000; ""
+ * counts as absent for string fields (so an optional "" is fine and dropped
+ * by msg_normalize).  Numbers may be JSON numbers or numeric strings, i.e. a
+ * string holding exactly a JSON number ("10000", "-122.3942", "1e3"; not
+ * " 1", "+1", "01", "1.", "0x10", "inf"); an integral real (1e4, "10.0") is
+ * an integer, a fractional one never is; booleans are never numbers.
  */
 #ifndef VCP_CORE_MSG_H
 #define VCP_CORE_MSG_H
@@ -35,6 +42,7 @@
 #define MSG_SENDER_NAME_MAX 28
 #define MSG_MEDIA_SIZE_MAX 52428800 /* 50 MB */
 #define MSG_VIDEO_DURATION_MAX 180
+#define MSG_STICKER_ID_MAX 9007199254740992LL /* 2^53: exact in every JSON reader, JS too */
 #define MSG_DETAIL_MAX 256 /* a detail buffer of this size never truncates */
 
 #define MSG_TYPE_TABLE(X)                                                                          \
@@ -98,11 +106,14 @@ struct json_object *msg_normalize(const struct json_object *msg);
 /*
  * Reads an integer given as a JSON number or a numeric string ("42").
  * Returns 0 and sets *out; -1 when v is not a number or numeric string, or is
- * fractional ("1.5", 1.5), or is out of int64 range.
+ * fractional ("1.5", 1.5), or is out of int64 range.  Integral reals (1e4,
+ * "10.0") count when within +-2^53, where doubles are exact.  out may be NULL.
+ * Locale-independent (a decimal point is always '.').
  */
 int msg_json_int64(const struct json_object *v, int64_t *out);
 
-/* Same for a finite real number (JSON number or numeric string). */
+/* Same for a finite real number (JSON number or numeric string), converted
+ * exactly as strtod would in the C locale; NaN and infinities give -1. */
 int msg_json_double(const struct json_object *v, double *out);
 
 #endif

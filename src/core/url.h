@@ -24,6 +24,14 @@ struct url_parts {
  * case).  Rejects: other schemes, an empty host, a bad port (not 1..65535),
  * spaces, control characters and bytes >= 0x80 (URLs on the wire must be
  * percent-encoded).  Returns 0 and fills out, or -1.
+ *
+ * Stricter than RFC 3986 on purpose: userinfo ("http://user@host/") is
+ * refused (a phishing vector: "https://bank.com@evil.example/"; no media or
+ * webhook URL needs it); hosts are reg-names, IPv4 or bracketed IPv6 literals
+ * (no IPvFuture, no zone ids); every byte must be RFC 3986 unreserved or
+ * reserved or a '%' followed by two hex digits, so "<>\^`{|} and a bad
+ * escape ("%zz") are refused.  No length limit: callers apply theirs.
+ * Nothing is allocated; s need not be NUL-terminated.
  */
 int url_parse(const char *s, size_t len, struct url_parts *out);
 

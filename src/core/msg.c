@@ -1,0 +1,812 @@
+/*
+ * The message rules of DESIGN §1.3-§1.4, written once as data.  Each message
+ * type is a table of fields (key, kind, required?, limits); one walker checks
+ * a message against its table in table order, and another builds the stored
+ * form from the same table, so the rules and the normalised shape can never
+ * drift apart.  Adding a rule is a table edit, not new code.
+ *
+ * What the walker enforces for every field:
+ *   - absent (or, for a required string, "") -> missingData "F: required";
+ *   - present with the wrong JSON type (null included) -> badData;
+ *   - strings: no U+0000 (stored and shown through C strings, where it would
+ *     silently cut the value), valid UTF-8, limits counted in code points;
+ *   - numbers: JSON numbers or numeric strings (a string holding exactly a
+ *     JSON number: "10000", "37.7898"; not " 1", "0x10", "inf", "+1", ".5");
+ *     an integer field also takes an integral real (1e4, "10.0") up to 2^53,
+ *     but never a fractional one; booleans are never numbers.
+ *
+ * Numeric strings are converted without strtod (whose decimal point follows
+ * the host program's locale, which a library must not assume): the common
+ * case (<= 19 significant digits, small exponent) is Clinger's exact fast
+ * path, anything else goes through json-c's own locale-safe number parser.
+ */
+#include "core/msg.h"
+
+#include <inttypes.h>
+#include <math.h>
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/url.h"
+#include "core/utf8.h"
+
+/* ---- details ------------------------------------------------------------ */
+
+/* Where a check writes its reason; buf may be NULL. */
+struct det {
+    char *buf;
+    size_t len;
+};
+
+__attribute__((format(printf, 3, 4))) static int say(struct det *d, int status, const char *fmt,
+                                                     ...)
+{
+    if (d->buf != NULL && d->len > 0) {
+        va_list ap;
+        va_start(ap, fmt);
+        vsnprintf(d->buf, d->len, fmt, ap);
+        va_end(ap);
+    }
+    return status;
+}
+
+static void det_clear(struct det *d)
+{
+    if (d->buf != NULL && d->len > 0)
+        d->buf[0] = '\0';
+}
+
+#define ECHO_MAX 32 /* user text quoted in a detail: at most this many bytes */
+
+/*
+ * Copies user text for quoting in a detail: printable ASCII only (others,
+ * and '"' and '\\', become '?', so the result is valid UTF-8 and reads well
+ * inside quotes), cut at ECHO_MAX bytes with "..." appended.  out must hold
+ * ECHO_MAX + 4 bytes.
+ */
+static void echo(char *out, const char *s, size_t len)
+{
+    size_t n = len < ECHO_MAX ? len : ECHO_MAX;
+    for (size_t i = 0; i < n; i++) {
+        unsigned char c = (unsigned char)s[i];
+        out[i] = (c >= 0x20 && c < 0x7f && c != '"' && c != '\\') ? (char)c : '?';
+    }
+    if (len > ECHO_MAX) {
+        memcpy(out + n, "...", 4);
+    } else {
+        out[n] = '\0';
+    }
+}
+
+/* ---- numbers ------------------------------------------------------------ */
+
+#define EXACT_INT_MAX 9007199254740992.0 /* 2^53: doubles are exact integers up to here */
+#define SLOW_NUM_MAX  400                /* longest numeric string taken by the slow path */
+#define REAL_REPR_MAX 32                 /* "%.17g" of any double fits */
+
+enum num_kind {
+    NUM_NONE, /* not a number (wrong type, bad numeric string, not finite) */
+    NUM_INT,  /* an exact integer in i (d holds it too) */
+    NUM_REAL, /* a finite real in d: fractional, or integral but outside int64/2^53 */
+};
+
+struct num {
+    enum num_kind kind;
+    int64_t i;
+    double d;
+};
+
+static void num_from_double(double v, struct num *n)
+{
+    n->d = v;
+    if (!isfinite(v)) {
+        n->kind = NUM_NONE;
+    } else if (v == trunc(v) && fabs(v) <= EXACT_INT_MAX) {
+        n->kind = NUM_INT;
+        n->i = (int64_t)v;
+    } else {
+        n->kind = NUM_REAL;
+    }
+}
+
+/* The rare numeric strings the fast paths do not take: json-c converts. */
+static void slow_num(const char *s, size_t len, bool is_int, struct num *n)
+{
+    char buf[SLOW_NUM_MAX + 3];
+
+    n->kind = NUM_NONE;
+    if (len > SLOW_NUM_MAX)
+        return;
+    memcpy(buf, s, len);
+    /* An integer too big for int64: json-c would saturate it, ".0" makes it
+     * a real that is rounded correctly instead. */
+    memcpy(buf + len, is_int ? ".0" : "", is_int ? 3 : 1);
+    struct json_object *o = json_tokener_parse(buf);
+    if (o == NULL)
+        return; /* out of memory: reported as "not a number", never crashes */
+    num_from_double(json_object_get_double(o), n);
+    json_object_put(o);
+}
+
+static bool is_digit(char c)
+{
+    return c >= '0' && c <= '9';
+}
+
+/*
+ * A numeric string: exactly the JSON number grammar
+ *   -? (0 | [1-9][0-9]*) (. [0-9]+)? ([eE] [+-]? [0-9]+)?
+ * so "1.5" is a real, "abc", "", " 1", "01", "+1", "1.", "0x1A" are not numbers.
+ */
+static void parse_num(const char *s, size_t len, struct num *n)
+{
+    static const double pow10[] = {1e0,  1e1,  1e2,  1e3,  1e4,  1e5,  1e6,  1e7,
+                                   1e8,  1e9,  1e10, 1e11, 1e12, 1e13, 1e14, 1e15,
+                                   1e16, 1e17, 1e18, 1e19, 1e20, 1e21, 1e22};
+    size_t i = 0;
+    bool neg = false, is_int = true;
+    uint64_t m = 0;    /* significant digits, while they fit */
+    int sig = 0;       /* how many significant digits went into m */
+    bool lost = false; /* more significant digits than m can hold exactly */
+    long frac = 0;     /* digits after the point */
+    long exp = 0;
+
+    n->kind = NUM_NONE;
+    if (i < len && s[i] == '-') {
+        neg = true;
+        i++;
+    }
+    if (i >= len || !is_digit(s[i]))
+        return;
+    if (s[i] == '0' && i + 1 < len && is_digit(s[i + 1]))
+        return; /* leading zero */
+    for (; i < len && is_digit(s[i]); i++) {
+        if (m == 0 && s[i] == '0')
+            continue;
+        if (sig < 19) {
+            m = m * 10 + (uint64_t)(s[i] - '0');
+            sig++;
+        } else {
+            lost = true; /* too many digits for the fast paths */
+        }
+    }
+    if (i < len && s[i] == '.') {
+        is_int = false;
+        size_t start = ++i;
+        for (; i < len && is_digit(s[i]); i++) {
+            if (m == 0 && s[i] == '0') {
+                frac++;
+                continue;
+            }
+            if (sig < 19) {
+                m = m * 10 + (uint64_t)(s[i] - '0');
+                sig++;
+                frac++;
+            } else {
+                lost = true;
+            }
+        }
+        if (i == start)
+            return;
+    }
+    if (i < len && (s[i] == 'e' || s[i] == 'E')) {
+        is_int = false;
+        i++;
+        bool eneg = false;
+        if (i < len && (s[i] == '+' || s[i] == '-'))
+            eneg = s[i++] == '-';
+        size_t start = i;
+        for (; i < len && is_digit(s[i]); i++) {
+            if (exp < 100000 && exp > -100000)
+                exp = exp * 10 + (eneg ? -(s[i] - '0') : (s[i] - '0'));
+        }
+        if (i == start)
+            return;
+    }
+    if (i != len)
+        return;
+
+    if (is_int && !lost) {
+        /* m holds all digits (at most 19, so < 10^19 < 2^64). */
+        if (!neg && m <= (uint64_t)INT64_MAX) {
+            n->kind = NUM_INT;
+            n->i = (int64_t)m;
+            n->d = (double)n->i;
+            return;
+        }
+        if (neg && m <= (uint64_t)INT64_MAX + 1) {
+            n->kind = NUM_INT;
+            n->i = m == (uint64_t)INT64_MAX + 1 ? INT64_MIN : -(int64_t)m;
+            n->d = m == 0 ? -0.0 : (double)n->i; /* "-0" reads as strtod reads it */
+            return;
+        }
+    }
+    if (!lost) {
+        /* Clinger's fast path: m and 10^|e| are exact doubles, so a single
+         * multiplication or division rounds correctly, like strtod. */
+        long e = exp - frac;
+        if (m == 0) {
+            num_from_double(neg ? -0.0 : 0.0, n);
+            return;
+        }
+        if (m <= (uint64_t)EXACT_INT_MAX && e >= -22 && e <= 22) {
+            double v = e >= 0 ? (double)m * pow10[e] : (double)m / pow10[-e];
+            num_from_double(neg ? -v : v, n);
+            return;
+        }
+    }
+    slow_num(s, len, is_int, n);
+}
+
+/* Reads a JSON number or numeric string; never fails, classifies. */
+static void read_num(const struct json_object *v, struct num *n)
+{
+    n->kind = NUM_NONE;
+    n->i = 0;
+    n->d = 0;
+    switch (json_object_get_type(v)) {
+    case json_type_int: {
+        int64_t i = json_object_get_int64(v);
+        uint64_t u = json_object_get_uint64(v);
+        if (i == INT64_MAX && u > (uint64_t)INT64_MAX) {
+            num_from_double((double)u, n); /* json-c keeps big positives as uint64 */
+        } else {
+            n->kind = NUM_INT;
+            n->i = i;
+            n->d = (double)i;
+        }
+        break;
+    }
+    case json_type_double:
+        num_from_double(json_object_get_double(v), n);
+        break;
+    case json_type_string:
+        parse_num(json_object_get_string((struct json_object *)v),
+                  (size_t)json_object_get_string_len(v), n);
+        break;
+    default: /* null, boolean, object, array */
+        break;
+    }
+}
+
+/*
+ * The shortest of %.15g, %.16g, %.17g that reads back as exactly v, with '.'
+ * whatever the locale says ("37.7898", not "37.789799999999998").  v must be
+ * finite.  buf holds REAL_REPR_MAX bytes.
+ */
+static void real_repr(double v, char *buf)
+{
+    for (int prec = 15; prec <= 17; prec++) {
+        snprintf(buf, REAL_REPR_MAX, "%.*g", prec, v);
+        for (char *p = buf; *p != '\0'; p++) {
+            if (*p == ',')
+                *p = '.'; /* a locale with a decimal comma */
+        }
+        struct num back;
+        parse_num(buf, strlen(buf), &back);
+        if (back.kind != NUM_NONE && back.d == v)
+            return;
+    }
+}
+
+int msg_json_int64(const struct json_object *v, int64_t *out)
+{
+    struct num n;
+    read_num(v, &n);
+    if (n.kind != NUM_INT)
+        return -1;
+    if (out != NULL)
+        *out = n.i;
+    return 0;
+}
+
+int msg_json_double(const struct json_object *v, double *out)
+{
+    struct num n;
+    read_num(v, &n);
+    if (n.kind == NUM_NONE)
+        return -1;
+    if (out != NULL)
+        *out = n.d;
+    return 0;
+}
+
+/* ---- the rules as data -------------------------------------------------- */
+
+enum kind {
+    K_TEXT,      /* string with a character limit */
+    K_URL,       /* absolute http(s) URL (a string) */
+    K_FILE_NAME, /* string with an extension that is not forbidden */
+    K_INT,       /* integer in lo..hi */
+    K_REAL,      /* real in lo..hi */
+    K_OBJECT,    /* nested object with its own fields */
+};
+
+enum {
+    F_REQ = 1,      /* required: absent -> missingData */
+    F_EMPTY_OK = 2, /* a required string that may be "" (picture text) */
+    F_JPEG = 4,     /* URL path must end in .jpeg or .jpg */
+};
+
+struct field {
+    const char *key;         /* JSON key; NULL ends a table */
+    const char *path;        /* dotted name used in details */
+    enum kind kind;          /* what the value must be */
+    unsigned flags;          /* F_* */
+    long max;                /* strings: max code points, 0 for no limit */
+    int64_t lo, hi;          /* numbers: inclusive range */
+    const struct field *sub; /* K_OBJECT: the nested fields */
+};
+
+static const struct field text_fields[] = {
+    {.key = "text", .path = "text", .kind = K_TEXT, .flags = F_REQ, .max = MSG_TEXT_MAX},
+    {.key = NULL},
+};
+
+static const struct field picture_fields[] = {
+    {.key = "text",
+     .path = "text",
+     .kind = K_TEXT,
+     .flags = F_REQ | F_EMPTY_OK,
+     .max = MSG_PICTURE_TEXT_MAX},
+    {.key = "media", .path = "media", .kind = K_URL, .flags = F_REQ | F_JPEG},
+    {.key = "thumbnail", .path = "thumbnail", .kind = K_URL},
+    {.key = NULL},
+};
+
+static const struct field video_fields[] = {
+    {.key = "media", .path = "media", .kind = K_URL, .flags = F_REQ},
+    {.key = "size",
+     .path = "size",
+     .kind = K_INT,
+     .flags = F_REQ,
+     .lo = 1,
+     .hi = MSG_MEDIA_SIZE_MAX},
+    {.key = "duration", .path = "duration", .kind = K_INT, .lo = 0, .hi = MSG_VIDEO_DURATION_MAX},
+    {.key = "thumbnail", .path = "thumbnail", .kind = K_URL},
+    {.key = NULL},
+};
+
+static const struct field file_fields[] = {
+    {.key = "media", .path = "media", .kind = K_URL, .flags = F_REQ},
+    {.key = "size",
+     .path = "size",
+     .kind = K_INT,
+     .flags = F_REQ,
+     .lo = 1,
+     .hi = MSG_MEDIA_SIZE_MAX},
+    {.key = "file_name",
+     .path = "file_name",
+     .kind = K_FILE_NAME,
+     .flags = F_REQ,
+     .max = MSG_FILE_NAME_MAX},
+    {.key = NULL},
+};
+
+static const struct field contact_sub[] = {
+    {.key = "name",
+     .path = "contact.name",
+     .kind = K_TEXT,
+     .flags = F_REQ,
+     .max = MSG_CONTACT_NAME_MAX},
+    {.key = "phone_number",
+     .path = "contact.phone_number",
+     .kind = K_TEXT,
+     .flags = F_REQ,
+     .max = MSG_CONTACT_PHONE_MAX},
+    {.key = NULL},
+};
+
+static const struct field contact_fields[] = {
+    {.key = "contact", .path = "contact", .kind = K_OBJECT, .flags = F_REQ, .sub = contact_sub},
+    {.key = NULL},
+};
+
+static const struct field location_sub[] = {
+    {.key = "lat", .path = "location.lat", .kind = K_REAL, .flags = F_REQ, .lo = -90, .hi = 90},
+    {.key = "lon", .path = "location.lon", .kind = K_REAL, .flags = F_REQ, .lo = -180, .hi = 180},
+    {.key = NULL},
+};
+
+static const struct field location_fields[] = {
+    {.key = "location", .path = "location", .kind = K_OBJECT, .flags = F_REQ, .sub = location_sub},
+    {.key = NULL},
+};
+
+static const struct field url_fields[] = {
+    {.key = "media", .path = "media", .kind = K_URL, .flags = F_REQ, .max = MSG_URL_MEDIA_MAX},
+    {.key = "text", .path = "text", .kind = K_TEXT, .max = MSG_URL_TEXT_MAX},
+    {.key = NULL},
+};
+
+static const struct field sticker_fields[] = {
+    {.key = "sticker_id",
+     .path = "sticker_id",
+     .kind = K_INT,
+     .flags = F_REQ,
+     .lo = 1,
+     .hi = MSG_STICKER_ID_MAX},
+    {.key = NULL},
+};
+
+static const struct field *const type_fields[MSG_TYPE_COUNT] = {
+    [MSG_TYPE_TEXT] = text_fields,       [MSG_TYPE_PICTURE] = picture_fields,
+    [MSG_TYPE_VIDEO] = video_fields,     [MSG_TYPE_FILE] = file_fields,
+    [MSG_TYPE_CONTACT] = contact_fields, [MSG_TYPE_LOCATION] = location_fields,
+    [MSG_TYPE_URL] = url_fields,         [MSG_TYPE_STICKER] = sticker_fields,
+};
+
+/* Optional for every type, checked last.  sender.avatar is not a rule (the
+ * seed has no sender at all); msg_normalize keeps it only when it is a URL. */
+static const struct field sender_sub[] = {
+    {.key = "name", .path = "sender.name", .kind = K_TEXT, .max = MSG_SENDER_NAME_MAX},
+    {.key = NULL},
+};
+
+static const struct field sender_field = {
+    .key = "sender", .path = "sender", .kind = K_OBJECT, .sub = sender_sub};
+
+/* Viber's forbidden file extensions, sorted (bsearch), lowercase. */
+static const char *const forbidden_ext[] = {
+    "action", "apk", "app",    "bat",  "bin", "cmd",      "com",      "command", "cpl",
+    "csh",    "exe", "gadget", "inf1", "ins", "inx",      "ipa",      "isu",     "job",
+    "jse",    "ksh", "lnk",    "msc",  "msi", "msp",      "mst",      "osx",     "out",
+    "paf",    "pif", "prg",    "ps1",  "reg", "rgs",      "run",      "sct",     "shb",
+    "shs",    "u3p", "vb",     "vbe",  "vbs", "vbscript", "workflow", "ws",      "wsf",
+};
+#define FORBIDDEN_EXT_COUNT (sizeof forbidden_ext / sizeof forbidden_ext[0])
+#define EXT_MAX             8 /* longest forbidden extension ("vbscript", "workflow") */
+
+static const char *const type_names[MSG_TYPE_COUNT] = {
+#define MSG_X_NAME(e, name) [MSG_TYPE_##e] = name,
+    MSG_TYPE_TABLE(MSG_X_NAME)
+#undef MSG_X_NAME
+};
+
+/* ---- types -------------------------------------------------------------- */
+
+static enum msg_type type_of(const char *s, size_t len)
+{
+    for (int t = 0; t < MSG_TYPE_COUNT; t++) {
+        if (strlen(type_names[t]) == len && memcmp(type_names[t], s, len) == 0)
+            return (enum msg_type)t;
+    }
+    return MSG_TYPE_NONE;
+}
+
+enum msg_type msg_type_parse(const char *s)
+{
+    return s == NULL ? MSG_TYPE_NONE : type_of(s, strlen(s));
+}
+
+const char *msg_type_name(enum msg_type t)
+{
+    return (t > MSG_TYPE_NONE && t < MSG_TYPE_COUNT) ? type_names[t] : NULL;
+}
+
+/* ---- checks ------------------------------------------------------------- */
+
+static int cmp_ext(const void *key, const void *elem)
+{
+    return strcmp(key, *(const char *const *)elem);
+}
+
+/*
+ * The extension is what follows the last '.', ignoring trailing spaces
+ * (Windows drops them, so "a.exe " would run as a.exe).  No '.', a '.' only
+ * at the start (".bashrc") or at the end ("a.") means no extension.
+ */
+static int check_ext(const char *s, size_t len, const struct field *f, struct det *d)
+{
+    size_t end = len;
+    while (end > 0 && s[end - 1] == ' ')
+        end--;
+    size_t dot = end;
+    while (dot > 0 && s[dot - 1] != '.')
+        dot--;
+    if (dot <= 1 || dot == end) /* no '.', leading '.' only, or trailing '.' */
+        return say(d, VCP_STATUS_BAD_DATA, "%s: no extension", f->path);
+    size_t n = end - dot;
+    if (n > EXT_MAX)
+        return VCP_STATUS_OK;
+    char ext[EXT_MAX + 1];
+    for (size_t i = 0; i < n; i++) {
+        char c = s[dot + i];
+        ext[i] = (c >= 'A' && c <= 'Z') ? (char)(c | 0x20) : c;
+    }
+    ext[n] = '\0';
+    if (bsearch(ext, forbidden_ext, FORBIDDEN_EXT_COUNT, sizeof forbidden_ext[0], cmp_ext))
+        return say(d, VCP_STATUS_BAD_DATA, "%s: forbidden extension .%s", f->path, ext);
+    return VCP_STATUS_OK;
+}
+
+static int check_string(const struct json_object *v, const struct field *f, struct det *d)
+{
+    if (!json_object_is_type(v, json_type_string))
+        return say(d, VCP_STATUS_BAD_DATA, "%s: must be a string", f->path);
+    const char *s = json_object_get_string((struct json_object *)v);
+    size_t len = (size_t)json_object_get_string_len(v);
+    if (len == 0) {
+        /* "" is absent: fine when optional, missing when required. */
+        if ((f->flags & F_REQ) && !(f->flags & F_EMPTY_OK))
+            return say(d, VCP_STATUS_MISSING_DATA, "%s: required", f->path);
+        return VCP_STATUS_OK;
+    }
+    if (memchr(s, '\0', len) != NULL)
+        return say(d, VCP_STATUS_BAD_DATA, "%s: contains a NUL character", f->path);
+    long chars = utf8_count(s, len);
+    if (chars < 0)
+        return say(d, VCP_STATUS_BAD_DATA, "%s: not valid UTF-8", f->path);
+    if (f->max > 0 && chars > f->max)
+        return say(d, VCP_STATUS_BAD_DATA, "%s: %ld characters, max %ld", f->path, chars, f->max);
+    if (f->kind == K_URL) {
+        struct url_parts u;
+        if (url_parse(s, len, &u) != 0)
+            return say(d, VCP_STATUS_BAD_DATA, "%s: not an absolute http(s) URL", f->path);
+        if ((f->flags & F_JPEG) && !url_path_has_ext(s, &u, ".jpeg") &&
+            !url_path_has_ext(s, &u, ".jpg"))
+            return say(d, VCP_STATUS_BAD_DATA, "%s: path must end in .jpeg or .jpg", f->path);
+    } else if (f->kind == K_FILE_NAME) {
+        return check_ext(s, len, f, d);
+    }
+    return VCP_STATUS_OK;
+}
+
+static int check_number(const struct json_object *v, const struct field *f, struct det *d)
+{
+    struct num n;
+    char repr[REAL_REPR_MAX];
+
+    read_num(v, &n);
+    if (f->kind == K_INT) {
+        if (n.kind == NUM_INT) {
+            if (n.i >= f->lo && n.i <= f->hi)
+                return VCP_STATUS_OK;
+            return say(d, VCP_STATUS_BAD_DATA, "%s: %" PRId64 " out of range %" PRId64 "..%" PRId64,
+                       f->path, n.i, f->lo, f->hi);
+        }
+        if (n.kind == NUM_NONE || n.d != trunc(n.d))
+            return say(d, VCP_STATUS_BAD_DATA, "%s: must be an integer", f->path);
+        /* integral, but too big to be exact: out of every range we have */
+    } else {
+        if (n.kind == NUM_NONE)
+            return say(d, VCP_STATUS_BAD_DATA, "%s: must be a number", f->path);
+        if (n.d >= (double)f->lo && n.d <= (double)f->hi)
+            return VCP_STATUS_OK;
+    }
+    real_repr(n.d, repr);
+    return say(d, VCP_STATUS_BAD_DATA, "%s: %s out of range %" PRId64 "..%" PRId64, f->path, repr,
+               f->lo, f->hi);
+}
+
+static int check_fields(const struct json_object *obj, const struct field *f, struct det *d);
+
+static int check_field(const struct json_object *obj, const struct field *f, struct det *d)
+{
+    struct json_object *v;
+
+    if (!json_object_object_get_ex(obj, f->key, &v)) {
+        if (f->flags & F_REQ)
+            return say(d, VCP_STATUS_MISSING_DATA, "%s: required", f->path);
+        return VCP_STATUS_OK;
+    }
+    switch (f->kind) {
+    case K_OBJECT:
+        if (!json_object_is_type(v, json_type_object))
+            return say(d, VCP_STATUS_BAD_DATA, "%s: must be an object", f->path);
+        return check_fields(v, f->sub, d);
+    case K_INT:
+    case K_REAL:
+        return check_number(v, f, d);
+    default:
+        return check_string(v, f, d);
+    }
+}
+
+static int check_fields(const struct json_object *obj, const struct field *f, struct det *d)
+{
+    for (; f->key != NULL; f++) {
+        int rc = check_field(obj, f, d);
+        if (rc != VCP_STATUS_OK)
+            return rc;
+    }
+    return VCP_STATUS_OK;
+}
+
+/* Absent, or the empty string: both are "not given" for from and type. */
+static bool given(const struct json_object *msg, const char *key)
+{
+    struct json_object *v;
+    if (!json_object_object_get_ex(msg, key, &v))
+        return false;
+    return !(json_object_is_type(v, json_type_string) && json_object_get_string_len(v) == 0);
+}
+
+int msg_check_present(const struct json_object *msg, char *detail, size_t detail_len)
+{
+    struct det d = {detail, detail_len};
+
+    det_clear(&d);
+    if (!given(msg, "from"))
+        return say(&d, VCP_STATUS_MISSING_DATA, "from: required");
+    if (!given(msg, "type"))
+        return say(&d, VCP_STATUS_MISSING_DATA, "type: required");
+    return VCP_STATUS_OK;
+}
+
+int msg_check_content(const struct json_object *msg, char *detail, size_t detail_len)
+{
+    struct det d = {detail, detail_len};
+    struct json_object *t;
+
+    det_clear(&d);
+    if (!json_object_object_get_ex(msg, "type", &t))
+        return say(&d, VCP_STATUS_MISSING_DATA, "type: required");
+    if (!json_object_is_type(t, json_type_string))
+        return say(&d, VCP_STATUS_BAD_DATA, "type: must be a string");
+    const char *s = json_object_get_string(t);
+    size_t len = (size_t)json_object_get_string_len(t);
+    if (len == 0)
+        return say(&d, VCP_STATUS_MISSING_DATA, "type: required");
+    enum msg_type type = type_of(s, len);
+    if (type == MSG_TYPE_NONE) {
+        char shown[ECHO_MAX + 4];
+        echo(shown, s, len);
+        return say(&d, VCP_STATUS_BAD_DATA, "type: unknown message type \"%s\"", shown);
+    }
+    int rc = check_fields(msg, type_fields[type], &d);
+    if (rc != VCP_STATUS_OK)
+        return rc;
+    return check_field(msg, &sender_field, &d);
+}
+
+int msg_validate(const struct json_object *msg, char *detail, size_t detail_len)
+{
+    struct det d = {detail, detail_len};
+    struct json_object *from;
+
+    int rc = msg_check_present(msg, detail, detail_len);
+    if (rc != VCP_STATUS_OK)
+        return rc;
+    json_object_object_get_ex(msg, "from", &from);
+    if (!json_object_is_type(from, json_type_string))
+        return say(&d, VCP_STATUS_BAD_DATA, "from: must be a string");
+    return msg_check_content(msg, detail, detail_len);
+}
+
+/* ---- normalisation ------------------------------------------------------ */
+
+/* Adds val under a static key; takes val (freed on failure). */
+static int add(struct json_object *obj, const char *key, struct json_object *val)
+{
+    if (val == NULL)
+        return -1;
+    if (json_object_object_add_ex(
+            obj, key, val, JSON_C_OBJECT_ADD_KEY_IS_NEW | JSON_C_OBJECT_KEY_IS_CONSTANT) != 0) {
+        json_object_put(val);
+        return -1;
+    }
+    return 0;
+}
+
+/* A real that stays a JSON real when read back ("90.0", not "90"). */
+static struct json_object *new_real(double v)
+{
+    char repr[REAL_REPR_MAX + 2];
+    real_repr(v, repr);
+    if (strpbrk(repr, ".eE") == NULL) {
+        size_t n = strlen(repr);
+        memcpy(repr + n, ".0", 3);
+    }
+    return json_object_new_double_s(v, repr);
+}
+
+/*
+ * Copies the fields of table f from src to dst in table order, in their
+ * stored form.  Values that would fail the checks are skipped (the caller
+ * was to check first; this only keeps a misuse from storing junk).
+ * Returns -1 on out-of-memory.
+ */
+static int norm_fields(const struct json_object *src, const struct field *f,
+                       struct json_object *dst)
+{
+    for (; f->key != NULL; f++) {
+        struct json_object *v, *out = NULL;
+        struct num n;
+        if (!json_object_object_get_ex(src, f->key, &v))
+            continue;
+        switch (f->kind) {
+        case K_OBJECT:
+            if (!json_object_is_type(v, json_type_object))
+                continue;
+            out = json_object_new_object();
+            if (out == NULL)
+                return -1;
+            if (norm_fields(v, f->sub, out) != 0) {
+                json_object_put(out);
+                return -1;
+            }
+            break;
+        case K_INT:
+            read_num(v, &n);
+            if (n.kind != NUM_INT)
+                continue;
+            out = json_object_new_int64(n.i);
+            break;
+        case K_REAL:
+            read_num(v, &n);
+            if (n.kind == NUM_NONE)
+                continue;
+            out = new_real(n.d);
+            break;
+        default: {
+            if (!json_object_is_type(v, json_type_string))
+                continue;
+            int len = json_object_get_string_len(v);
+            if (len == 0 && !(f->flags & F_EMPTY_OK))
+                continue; /* "" is absent */
+            out = json_object_new_string_len(json_object_get_string(v), len);
+            break;
+        }
+        }
+        if (add(dst, f->key, out) != 0)
+            return -1;
+    }
+    return 0;
+}
+
+/* sender: name (checked) and avatar when it is a URL; omitted when empty. */
+static int norm_sender(const struct json_object *msg, struct json_object *dst)
+{
+    struct json_object *sender, *avatar;
+
+    if (!json_object_object_get_ex(msg, "sender", &sender) ||
+        !json_object_is_type(sender, json_type_object))
+        return 0;
+    struct json_object *out = json_object_new_object();
+    if (out == NULL)
+        return -1;
+    if (norm_fields(sender, sender_sub, out) != 0)
+        goto fail;
+    if (json_object_object_get_ex(sender, "avatar", &avatar) &&
+        json_object_is_type(avatar, json_type_string)) {
+        const char *s = json_object_get_string(avatar);
+        int len = json_object_get_string_len(avatar);
+        struct url_parts u;
+        if (url_parse(s, (size_t)len, &u) == 0 &&
+            add(out, "avatar", json_object_new_string_len(s, len)) != 0)
+            goto fail;
+    }
+    if (json_object_object_length(out) == 0) {
+        json_object_put(out);
+        return 0;
+    }
+    return add(dst, "sender", out);
+fail:
+    json_object_put(out);
+    return -1;
+}
+
+struct json_object *msg_normalize(const struct json_object *msg)
+{
+    struct json_object *t;
+
+    if (!json_object_object_get_ex(msg, "type", &t) || !json_object_is_type(t, json_type_string))
+        return NULL;
+    enum msg_type type = type_of(json_object_get_string(t), (size_t)json_object_get_string_len(t));
+    if (type == MSG_TYPE_NONE)
+        return NULL;
+
+    struct json_object *out = json_object_new_object();
+    if (out == NULL)
+        return NULL;
+    if (add(out, "type", json_object_new_string(type_names[type])) != 0 ||
+        norm_fields(msg, type_fields[type], out) != 0 || norm_sender(msg, out) != 0) {
+        json_object_put(out);
+        return NULL;
+    }
+    return out;
+}

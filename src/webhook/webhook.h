@@ -22,13 +22,13 @@
 struct sockaddr;
 
 struct webhook_cfg {
-    bool allow_http;          /* sandbox: http:// URLs allowed */
-    bool allow_private;       /* sandbox: loopback/private/link-local targets allowed */
-    const char *extra_ca;     /* PEM file trusted besides the system CAs, or NULL */
-    const char *system_ca;    /* system bundle; NULL = /etc/ssl/certs/ca-certificates.crt */
-    long connect_timeout_ms;  /* 0 = 3000 */
-    long total_timeout_ms;    /* 0 = 10000 */
-    int max_parallel;         /* concurrent checks; 0 = 1024; more wait in a queue */
+    bool allow_http;         /* sandbox: http:// URLs allowed */
+    bool allow_private;      /* sandbox: loopback/private/link-local targets allowed */
+    const char *extra_ca;    /* PEM file trusted besides the system CAs, or NULL */
+    const char *system_ca;   /* system bundle; NULL = /etc/ssl/certs/ca-certificates.crt */
+    long connect_timeout_ms; /* 0 = 3000 */
+    long total_timeout_ms;   /* 0 = 10000 */
+    int max_parallel;        /* concurrent checks; 0 = 1024; more wait in a queue */
 };
 
 struct webhook; /* the checker: a thread and a curl multi handle */
@@ -39,13 +39,15 @@ struct webhook; /* the checker: a thread and a curl multi handle */
  */
 int webhook_new(struct webhook **out, const struct webhook_cfg *cfg, char *err, size_t err_len);
 
-/* Stops the thread; checks still running finish with status invalidUrl
- * ("shutting down") before it returns.  NULL is a no-op. */
+/* Stops the thread; checks still running or queued finish with status
+ * invalidUrl ("shutting down") before it returns.  NULL is a no-op.  Must
+ * not be called from a done callback (it joins the thread that runs them),
+ * nor while another thread may still call webhook_check_start on w. */
 void webhook_free(struct webhook *w);
 
 /* Called once per check, on the checker's thread.  status is VCP_STATUS_OK or
  * VCP_STATUS_INVALID_URL; detail says why ("" on success), valid only during
- * the call. */
+ * the call.  Keep it short: other checks wait while it runs. */
 typedef void (*webhook_done_fn)(void *arg, int status, const char *detail);
 
 struct webhook_check {

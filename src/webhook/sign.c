@@ -1,0 +1,118 @@
+/*
+ * The callback vcpd sends to a webhook and its signature, byte for byte as
+ * Viber does it (DESIGN §1.5): the body is a small fixed-shape JSON object,
+ * written here by hand so its field order and spelling never depend on a JSON
+ * library's choices, and the signature is the lowercase hex HMAC-SHA256 of
+ * exactly those bytes, keyed by the channel's auth token.  Receivers verify
+ * the signature against the raw body, so the two must come from one place.
+ */
+#include <inttypes.h>
+#include <stdio.h>
+#include <string.h>
+
+#include <openssl/evp.h>
+#include <openssl/hmac.h>
+
+#include "webhook/webhook.h"
+
+void webhook_sign(const char *key, const void *body, size_t body_len, char hex[65])
+{
+    static const char digits[] = "0123456789abcdef";
+    unsigned char mac[EVP_MAX_MD_SIZE];
+    unsigned int mac_len = 0;
+
+    /* HMAC() is one-shot and thread-safe; a NULL result (OpenSSL failure)
+     * leaves an all-zero MAC, which no receiver will accept. */
+    if (HMAC(EVP_sha256(), key, (int)strlen(key), body, body_len, mac, &mac_len) == NULL ||
+        mac_len != 32) {
+        memset(mac, 0, sizeof mac);
+        mac_len = 32;
+    }
+    for (unsigned int i = 0; i < 32; i++) {
+        hex[2 * i] = digits[mac[i] >> 4];
+        hex[2 * i + 1] = digits[mac[i] & 0x0f];
+    }
+    hex[64] = '\0';
+}
+
+/* A growing write into a fixed buffer; ok turns false once it overflows. */
+struct out {
+    char *buf;
+    size_t len, pos;
+    bool ok;
+};
+
+static void put(struct out *o, const char *s, size_t n)
+{
+    if (!o->ok || n >= o->len - o->pos) { /* keep room for the NUL */
+        o->ok = false;
+        return;
+    }
+    memcpy(o->buf + o->pos, s, n);
+    o->pos += n;
+    o->buf[o->pos] = '\0';
+}
+
+static void puts_(struct out *o, const char *s)
+{
+    put(o, s, strlen(s));
+}
+
+/* s as the inside of a JSON string (RFC 8259 §7): quote, backslash and the
+ * C0 controls escaped; everything else (UTF-8 included) copied through. */
+static void put_json_chars(struct out *o, const char *s)
+{
+    for (const unsigned char *p = (const unsigned char *)s; *p != '\0'; p++) {
+        char esc[8];
+        switch (*p) {
+        case '"':
+            puts_(o, "\\\"");
+            break;
+        case '\\':
+            puts_(o, "\\\\");
+            break;
+        case '\b':
+            puts_(o, "\\b");
+            break;
+        case '\f':
+            puts_(o, "\\f");
+            break;
+        case '\n':
+            puts_(o, "\\n");
+            break;
+        case '\r':
+            puts_(o, "\\r");
+            break;
+        case '\t':
+            puts_(o, "\\t");
+            break;
+        default:
+            if (*p < 0x20) {
+                snprintf(esc, sizeof esc, "\\u%04x", *p);
+                puts_(o, esc);
+            } else {
+                put(o, (const char *)p, 1);
+            }
+        }
+    }
+}
+
+int webhook_body(char *buf, size_t len, uint64_t timestamp_ms, const char *chat_hostname,
+                 uint64_t message_token)
+{
+    struct out o = {buf, len, 0, len > 0};
+    char num[32];
+
+    if (len > 0)
+        buf[0] = '\0';
+    snprintf(num, sizeof num, "%" PRIu64, timestamp_ms);
+    puts_(&o, "{\"event\":\"webhook\",\"timestamp\":");
+    puts_(&o, num);
+    puts_(&o, ",\"chat_hostname\":\"");
+    put_json_chars(&o, chat_hostname != NULL ? chat_hostname : "");
+    snprintf(num, sizeof num, "%" PRIu64, message_token);
+    puts_(&o, "\",\"message_token\":");
+    puts_(&o, num);
+    puts_(&o, "}");
+    return o.ok ? (int)o.pos : -1;
+}

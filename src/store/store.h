@@ -80,6 +80,10 @@ struct store_ops {
     /* Opens (creating and migrating as needed) the database named by dsn. */
     int (*open)(const char *dsn, struct store **out, char *err, size_t err_len);
     void (*close)(struct store *s);
+    /*
+     * Text of this connection's last failure ("" before any), owned by the connection and
+     * valid until its next call.  Never holds token hashes or DSN passwords.
+     */
     const char *(*errmsg)(struct store *s);
 
     /*
@@ -88,29 +92,53 @@ struct store_ops {
      * STORE_EXISTS when pa_id or the token hash is taken.
      */
     int (*channel_create)(struct store *s, struct channel *c, const uint8_t hash[STORE_HASH_LEN]);
+    /*
+     * The channel whose token hashes to hash, deleted ones included (STORE_NOTFOUND if none).
+     * On every request's path, so one index lookup: out->posts_count is NOT counted, it is 0.
+     */
     int (*channel_by_token)(struct store *s, const uint8_t hash[STORE_HASH_LEN], struct channel *out);
+    /* The channel with that pa_id, posts_count filled in; STORE_NOTFOUND if none. */
     int (*channel_by_pa_id)(struct store *s, const char *pa_id, struct channel *out);
-    /* All channels, deleted ones included, oldest first; *out is malloc'd, caller frees. */
+    /*
+     * All channels, deleted ones included, oldest first, posts_count filled in; *out is
+     * malloc'd (NULL when n == 0), caller frees.
+     */
     int (*channel_list)(struct store *s, struct channel **out, size_t *n);
+    /*
+     * The setters return STORE_NOTFOUND when no channel has that id.  set_token replaces the
+     * hash at once (the old token stops working) and is STORE_EXISTS when another channel
+     * has that hash; set_webhook with url NULL or "" removes the webhook.
+     */
     int (*channel_set_state)(struct store *s, int64_t id, int state);
     int (*channel_set_token)(struct store *s, int64_t id, const uint8_t hash[STORE_HASH_LEN]);
     int (*channel_set_webhook)(struct store *s, int64_t id, const char *url);
     int (*channel_set_rate)(struct store *s, int64_t id, int count, int window_s);
 
-    /* STORE_EXISTS when the member id is already in that channel. */
+    /*
+     * STORE_EXISTS when the member id is already in that channel, STORE_NOTFOUND when there
+     * is no such channel.
+     */
     int (*member_add)(struct store *s, int64_t channel, const struct member *m);
+    /* STORE_NOTFOUND when member_id is not in that channel. */
     int (*member_remove)(struct store *s, int64_t channel, const char *member_id);
     /* Members in the order added; *out is malloc'd (NULL when n == 0), caller frees. */
     int (*member_list)(struct store *s, int64_t channel, struct member **out, size_t *n);
     /* Role of member_id in channel, STORE_NOTFOUND if not a member. */
     int (*member_role)(struct store *s, int64_t channel, const char *member_id, int *role);
 
-    /* Inserts n posts in one transaction, durably (all or none). */
+    /*
+     * Inserts n posts in one transaction, durably (all or none).  Tokens must be in
+     * 1..2^63-1 and json non-NULL.  On failure nothing is stored and the result says whose
+     * fault it was: STORE_EXISTS a token is already stored (or twice in p), STORE_NOTFOUND a
+     * post's channel does not exist, STORE_ERROR anything else (a malformed post, or the
+     * database failing: locked past the busy timeout, full, I/O error).
+     */
     int (*post_insert_batch)(struct store *s, const struct post *p, size_t n);
     /*
      * Up to limit posts of channel with token < before (0: from the newest),
      * newest first, only of type when type is non-NULL.  *out and every
-     * out[i].json are malloc'd; free with store_posts_free.
+     * out[i].json are malloc'd; free with store_posts_free.  n == 0 gives
+     * *out == NULL; an unknown channel simply has no posts.
      */
     int (*post_list)(struct store *s, int64_t channel, uint64_t before, const char *type,
                      size_t limit, struct post **out, size_t *n);

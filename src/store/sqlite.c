@@ -1,0 +1,885 @@
+/*
+ * The SQLite backend of the store (store.h): one file in WAL mode.
+ *
+ * Durability and sharing.  Every connection runs with synchronous=FULL, so a
+ * commit returns only after the WAL is on disk: a post acknowledged with
+ * status 0 survives a power cut.  WAL lets the HTTP thread read while the
+ * group-commit writer writes, and an offline admin CLI may write to the same
+ * file at the same time: writers queue on SQLite's write lock through a busy
+ * handler (on_busy: up to 5 s, polling often enough not to starve), and
+ * multi-statement writes start with BEGIN IMMEDIATE so they take that lock
+ * up front instead of failing with SQLITE_BUSY half-way through.
+ *
+ * Speed.  Every statement is prepared once per connection, at open, and
+ * reused (reset + clear_bindings).  channel_by_token, on the path of every
+ * request, is one lookup in the UNIQUE index on token_hash; it leaves
+ * posts_count at 0 because counting is not free.  post_insert_batch puts a
+ * whole group of posts in one transaction, so one fsync covers all of them.
+ *
+ * Errors.  Each connection keeps the text of its last failure in its own
+ * buffer (store_errmsg).  Values are always bound, never spliced into SQL,
+ * so SQLite's messages name tables and columns, never token hashes.
+ */
+#include "store/store.h"
+#include "store/sqlite_schema.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include <sqlite3.h>
+
+#define BUSY_TIMEOUT_MS 5000    /* how long a write waits for the lock before failing */
+#define BUSY_POLL_NS    1000000 /* how often it tries meanwhile */
+#define ERR_MAX         256
+
+/* The columns read_channel() expects, in its order. */
+#define CHANNEL_COLS                                                                     \
+    "id, pa_id, name, uri, icon, background, category, subcategory, country, lat, lon, " \
+    "webhook, state, rate_count, rate_window_s, created_ms"
+#define CHANNEL_NCOLS 16
+#define POSTS_COUNT   "(SELECT count(*) FROM posts WHERE posts.channel = channels.id)"
+
+/*
+ * Connection settings.  journal_mode and synchronous first, before anything
+ * touches the file; cache_size is negative KiB (8 MiB per connection);
+ * journal_size_limit trims the WAL back after a checkpoint.
+ */
+static const char *const pragmas[] = {
+    "PRAGMA journal_mode = WAL", /* must stay first: sq_open checks its answer */
+    "PRAGMA synchronous = FULL",
+    "PRAGMA foreign_keys = ON",
+    "PRAGMA cache_size = -8192",
+    "PRAGMA temp_store = MEMORY",
+    "PRAGMA journal_size_limit = 16777216",
+};
+
+/* Every statement a connection uses, prepared at open. */
+enum stmt_id {
+    ST_BEGIN,
+    ST_COMMIT,
+    ST_ROLLBACK,
+    ST_CH_INSERT,
+    ST_CH_BY_TOKEN,
+    ST_CH_BY_PA_ID,
+    ST_CH_LIST,
+    ST_CH_SET_STATE,
+    ST_CH_SET_TOKEN,
+    ST_CH_SET_WEBHOOK,
+    ST_CH_SET_RATE,
+    ST_MB_ADD,
+    ST_MB_REMOVE,
+    ST_MB_LIST,
+    ST_MB_ROLE,
+    ST_POST_INSERT,
+    ST_POST_LIST,
+    ST_COUNT
+};
+
+static const char *const stmt_sql[ST_COUNT] = {
+    [ST_BEGIN] = "BEGIN IMMEDIATE",
+    [ST_COMMIT] = "COMMIT",
+    [ST_ROLLBACK] = "ROLLBACK",
+    [ST_CH_INSERT] = "INSERT INTO channels (pa_id, token_hash, name, uri, icon, background,"
+                     " category, subcategory, country, lat, lon, webhook, state, rate_count,"
+                     " rate_window_s, created_ms)"
+                     " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15,"
+                     " ?16)",
+    [ST_CH_BY_TOKEN] = "SELECT " CHANNEL_COLS " FROM channels WHERE token_hash = ?1",
+    [ST_CH_BY_PA_ID] = "SELECT " CHANNEL_COLS ", " POSTS_COUNT " FROM channels WHERE pa_id = ?1",
+    [ST_CH_LIST] = "SELECT " CHANNEL_COLS ", " POSTS_COUNT " FROM channels ORDER BY id",
+    [ST_CH_SET_STATE] = "UPDATE channels SET state = ?2 WHERE id = ?1",
+    [ST_CH_SET_TOKEN] = "UPDATE channels SET token_hash = ?2 WHERE id = ?1",
+    [ST_CH_SET_WEBHOOK] = "UPDATE channels SET webhook = ?2 WHERE id = ?1",
+    [ST_CH_SET_RATE] = "UPDATE channels SET rate_count = ?2, rate_window_s = ?3 WHERE id = ?1",
+    [ST_MB_ADD] = "INSERT INTO members (channel, member_id, name, avatar, role)"
+                  " VALUES (?1, ?2, ?3, ?4, ?5)",
+    [ST_MB_REMOVE] = "DELETE FROM members WHERE channel = ?1 AND member_id = ?2",
+    [ST_MB_LIST] = "SELECT member_id, name, avatar, role FROM members WHERE channel = ?1"
+                   " ORDER BY position",
+    [ST_MB_ROLE] = "SELECT role FROM members WHERE channel = ?1 AND member_id = ?2",
+    [ST_POST_INSERT] = "INSERT INTO posts (token, channel, created_ms, type, sender, body)"
+                       " VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+    [ST_POST_LIST] = "SELECT token, created_ms, type, sender, body FROM posts"
+                     " WHERE channel = ?1 AND token <= ?2 AND (?3 IS NULL OR type = ?3)"
+                     " ORDER BY token DESC LIMIT ?4",
+};
+
+/* One connection.  base must come first: store.h's wrappers read s->ops. */
+struct sq {
+    struct store base;
+    sqlite3 *db;
+    sqlite3_stmt *st[ST_COUNT]; /* prepared at open, finalized at close */
+    char err[ERR_MAX];          /* last failure, "" until one happens */
+    int64_t busy_since_ns;      /* when the current wait for a lock began (on_busy) */
+};
+
+/* Stops a function at the first failing sqlite3_bind_* (rc must be in scope). */
+#define BIND(call)                      \
+    do {                                \
+        if ((rc = (call)) != SQLITE_OK) \
+            goto out;                   \
+    } while (0)
+
+static struct sq *sq_of(struct store *s)
+{
+    return (struct sq *)s;
+}
+
+static int64_t mono_ns(void)
+{
+    struct timespec ts;
+
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
+}
+
+static int64_t now_ms(void)
+{
+    struct timespec ts;
+
+    clock_gettime(CLOCK_REALTIME, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/*
+ * Records why `what` failed with SQLite result rc and maps rc to a store_rc:
+ * a taken unique key is STORE_EXISTS, a missing parent row (foreign key) is
+ * STORE_NOTFOUND, anything else STORE_ERROR.  Call before resetting the
+ * statement, while sqlite3_errmsg still describes the failure.
+ */
+static int fail(struct sq *s, int rc, const char *what)
+{
+    snprintf(s->err, sizeof s->err, "%s: %s (sqlite %d)", what, sqlite3_errmsg(s->db), rc);
+    switch (rc) {
+    case SQLITE_CONSTRAINT_UNIQUE:
+    case SQLITE_CONSTRAINT_PRIMARYKEY:
+        return STORE_EXISTS;
+    case SQLITE_CONSTRAINT_FOREIGNKEY:
+        return STORE_NOTFOUND;
+    default:
+        return STORE_ERROR;
+    }
+}
+
+/* Records a failure that is ours, not SQLite's; returns STORE_ERROR. */
+static int fail_msg(struct sq *s, const char *what, const char *why)
+{
+    snprintf(s->err, sizeof s->err, "%s: %s", what, why);
+    return STORE_ERROR;
+}
+
+/* Makes stmt ready for its next use; its step result was already handled. */
+static void done_with(sqlite3_stmt *stmt)
+{
+    sqlite3_reset(stmt);
+    sqlite3_clear_bindings(stmt);
+}
+
+/* Binds a fixed-size, NUL-terminated struct field (never reads past cap). */
+static int bind_field(sqlite3_stmt *stmt, int i, const char *v, size_t cap)
+{
+    return sqlite3_bind_text(stmt, i, v, (int)strnlen(v, cap), SQLITE_STATIC);
+}
+
+/* Copies text column i into buf of size cap, truncating, always terminated. */
+static void col_text(sqlite3_stmt *stmt, int i, char *buf, size_t cap)
+{
+    const unsigned char *v = sqlite3_column_text(stmt, i);
+    size_t len = v ? (size_t)sqlite3_column_bytes(stmt, i) : 0;
+
+    if (len >= cap)
+        len = cap - 1;
+    if (len)
+        memcpy(buf, v, len);
+    buf[len] = '\0';
+}
+
+/* Fills c from a row of CHANNEL_COLS, plus POSTS_COUNT when with_count. */
+static void read_channel(sqlite3_stmt *stmt, struct channel *c, int with_count)
+{
+    memset(c, 0, sizeof *c);
+    c->id = sqlite3_column_int64(stmt, 0);
+    col_text(stmt, 1, c->pa_id, sizeof c->pa_id);
+    col_text(stmt, 2, c->name, sizeof c->name);
+    col_text(stmt, 3, c->uri, sizeof c->uri);
+    col_text(stmt, 4, c->icon, sizeof c->icon);
+    col_text(stmt, 5, c->background, sizeof c->background);
+    col_text(stmt, 6, c->category, sizeof c->category);
+    col_text(stmt, 7, c->subcategory, sizeof c->subcategory);
+    col_text(stmt, 8, c->country, sizeof c->country);
+    c->lat = sqlite3_column_double(stmt, 9);
+    c->lon = sqlite3_column_double(stmt, 10);
+    col_text(stmt, 11, c->webhook, sizeof c->webhook);
+    c->state = sqlite3_column_int(stmt, 12);
+    c->rate_count = sqlite3_column_int(stmt, 13);
+    c->rate_window_s = sqlite3_column_int(stmt, 14);
+    c->created_ms = sqlite3_column_int64(stmt, 15);
+    c->posts_count = with_count ? sqlite3_column_int64(stmt, CHANNEL_NCOLS) : 0;
+}
+
+/*
+ * Runs a bound write statement that must touch one row: STORE_NOTFOUND when
+ * it touched none.  Resets the statement in every case.
+ */
+static int write_one(struct sq *s, sqlite3_stmt *stmt, const char *what)
+{
+    int rc = sqlite3_step(stmt);
+    int ret = STORE_OK;
+
+    if (rc != SQLITE_DONE)
+        ret = fail(s, rc, what);
+    else if (sqlite3_changes(s->db) == 0)
+        ret = STORE_NOTFOUND;
+    done_with(stmt);
+    return ret;
+}
+
+/* Runs one of the argument-less transaction statements. */
+static int run(struct sq *s, enum stmt_id id)
+{
+    int rc = sqlite3_step(s->st[id]);
+    int ret = rc == SQLITE_DONE ? STORE_OK : fail(s, rc, stmt_sql[id]);
+
+    sqlite3_reset(s->st[id]);
+    return ret;
+}
+
+/* Undoes an open transaction, if there is one (a failed COMMIT may have ended it). */
+static void rollback(struct sq *s)
+{
+    if (!sqlite3_get_autocommit(s->db)) {
+        sqlite3_step(s->st[ST_ROLLBACK]);
+        sqlite3_reset(s->st[ST_ROLLBACK]);
+    }
+}
+
+/* ---- open / close ------------------------------------------------------------------------- */
+
+/*
+ * Busy handler: while another connection holds the write lock, try again
+ * every BUSY_POLL_NS for up to BUSY_TIMEOUT_MS.  SQLite's own
+ * (sqlite3_busy_timeout) backs off to 100 ms between tries, and a writer
+ * that polls so rarely starves behind a busy committer, which takes the lock
+ * again microseconds after each commit: measured, an admin write failed
+ * after the full 5 s while posts were being committed back to back.
+ * count is 0 on the first call for each lock the connection waits for.
+ */
+static int on_busy(void *arg, int count)
+{
+    struct sq *s = arg;
+    struct timespec pause = {0, BUSY_POLL_NS};
+    int64_t now = mono_ns();
+
+    if (count == 0)
+        s->busy_since_ns = now;
+    if (now - s->busy_since_ns >= (int64_t)BUSY_TIMEOUT_MS * 1000000)
+        return 0; /* give up: the statement fails with SQLITE_BUSY */
+    nanosleep(&pause, NULL);
+    return 1;
+}
+
+/* Reads PRAGMA user_version into *v. */
+static int user_version(sqlite3 *db, int *v)
+{
+    sqlite3_stmt *stmt = NULL;
+    int rc = sqlite3_prepare_v2(db, "PRAGMA user_version", -1, &stmt, NULL);
+
+    if (rc != SQLITE_OK)
+        goto out;
+    rc = sqlite3_step(stmt);
+    if (rc == SQLITE_ROW) {
+        *v = sqlite3_column_int(stmt, 0);
+        rc = SQLITE_OK;
+    }
+out:
+    sqlite3_finalize(stmt);
+    return rc;
+}
+
+/*
+ * Runs one pragma to the end and copies the first column of its first row
+ * (journal_mode answers the mode it ended in) into val.  Fills err on failure.
+ */
+static int pragma(sqlite3 *db, const char *sql, char *val, size_t val_len, char *err,
+                  size_t err_len)
+{
+    sqlite3_stmt *stmt = NULL;
+    int rows = 0;
+    int rc = sqlite3_prepare_v2(db, sql, -1, &stmt, NULL);
+
+    if (rc != SQLITE_OK)
+        goto out;
+    val[0] = '\0';
+    while ((rc = sqlite3_step(stmt)) == SQLITE_ROW)
+        if (rows++ == 0)
+            col_text(stmt, 0, val, val_len);
+    if (rc == SQLITE_DONE)
+        rc = SQLITE_OK;
+out:
+    if (rc != SQLITE_OK)
+        snprintf(err, err_len, "sqlite: %s: %s", sql, sqlite3_errmsg(db));
+    sqlite3_finalize(stmt);
+    return rc;
+}
+
+/*
+ * Brings the schema up to date, one migration per transaction.  The version
+ * is read again under the write lock because another process (vcpd and the
+ * admin CLI opening a fresh file together) may have migrated meanwhile.
+ */
+static int migrate(sqlite3 *db, char *err, size_t err_len)
+{
+    const int latest = (int)store_sqlite_migrations_n;
+    char sql[64];
+    int v = 0;
+    int rc;
+
+    for (;;) {
+        if ((rc = user_version(db, &v)) != SQLITE_OK)
+            goto out;
+        if (v < 0 || v > latest) {
+            snprintf(err, err_len,
+                     "database schema version %d is not one this program knows (0..%d); "
+                     "upgrade vcp",
+                     v, latest);
+            return SQLITE_ERROR;
+        }
+        if (v == latest)
+            return SQLITE_OK;
+        if ((rc = sqlite3_exec(db, "BEGIN IMMEDIATE", NULL, NULL, NULL)) != SQLITE_OK)
+            goto out;
+        if ((rc = user_version(db, &v)) != SQLITE_OK)
+            goto out;
+        if (v < latest) {
+            snprintf(sql, sizeof sql, "PRAGMA user_version = %d", v + 1);
+            if ((rc = sqlite3_exec(db, store_sqlite_migrations[v], NULL, NULL, NULL)) !=
+                    SQLITE_OK ||
+                (rc = sqlite3_exec(db, sql, NULL, NULL, NULL)) != SQLITE_OK)
+                goto out;
+        }
+        if ((rc = sqlite3_exec(db, "COMMIT", NULL, NULL, NULL)) != SQLITE_OK)
+            goto out;
+    }
+out:
+    snprintf(err, err_len, "schema migration from version %d: %s", v, sqlite3_errmsg(db));
+    if (!sqlite3_get_autocommit(db))
+        sqlite3_exec(db, "ROLLBACK", NULL, NULL, NULL);
+    return rc;
+}
+
+static void sq_close(struct store *st)
+{
+    struct sq *s = sq_of(st);
+
+    if (!s)
+        return;
+    for (int i = 0; i < ST_COUNT; i++)
+        sqlite3_finalize(s->st[i]);
+    sqlite3_close(s->db);
+    free(s);
+}
+
+/*
+ * Opens "sqlite:PATH" or PATH, creating the file if needed, applies the
+ * connection settings and pending migrations, and prepares every statement.
+ * Returns STORE_OK with *out set, or STORE_ERROR with err filled and *out NULL.
+ */
+static int sq_open(const char *dsn, struct store **out, char *err, size_t err_len)
+{
+    const char *path = strncmp(dsn, "sqlite:", 7) == 0 ? dsn + 7 : dsn;
+    struct sq *s = calloc(1, sizeof *s);
+    char val[32];
+    int rc;
+
+    *out = NULL;
+    if (!s) {
+        snprintf(err, err_len, "sqlite: out of memory");
+        return STORE_ERROR;
+    }
+    s->base.ops = &store_sqlite_ops;
+    rc = sqlite3_open_v2(path, &s->db,
+                         SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX, NULL);
+    if (rc != SQLITE_OK) {
+        snprintf(err, err_len, "sqlite: %s: %s", path,
+                 s->db ? sqlite3_errmsg(s->db) : sqlite3_errstr(rc));
+        goto fail;
+    }
+    sqlite3_extended_result_codes(s->db, 1);
+    if ((rc = sqlite3_busy_handler(s->db, on_busy, s)) != SQLITE_OK) {
+        snprintf(err, err_len, "sqlite: %s: busy handler: %s", path, sqlite3_errmsg(s->db));
+        goto fail;
+    }
+    for (size_t i = 0; i < sizeof pragmas / sizeof pragmas[0]; i++) {
+        if (pragma(s->db, pragmas[i], val, sizeof val, err, err_len) != SQLITE_OK)
+            goto fail;
+        if (i == 0 && sqlite3_stricmp(val, "wal") != 0) {
+            snprintf(err, err_len, "sqlite: %s: cannot use WAL (journal mode stays %s)", path, val);
+            goto fail;
+        }
+    }
+    if (migrate(s->db, err, err_len) != SQLITE_OK)
+        goto fail;
+    for (int i = 0; i < ST_COUNT; i++) {
+        rc = sqlite3_prepare_v3(s->db, stmt_sql[i], -1, SQLITE_PREPARE_PERSISTENT, &s->st[i], NULL);
+        if (rc != SQLITE_OK) {
+            snprintf(err, err_len, "sqlite: preparing \"%s\": %s", stmt_sql[i],
+                     sqlite3_errmsg(s->db));
+            goto fail;
+        }
+    }
+    *out = &s->base;
+    return STORE_OK;
+fail:
+    sq_close(&s->base);
+    return STORE_ERROR;
+}
+
+static const char *sq_errmsg(struct store *st)
+{
+    return sq_of(st)->err;
+}
+
+/* ---- channels ----------------------------------------------------------------------------- */
+
+static int sq_channel_create(struct store *st, struct channel *c,
+                             const uint8_t hash[STORE_HASH_LEN])
+{
+    struct sq *s = sq_of(st);
+    sqlite3_stmt *stmt = s->st[ST_CH_INSERT];
+    int64_t created = now_ms();
+    int ret = STORE_OK;
+    int rc;
+
+    BIND(bind_field(stmt, 1, c->pa_id, sizeof c->pa_id));
+    BIND(sqlite3_bind_blob(stmt, 2, hash, STORE_HASH_LEN, SQLITE_STATIC));
+    BIND(bind_field(stmt, 3, c->name, sizeof c->name));
+    BIND(bind_field(stmt, 4, c->uri, sizeof c->uri));
+    BIND(bind_field(stmt, 5, c->icon, sizeof c->icon));
+    BIND(bind_field(stmt, 6, c->background, sizeof c->background));
+    BIND(bind_field(stmt, 7, c->category, sizeof c->category));
+    BIND(bind_field(stmt, 8, c->subcategory, sizeof c->subcategory));
+    BIND(bind_field(stmt, 9, c->country, sizeof c->country));
+    BIND(sqlite3_bind_double(stmt, 10, c->lat));
+    BIND(sqlite3_bind_double(stmt, 11, c->lon));
+    BIND(bind_field(stmt, 12, c->webhook, sizeof c->webhook));
+    BIND(sqlite3_bind_int(stmt, 13, c->state));
+    BIND(sqlite3_bind_int(stmt, 14, c->rate_count));
+    BIND(sqlite3_bind_int(stmt, 15, c->rate_window_s));
+    BIND(sqlite3_bind_int64(stmt, 16, created));
+    rc = sqlite3_step(stmt);
+    if (rc == SQLITE_DONE) {
+        c->id = sqlite3_last_insert_rowid(s->db);
+        c->created_ms = created;
+        c->posts_count = 0;
+        rc = SQLITE_OK;
+    }
+out:
+    if (rc != SQLITE_OK)
+        ret = fail(s, rc, "channel_create");
+    done_with(stmt);
+    return ret;
+}
+
+/* Runs a bound channel query that yields at most one row into *out. */
+static int channel_one(struct sq *s, sqlite3_stmt *stmt, struct channel *out, int with_count,
+                       const char *what)
+{
+    int rc = sqlite3_step(stmt);
+    int ret = STORE_OK;
+
+    if (rc == SQLITE_ROW)
+        read_channel(stmt, out, with_count);
+    else if (rc == SQLITE_DONE)
+        ret = STORE_NOTFOUND;
+    else
+        ret = fail(s, rc, what);
+    done_with(stmt);
+    return ret;
+}
+
+/* The hot path: one UNIQUE-index lookup; posts_count is left at 0 (see store.h). */
+static int sq_channel_by_token(struct store *st, const uint8_t hash[STORE_HASH_LEN],
+                               struct channel *out)
+{
+    struct sq *s = sq_of(st);
+    sqlite3_stmt *stmt = s->st[ST_CH_BY_TOKEN];
+    int rc = sqlite3_bind_blob(stmt, 1, hash, STORE_HASH_LEN, SQLITE_STATIC);
+
+    if (rc != SQLITE_OK) {
+        rc = fail(s, rc, "channel_by_token");
+        done_with(stmt);
+        return rc;
+    }
+    return channel_one(s, stmt, out, 0, "channel_by_token");
+}
+
+static int sq_channel_by_pa_id(struct store *st, const char *pa_id, struct channel *out)
+{
+    struct sq *s = sq_of(st);
+    sqlite3_stmt *stmt = s->st[ST_CH_BY_PA_ID];
+    int rc = sqlite3_bind_text(stmt, 1, pa_id, -1, SQLITE_STATIC);
+
+    if (rc != SQLITE_OK) {
+        rc = fail(s, rc, "channel_by_pa_id");
+        done_with(stmt);
+        return rc;
+    }
+    return channel_one(s, stmt, out, 1, "channel_by_pa_id");
+}
+
+static int sq_channel_list(struct store *st, struct channel **out, size_t *n)
+{
+    struct sq *s = sq_of(st);
+    sqlite3_stmt *stmt = s->st[ST_CH_LIST];
+    struct channel *v = NULL;
+    size_t len = 0, cap = 0;
+    int ret = STORE_OK;
+    int rc;
+
+    while ((rc = sqlite3_step(stmt)) == SQLITE_ROW) {
+        if (len == cap) {
+            size_t ncap = cap ? cap * 2 : 16;
+            struct channel *nv = realloc(v, ncap * sizeof *v);
+
+            if (!nv) {
+                ret = fail_msg(s, "channel_list", "out of memory");
+                goto out;
+            }
+            v = nv;
+            cap = ncap;
+        }
+        read_channel(stmt, &v[len++], 1);
+    }
+    if (rc != SQLITE_DONE)
+        ret = fail(s, rc, "channel_list");
+out:
+    done_with(stmt);
+    if (ret != STORE_OK) {
+        free(v);
+        v = NULL;
+        len = 0;
+    }
+    *out = v;
+    *n = len;
+    return ret;
+}
+
+static int sq_channel_set_state(struct store *st, int64_t id, int state)
+{
+    struct sq *s = sq_of(st);
+    sqlite3_stmt *stmt = s->st[ST_CH_SET_STATE];
+    int rc;
+
+    BIND(sqlite3_bind_int64(stmt, 1, id));
+    BIND(sqlite3_bind_int(stmt, 2, state));
+    return write_one(s, stmt, "channel_set_state");
+out:
+    rc = fail(s, rc, "channel_set_state");
+    done_with(stmt);
+    return rc;
+}
+
+static int sq_channel_set_token(struct store *st, int64_t id, const uint8_t hash[STORE_HASH_LEN])
+{
+    struct sq *s = sq_of(st);
+    sqlite3_stmt *stmt = s->st[ST_CH_SET_TOKEN];
+    int rc;
+
+    BIND(sqlite3_bind_int64(stmt, 1, id));
+    BIND(sqlite3_bind_blob(stmt, 2, hash, STORE_HASH_LEN, SQLITE_STATIC));
+    return write_one(s, stmt, "channel_set_token");
+out:
+    rc = fail(s, rc, "channel_set_token");
+    done_with(stmt);
+    return rc;
+}
+
+/* url NULL or "" removes the webhook. */
+static int sq_channel_set_webhook(struct store *st, int64_t id, const char *url)
+{
+    struct sq *s = sq_of(st);
+    sqlite3_stmt *stmt = s->st[ST_CH_SET_WEBHOOK];
+    int rc;
+
+    BIND(sqlite3_bind_int64(stmt, 1, id));
+    BIND(sqlite3_bind_text(stmt, 2, url ? url : "", -1, SQLITE_STATIC));
+    return write_one(s, stmt, "channel_set_webhook");
+out:
+    rc = fail(s, rc, "channel_set_webhook");
+    done_with(stmt);
+    return rc;
+}
+
+static int sq_channel_set_rate(struct store *st, int64_t id, int count, int window_s)
+{
+    struct sq *s = sq_of(st);
+    sqlite3_stmt *stmt = s->st[ST_CH_SET_RATE];
+    int rc;
+
+    BIND(sqlite3_bind_int64(stmt, 1, id));
+    BIND(sqlite3_bind_int(stmt, 2, count));
+    BIND(sqlite3_bind_int(stmt, 3, window_s));
+    return write_one(s, stmt, "channel_set_rate");
+out:
+    rc = fail(s, rc, "channel_set_rate");
+    done_with(stmt);
+    return rc;
+}
+
+/* ---- members ------------------------------------------------------------------------------ */
+
+/* STORE_EXISTS for a member already in the channel, STORE_NOTFOUND for no such channel. */
+static int sq_member_add(struct store *st, int64_t channel, const struct member *m)
+{
+    struct sq *s = sq_of(st);
+    sqlite3_stmt *stmt = s->st[ST_MB_ADD];
+    int ret = STORE_OK;
+    int rc;
+
+    BIND(sqlite3_bind_int64(stmt, 1, channel));
+    BIND(bind_field(stmt, 2, m->id, sizeof m->id));
+    BIND(bind_field(stmt, 3, m->name, sizeof m->name));
+    BIND(bind_field(stmt, 4, m->avatar, sizeof m->avatar));
+    BIND(sqlite3_bind_int(stmt, 5, m->role));
+    rc = sqlite3_step(stmt);
+    if (rc == SQLITE_DONE)
+        rc = SQLITE_OK;
+out:
+    if (rc != SQLITE_OK)
+        ret = fail(s, rc, "member_add");
+    done_with(stmt);
+    return ret;
+}
+
+static int sq_member_remove(struct store *st, int64_t channel, const char *member_id)
+{
+    struct sq *s = sq_of(st);
+    sqlite3_stmt *stmt = s->st[ST_MB_REMOVE];
+    int rc;
+
+    BIND(sqlite3_bind_int64(stmt, 1, channel));
+    BIND(sqlite3_bind_text(stmt, 2, member_id, -1, SQLITE_STATIC));
+    return write_one(s, stmt, "member_remove");
+out:
+    rc = fail(s, rc, "member_remove");
+    done_with(stmt);
+    return rc;
+}
+
+static int sq_member_list(struct store *st, int64_t channel, struct member **out, size_t *n)
+{
+    struct sq *s = sq_of(st);
+    sqlite3_stmt *stmt = s->st[ST_MB_LIST];
+    struct member *v = NULL;
+    size_t len = 0, cap = 0;
+    int ret = STORE_OK;
+    int rc;
+
+    BIND(sqlite3_bind_int64(stmt, 1, channel));
+    while ((rc = sqlite3_step(stmt)) == SQLITE_ROW) {
+        if (len == cap) {
+            size_t ncap = cap ? cap * 2 : 8;
+            struct member *nv = realloc(v, ncap * sizeof *v);
+
+            if (!nv) {
+                ret = fail_msg(s, "member_list", "out of memory");
+                goto out;
+            }
+            v = nv;
+            cap = ncap;
+        }
+        struct member *m = &v[len++];
+        memset(m, 0, sizeof *m);
+        col_text(stmt, 0, m->id, sizeof m->id);
+        col_text(stmt, 1, m->name, sizeof m->name);
+        col_text(stmt, 2, m->avatar, sizeof m->avatar);
+        m->role = sqlite3_column_int(stmt, 3);
+    }
+    if (rc == SQLITE_DONE)
+        rc = SQLITE_OK;
+out:
+    if (ret == STORE_OK && rc != SQLITE_OK)
+        ret = fail(s, rc, "member_list");
+    done_with(stmt);
+    if (ret != STORE_OK) {
+        free(v);
+        v = NULL;
+        len = 0;
+    }
+    *out = v;
+    *n = len;
+    return ret;
+}
+
+static int sq_member_role(struct store *st, int64_t channel, const char *member_id, int *role)
+{
+    struct sq *s = sq_of(st);
+    sqlite3_stmt *stmt = s->st[ST_MB_ROLE];
+    int ret = STORE_OK;
+    int rc;
+
+    BIND(sqlite3_bind_int64(stmt, 1, channel));
+    BIND(sqlite3_bind_text(stmt, 2, member_id, -1, SQLITE_STATIC));
+    rc = sqlite3_step(stmt);
+    if (rc == SQLITE_ROW) {
+        *role = sqlite3_column_int(stmt, 0);
+        rc = SQLITE_OK;
+    } else if (rc == SQLITE_DONE) {
+        ret = STORE_NOTFOUND;
+        rc = SQLITE_OK;
+    }
+out:
+    if (rc != SQLITE_OK)
+        ret = fail(s, rc, "member_role");
+    done_with(stmt);
+    return ret;
+}
+
+/* ---- posts -------------------------------------------------------------------------------- */
+
+/* Binds and runs one post insert; returns a store_rc (see fail()). */
+static int insert_post(struct sq *s, const struct post *p)
+{
+    sqlite3_stmt *stmt = s->st[ST_POST_INSERT];
+    int ret = STORE_OK;
+    int rc;
+
+    BIND(sqlite3_bind_int64(stmt, 1, (int64_t)p->token));
+    BIND(sqlite3_bind_int64(stmt, 2, p->channel));
+    BIND(sqlite3_bind_int64(stmt, 3, p->created_ms));
+    BIND(bind_field(stmt, 4, p->type, sizeof p->type));
+    BIND(bind_field(stmt, 5, p->from, sizeof p->from));
+    BIND(sqlite3_bind_text(stmt, 6, p->json, -1, SQLITE_STATIC));
+    if ((rc = sqlite3_step(stmt)) == SQLITE_DONE)
+        rc = SQLITE_OK;
+out:
+    if (rc != SQLITE_OK)
+        ret = fail(s, rc, "post_insert_batch");
+    done_with(stmt);
+    return ret;
+}
+
+/*
+ * All n posts in one BEGIN IMMEDIATE ... COMMIT, or none of them.  On any
+ * failure it rolls back and says whose fault it was: STORE_EXISTS for a
+ * token already stored or repeated in the batch, STORE_NOTFOUND for a post of
+ * a channel that does not exist, STORE_ERROR for anything else (a token
+ * outside 1..2^63-1 or no body, or the database failing).
+ */
+static int sq_post_insert_batch(struct store *st, const struct post *p, size_t n)
+{
+    struct sq *s = sq_of(st);
+    int ret = STORE_OK;
+
+    if (n == 0)
+        return STORE_OK;
+    for (size_t i = 0; i < n; i++)
+        if (p[i].token == 0 || p[i].token > (uint64_t)INT64_MAX || !p[i].json)
+            return fail_msg(s, "post_insert_batch",
+                            p[i].json ? "message token out of range 1..2^63-1" : "no body");
+    if ((ret = run(s, ST_BEGIN)) != STORE_OK)
+        return ret;
+    for (size_t i = 0; i < n; i++)
+        if ((ret = insert_post(s, &p[i])) != STORE_OK)
+            goto out;
+    ret = run(s, ST_COMMIT);
+out:
+    if (ret != STORE_OK)
+        rollback(s);
+    return ret;
+}
+
+static int sq_post_list(struct store *st, int64_t channel, uint64_t before, const char *type,
+                        size_t limit, struct post **out, size_t *n)
+{
+    struct sq *s = sq_of(st);
+    sqlite3_stmt *stmt = s->st[ST_POST_LIST];
+    struct post *v = NULL;
+    size_t len = 0, cap = 0;
+    int ret = STORE_OK;
+    int rc;
+
+    *out = NULL;
+    *n = 0;
+    if (limit == 0)
+        return STORE_OK;
+    /*
+     * token < before, as the inclusive bound token <= before - 1 so that
+     * "from the newest" (0, or anything past 2^63 - 1) includes the largest
+     * token too.  Still one index range: (channel, token) up to the bound.
+     */
+    uint64_t last = before == 0 || before > (uint64_t)INT64_MAX ? (uint64_t)INT64_MAX : before - 1;
+    BIND(sqlite3_bind_int64(stmt, 1, channel));
+    BIND(sqlite3_bind_int64(stmt, 2, (int64_t)last));
+    BIND(type ? sqlite3_bind_text(stmt, 3, type, -1, SQLITE_STATIC) : sqlite3_bind_null(stmt, 3));
+    BIND(sqlite3_bind_int64(stmt, 4, limit > (size_t)INT64_MAX ? INT64_MAX : (int64_t)limit));
+    while ((rc = sqlite3_step(stmt)) == SQLITE_ROW) {
+        const unsigned char *body = sqlite3_column_text(stmt, 4);
+        size_t blen = body ? (size_t)sqlite3_column_bytes(stmt, 4) : 0;
+        struct post *p;
+        char *json;
+
+        if (len == cap) {
+            size_t ncap = cap ? cap * 2 : (limit < 64 ? limit : 64);
+            struct post *nv = realloc(v, ncap * sizeof *v);
+
+            if (!nv) {
+                ret = fail_msg(s, "post_list", "out of memory");
+                goto out;
+            }
+            v = nv;
+            cap = ncap;
+        }
+        if (!(json = malloc(blen + 1))) {
+            ret = fail_msg(s, "post_list", "out of memory");
+            goto out;
+        }
+        if (blen)
+            memcpy(json, body, blen);
+        json[blen] = '\0';
+        p = &v[len++];
+        memset(p, 0, sizeof *p);
+        p->json = json;
+        p->token = (uint64_t)sqlite3_column_int64(stmt, 0);
+        p->channel = channel;
+        p->created_ms = sqlite3_column_int64(stmt, 1);
+        col_text(stmt, 2, p->type, sizeof p->type);
+        col_text(stmt, 3, p->from, sizeof p->from);
+    }
+    if (rc == SQLITE_DONE)
+        rc = SQLITE_OK;
+out:
+    if (ret == STORE_OK && rc != SQLITE_OK)
+        ret = fail(s, rc, "post_list");
+    done_with(stmt);
+    if (ret != STORE_OK || len == 0) {
+        store_posts_free(v, len);
+        return ret;
+    }
+    *out = v;
+    *n = len;
+    return STORE_OK;
+}
+
+const struct store_ops store_sqlite_ops = {
+    .name = "sqlite",
+    .open = sq_open,
+    .close = sq_close,
+    .errmsg = sq_errmsg,
+    .channel_create = sq_channel_create,
+    .channel_by_token = sq_channel_by_token,
+    .channel_by_pa_id = sq_channel_by_pa_id,
+    .channel_list = sq_channel_list,
+    .channel_set_state = sq_channel_set_state,
+    .channel_set_token = sq_channel_set_token,
+    .channel_set_webhook = sq_channel_set_webhook,
+    .channel_set_rate = sq_channel_set_rate,
+    .member_add = sq_member_add,
+    .member_remove = sq_member_remove,
+    .member_list = sq_member_list,
+    .member_role = sq_member_role,
+    .post_insert_batch = sq_post_insert_batch,
+    .post_list = sq_post_list,
+};

@@ -1,0 +1,638 @@
+/*
+ * Store contract tests: what every backend must do, written only against
+ * struct store_ops and a DSN (fixture.h picks it), so the same table runs
+ * against SQLite now and PostgreSQL later.  Backend-specific behaviour
+ * (files, migrations, pragmas) is tested in test_store_sqlite.c.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+
+#include <cmocka.h>
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "fixture.h"
+#include "store/store.h"
+
+#define S(state) (((struct fx *)*(state))->s)
+
+static void assert_channel_equal(const struct channel *a, const struct channel *b)
+{
+    assert_int_equal(a->id, b->id);
+    assert_string_equal(a->pa_id, b->pa_id);
+    assert_string_equal(a->name, b->name);
+    assert_string_equal(a->uri, b->uri);
+    assert_string_equal(a->icon, b->icon);
+    assert_string_equal(a->background, b->background);
+    assert_string_equal(a->category, b->category);
+    assert_string_equal(a->subcategory, b->subcategory);
+    assert_string_equal(a->country, b->country);
+    assert_true(a->lat == b->lat);
+    assert_true(a->lon == b->lon);
+    assert_string_equal(a->webhook, b->webhook);
+    assert_int_equal(a->state, b->state);
+    assert_int_equal(a->rate_count, b->rate_count);
+    assert_int_equal(a->rate_window_s, b->rate_window_s);
+    assert_int_equal(a->created_ms, b->created_ms);
+}
+
+/* A post of channel ch with token tok, type and a body naming both. */
+static struct post mkpost(int64_t ch, uint64_t tok, const char *type, char *body, size_t body_len)
+{
+    struct post p;
+
+    memset(&p, 0, sizeof p);
+    p.token = tok;
+    p.channel = ch;
+    p.created_ms = 1700000000000 + (int64_t)(tok % 1000);
+    snprintf(p.type, sizeof p.type, "%s", type);
+    snprintf(p.from, sizeof p.from, "AAAAAAAAAAAAAAAAAAAAA%03d==", (int)(tok % 1000));
+    snprintf(body, body_len, "{\"type\":\"%s\",\"text\":\"post %llu\"}", type,
+             (unsigned long long)tok);
+    p.json = body;
+    return p;
+}
+
+/* Number of posts of ch, through post_list. */
+static size_t count_posts(struct store *s, int64_t ch)
+{
+    struct post *v;
+    size_t n;
+
+    assert_int_equal(store_post_list(s, ch, 0, NULL, 1000000, &v, &n), STORE_OK);
+    store_posts_free(v, n);
+    return n;
+}
+
+/* ---- channels ----------------------------------------------------------------------------- */
+
+static void test_channel_create_and_get(void **state)
+{
+    struct store *s = S(state);
+    struct channel c, got;
+    uint8_t h[STORE_HASH_LEN], other[STORE_HASH_LEN];
+    int64_t before = fx_now_ms();
+
+    fx_channel(&c, fx_unique(), h);
+    c.id = 12345;       /* ignored: the store assigns it */
+    c.created_ms = 1;   /* likewise */
+    c.posts_count = 99; /* likewise */
+    assert_int_equal(store_channel_create(s, &c, h), STORE_OK);
+    assert_true(c.id > 0);
+    assert_true(c.created_ms >= before && c.created_ms <= fx_now_ms());
+    assert_int_equal(c.posts_count, 0);
+
+    memset(&got, 0xff, sizeof got);
+    assert_int_equal(store_channel_by_token(s, h, &got), STORE_OK);
+    assert_channel_equal(&got, &c);
+    assert_int_equal(got.posts_count, 0); /* never counted on the hot path */
+
+    memset(&got, 0xff, sizeof got);
+    assert_int_equal(store_channel_by_pa_id(s, c.pa_id, &got), STORE_OK);
+    assert_channel_equal(&got, &c);
+    assert_int_equal(got.posts_count, 0);
+
+    fx_hash(other, fx_unique());
+    assert_int_equal(store_channel_by_token(s, other, &got), STORE_NOTFOUND);
+    assert_int_equal(store_channel_by_pa_id(s, "pa:00000000000000000000", &got), STORE_NOTFOUND);
+}
+
+static void test_channel_unique(void **state)
+{
+    struct store *s = S(state);
+    struct channel a, b, got;
+    uint8_t ha[STORE_HASH_LEN], hb[STORE_HASH_LEN];
+    char hex[2 * STORE_HASH_LEN + 1];
+
+    fx_channel(&a, fx_unique(), ha);
+    assert_int_equal(store_channel_create(s, &a, ha), STORE_OK);
+
+    /* same pa_id, other hash */
+    fx_channel(&b, fx_unique(), hb);
+    snprintf(b.pa_id, sizeof b.pa_id, "%s", a.pa_id);
+    assert_int_equal(store_channel_create(s, &b, hb), STORE_EXISTS);
+    assert_int_equal(store_channel_by_token(s, hb, &got), STORE_NOTFOUND);
+
+    /* same hash, other pa_id */
+    fx_channel(&b, fx_unique(), hb);
+    assert_int_equal(store_channel_create(s, &b, ha), STORE_EXISTS);
+    assert_int_equal(store_channel_by_pa_id(s, b.pa_id, &got), STORE_NOTFOUND);
+
+    /* the message says what, never the hash itself */
+    assert_true(strlen(store_errmsg(s)) > 0);
+    for (int i = 0; i < STORE_HASH_LEN; i++)
+        snprintf(hex + 2 * i, 3, "%02x", ha[i]);
+    assert_null(strstr(store_errmsg(s), hex));
+
+    /* names are not unique */
+    fx_channel(&b, fx_unique(), hb);
+    snprintf(b.name, sizeof b.name, "%s", a.name);
+    assert_int_equal(store_channel_create(s, &b, hb), STORE_OK);
+}
+
+static void test_channel_list(void **state)
+{
+    struct store *s = S(state);
+    struct channel made[3], *v;
+    char body[128];
+    size_t n, found = 0;
+
+    for (int i = 0; i < 3; i++)
+        fx_make_channel(s, &made[i], NULL);
+    for (int i = 0; i < 3; i++) {
+        uint64_t t = fx_tokens(1);
+        struct post p = mkpost(made[1].id, t, "text", body, sizeof body);
+        assert_int_equal(store_post_insert_batch(s, &p, 1), STORE_OK);
+    }
+
+    assert_int_equal(store_channel_list(s, &v, &n), STORE_OK);
+    assert_true(n >= 3);
+    for (size_t i = 0; i < n; i++) {
+        if (i > 0)
+            assert_true(v[i].id > v[i - 1].id); /* oldest first */
+        for (int k = 0; k < 3; k++) {
+            if (v[i].id != made[k].id)
+                continue;
+            assert_int_equal(k, (int)found); /* in creation order */
+            assert_channel_equal(&v[i], &made[k]);
+            assert_int_equal(v[i].posts_count, k == 1 ? 3 : 0);
+            found++;
+        }
+    }
+    assert_int_equal(found, 3);
+    free(v);
+
+    struct channel got;
+    assert_int_equal(store_channel_by_pa_id(s, made[1].pa_id, &got), STORE_OK);
+    assert_int_equal(got.posts_count, 3);
+}
+
+static void test_channel_state(void **state)
+{
+    struct store *s = S(state);
+    struct channel c, got;
+    uint8_t h[STORE_HASH_LEN];
+    const int states[] = {CHANNEL_BLOCKED, CHANNEL_SUSPENDED, CHANNEL_ACTIVE, CHANNEL_DELETED};
+
+    fx_make_channel(s, &c, h);
+    for (size_t i = 0; i < sizeof states / sizeof states[0]; i++) {
+        assert_int_equal(store_channel_set_state(s, c.id, states[i]), STORE_OK);
+        assert_int_equal(store_channel_by_token(s, h, &got), STORE_OK);
+        assert_int_equal(got.state, states[i]);
+        assert_int_equal(store_channel_by_pa_id(s, c.pa_id, &got), STORE_OK);
+        assert_int_equal(got.state, states[i]);
+    }
+    /* deleted keeps its token hash, so the old token still finds it (answers 8) */
+    assert_int_equal(got.state, CHANNEL_DELETED);
+    assert_int_equal(store_channel_set_state(s, c.id + 1000000, CHANNEL_BLOCKED), STORE_NOTFOUND);
+    /* a state outside the enum is refused, and the stored one is kept */
+    assert_int_equal(store_channel_set_state(s, c.id, 7), STORE_ERROR);
+    assert_int_equal(store_channel_by_token(s, h, &got), STORE_OK);
+    assert_int_equal(got.state, CHANNEL_DELETED);
+}
+
+static void test_channel_token_rotation(void **state)
+{
+    struct store *s = S(state);
+    struct channel c, d, got;
+    uint8_t h[STORE_HASH_LEN], hd[STORE_HASH_LEN], fresh[STORE_HASH_LEN];
+
+    fx_make_channel(s, &c, h);
+    fx_make_channel(s, &d, hd);
+    fx_hash(fresh, fx_unique());
+
+    assert_int_equal(store_channel_set_token(s, c.id, fresh), STORE_OK);
+    assert_int_equal(store_channel_by_token(s, h, &got), STORE_NOTFOUND);
+    assert_int_equal(store_channel_by_token(s, fresh, &got), STORE_OK);
+    assert_int_equal(got.id, c.id);
+
+    /* another channel's hash is taken */
+    assert_int_equal(store_channel_set_token(s, c.id, hd), STORE_EXISTS);
+    assert_int_equal(store_channel_by_token(s, fresh, &got), STORE_OK);
+    assert_int_equal(got.id, c.id);
+    assert_int_equal(store_channel_by_token(s, hd, &got), STORE_OK);
+    assert_int_equal(got.id, d.id);
+
+    assert_int_equal(store_channel_set_token(s, c.id + 1000000, h), STORE_NOTFOUND);
+}
+
+static void test_channel_webhook(void **state)
+{
+    struct store *s = S(state);
+    struct channel c, got;
+    uint8_t h[STORE_HASH_LEN];
+
+    fx_make_channel(s, &c, h);
+    assert_string_equal(c.webhook, "");
+    assert_int_equal(store_channel_set_webhook(s, c.id, "https://hooks.example.com/v?x=1"),
+                     STORE_OK);
+    assert_int_equal(store_channel_by_token(s, h, &got), STORE_OK);
+    assert_string_equal(got.webhook, "https://hooks.example.com/v?x=1");
+
+    assert_int_equal(store_channel_set_webhook(s, c.id, ""), STORE_OK);
+    assert_int_equal(store_channel_by_token(s, h, &got), STORE_OK);
+    assert_string_equal(got.webhook, "");
+
+    assert_int_equal(store_channel_set_webhook(s, c.id, "https://a.example/"), STORE_OK);
+    assert_int_equal(store_channel_set_webhook(s, c.id, NULL), STORE_OK);
+    assert_int_equal(store_channel_by_pa_id(s, c.pa_id, &got), STORE_OK);
+    assert_string_equal(got.webhook, "");
+
+    assert_int_equal(store_channel_set_webhook(s, c.id + 1000000, "https://a.example/"),
+                     STORE_NOTFOUND);
+}
+
+static void test_channel_rate(void **state)
+{
+    struct store *s = S(state);
+    struct channel c, got;
+    uint8_t h[STORE_HASH_LEN];
+
+    fx_make_channel(s, &c, h);
+    assert_int_equal(store_channel_set_rate(s, c.id, 7, 60), STORE_OK);
+    assert_int_equal(store_channel_by_token(s, h, &got), STORE_OK);
+    assert_int_equal(got.rate_count, 7);
+    assert_int_equal(got.rate_window_s, 60);
+    assert_int_equal(store_channel_set_rate(s, c.id, 0, 1), STORE_OK); /* unlimited */
+    assert_int_equal(store_channel_by_pa_id(s, c.pa_id, &got), STORE_OK);
+    assert_int_equal(got.rate_count, 0);
+    assert_int_equal(got.rate_window_s, 1);
+    assert_int_equal(store_channel_set_rate(s, c.id + 1000000, 1, 1), STORE_NOTFOUND);
+}
+
+/* Every string field at its full size, with multi-byte UTF-8, comes back intact. */
+static void test_channel_full_fields(void **state)
+{
+    struct store *s = S(state);
+    struct channel c, got;
+    uint8_t h[STORE_HASH_LEN];
+    char *fields[] = {c.name, c.uri, c.icon, c.background, c.category, c.subcategory, c.webhook};
+    size_t sizes[] = {sizeof c.name,     sizeof c.uri,         sizeof c.icon,   sizeof c.background,
+                      sizeof c.category, sizeof c.subcategory, sizeof c.webhook};
+
+    fx_channel(&c, fx_unique(), h);
+    for (size_t f = 0; f < sizeof fields / sizeof fields[0]; f++) {
+        size_t i = 0;
+        for (; i + 2 < sizes[f]; i += 2) {
+            fields[f][i] = (char)0xd0; /* "ж", two bytes */
+            fields[f][i + 1] = (char)0xb6;
+        }
+        for (; i + 1 < sizes[f]; i++)
+            fields[f][i] = 'x';
+        fields[f][sizes[f] - 1] = '\0';
+    }
+    assert_int_equal(store_channel_create(s, &c, h), STORE_OK);
+    assert_int_equal(store_channel_by_token(s, h, &got), STORE_OK);
+    assert_channel_equal(&got, &c);
+    assert_int_equal(strlen(got.webhook), sizeof got.webhook - 1);
+}
+
+/* ---- members ------------------------------------------------------------------------------ */
+
+static struct member mkmember(const char *id, const char *name, int role)
+{
+    struct member m;
+
+    memset(&m, 0, sizeof m);
+    snprintf(m.id, sizeof m.id, "%s", id);
+    snprintf(m.name, sizeof m.name, "%s", name);
+    snprintf(m.avatar, sizeof m.avatar, "https://example.com/%s.png", name);
+    m.role = role;
+    return m;
+}
+
+static void assert_members(struct store *s, int64_t ch, const char *const *ids, size_t want)
+{
+    struct member *v;
+    size_t n;
+
+    assert_int_equal(store_member_list(s, ch, &v, &n), STORE_OK);
+    assert_int_equal(n, want);
+    if (want == 0)
+        assert_null(v);
+    for (size_t i = 0; i < n; i++)
+        assert_string_equal(v[i].id, ids[i]);
+    free(v);
+}
+
+static void test_members(void **state)
+{
+    struct store *s = S(state);
+    int64_t a = fx_make_channel(s, NULL, NULL);
+    int64_t b = fx_make_channel(s, NULL, NULL);
+    struct member m1 = mkmember("01234567890123456789AB==", "Alice", ROLE_SUPERADMIN);
+    struct member m2 = mkmember("zzzz", "Bob", ROLE_ADMIN);
+    struct member m3 = mkmember("mmmm", "Carol", ROLE_ADMIN);
+    struct member *v;
+    size_t n;
+    int role = -1;
+
+    assert_members(s, a, NULL, 0);
+    assert_int_equal(store_member_add(s, a, &m1), STORE_OK);
+    assert_int_equal(store_member_add(s, a, &m2), STORE_OK);
+    assert_int_equal(store_member_add(s, a, &m3), STORE_OK);
+    {
+        const char *want[] = {m1.id, m2.id, m3.id}; /* order added, not by id */
+        assert_members(s, a, want, 3);
+    }
+    assert_int_equal(store_member_list(s, a, &v, &n), STORE_OK);
+    assert_string_equal(v[0].name, "Alice");
+    assert_string_equal(v[0].avatar, "https://example.com/Alice.png");
+    assert_int_equal(v[0].role, ROLE_SUPERADMIN);
+    assert_int_equal(v[1].role, ROLE_ADMIN);
+    free(v);
+
+    /* duplicate in the same channel; the same id in another channel is fine */
+    struct member dup = mkmember(m2.id, "Bob again", ROLE_SUPERADMIN);
+    assert_int_equal(store_member_add(s, a, &dup), STORE_EXISTS);
+    assert_int_equal(store_member_add(s, b, &dup), STORE_OK);
+
+    assert_int_equal(store_member_role(s, a, m1.id, &role), STORE_OK);
+    assert_int_equal(role, ROLE_SUPERADMIN);
+    assert_int_equal(store_member_role(s, a, m2.id, &role), STORE_OK);
+    assert_int_equal(role, ROLE_ADMIN);
+    assert_int_equal(store_member_role(s, b, m2.id, &role), STORE_OK);
+    assert_int_equal(role, ROLE_SUPERADMIN);
+    assert_int_equal(store_member_role(s, b, m1.id, &role), STORE_NOTFOUND);
+
+    /* remove keeps the others' order; re-adding goes to the end */
+    assert_int_equal(store_member_remove(s, a, m2.id), STORE_OK);
+    assert_int_equal(store_member_remove(s, a, m2.id), STORE_NOTFOUND);
+    assert_int_equal(store_member_role(s, a, m2.id, &role), STORE_NOTFOUND);
+    {
+        const char *want[] = {m1.id, m3.id};
+        assert_members(s, a, want, 2);
+    }
+    assert_int_equal(store_member_remove(s, a, m3.id), STORE_OK);
+    assert_int_equal(store_member_add(s, a, &m3), STORE_OK);
+    assert_int_equal(store_member_add(s, a, &m2), STORE_OK);
+    {
+        const char *want[] = {m1.id, m3.id, m2.id};
+        assert_members(s, a, want, 3);
+    }
+    {
+        const char *want[] = {m2.id};
+        assert_members(s, b, want, 1);
+    }
+
+    /* an unknown channel has no members and takes none */
+    assert_int_equal(store_member_add(s, b + 1000000, &m1), STORE_NOTFOUND);
+    assert_members(s, b + 1000000, NULL, 0);
+    /* a role outside the enum is refused */
+    struct member bad = mkmember("bad", "Bad", 5);
+    assert_int_equal(store_member_add(s, a, &bad), STORE_ERROR);
+}
+
+/* ---- posts -------------------------------------------------------------------------------- */
+
+static void test_posts_batch_and_list(void **state)
+{
+    struct store *s = S(state);
+    int64_t a = fx_make_channel(s, NULL, NULL);
+    int64_t b = fx_make_channel(s, NULL, NULL);
+    uint64_t t0 = fx_tokens(50);
+    struct post p[50], *v;
+    char body[50][128];
+    size_t n;
+
+    /* tokens t0..t0+49: even ones in a (text, picture alternating by 4), odd in b */
+    for (int i = 0; i < 50; i++)
+        p[i] = mkpost(i % 2 ? b : a, t0 + (uint64_t)i, (i / 2) % 4 == 3 ? "picture" : "text",
+                      body[i], sizeof body[i]);
+    assert_int_equal(store_post_insert_batch(s, p, 50), STORE_OK);
+    assert_int_equal(store_post_insert_batch(s, p, 0), STORE_OK);
+
+    assert_int_equal(store_post_list(s, a, 0, NULL, 10, &v, &n), STORE_OK);
+    assert_int_equal(n, 10);
+    for (size_t i = 0; i < n; i++) {
+        const struct post *want = &p[48 - 2 * i]; /* newest first */
+        assert_int_equal(v[i].token, want->token);
+        assert_int_equal(v[i].channel, a);
+        assert_int_equal(v[i].created_ms, want->created_ms);
+        assert_string_equal(v[i].type, want->type);
+        assert_string_equal(v[i].from, want->from);
+        assert_string_equal(v[i].json, want->json);
+    }
+    store_posts_free(v, n);
+
+    assert_int_equal(count_posts(s, a), 25);
+    assert_int_equal(count_posts(s, b), 25);
+    assert_int_equal(count_posts(s, b + 1000000), 0);
+}
+
+/* Pages of a channel, walked with before = the last token seen. */
+static void test_posts_paging(void **state)
+{
+    struct store *s = S(state);
+    int64_t a = fx_make_channel(s, NULL, NULL);
+    uint64_t t0 = fx_tokens(25);
+    struct post p[25], *v;
+    char body[25][128];
+    size_t n;
+
+    for (int i = 0; i < 25; i++)
+        p[i] =
+            mkpost(a, t0 + (uint64_t)i, i % 5 == 0 ? "picture" : "text", body[i], sizeof body[i]);
+    assert_int_equal(store_post_insert_batch(s, p, 25), STORE_OK);
+
+    /* 25 posts in pages of 10: 10, 10, 5, then nothing */
+    uint64_t before = 0, expect = t0 + 24;
+    size_t pages[] = {10, 10, 5, 0};
+    for (size_t pg = 0; pg < 4; pg++) {
+        assert_int_equal(store_post_list(s, a, before, NULL, 10, &v, &n), STORE_OK);
+        assert_int_equal(n, pages[pg]);
+        for (size_t i = 0; i < n; i++)
+            assert_int_equal(v[i].token, expect--);
+        if (n)
+            before = v[n - 1].token;
+        else
+            assert_null(v);
+        store_posts_free(v, n);
+    }
+    assert_int_equal(expect, t0 - 1);
+
+    /* before is exclusive */
+    assert_int_equal(store_post_list(s, a, t0 + 10, NULL, 100, &v, &n), STORE_OK);
+    assert_int_equal(n, 10);
+    assert_int_equal(v[0].token, t0 + 9);
+    assert_int_equal(v[9].token, t0);
+    store_posts_free(v, n);
+    assert_int_equal(store_post_list(s, a, t0 + 25, NULL, 1, &v, &n), STORE_OK);
+    assert_int_equal(n, 1);
+    assert_int_equal(v[0].token, t0 + 24);
+    store_posts_free(v, n);
+    assert_int_equal(store_post_list(s, a, t0, NULL, 10, &v, &n), STORE_OK);
+    assert_int_equal(n, 0);
+    assert_int_equal(store_post_list(s, a, 1, NULL, 10, &v, &n), STORE_OK);
+    assert_int_equal(n, 0);
+    /* any bound past every token means from the newest */
+    assert_int_equal(store_post_list(s, a, UINT64_MAX, NULL, 2, &v, &n), STORE_OK);
+    assert_int_equal(n, 2);
+    assert_int_equal(v[0].token, t0 + 24);
+    store_posts_free(v, n);
+    /* limit 0 */
+    v = (struct post *)&n;
+    assert_int_equal(store_post_list(s, a, 0, NULL, 0, &v, &n), STORE_OK);
+    assert_int_equal(n, 0);
+    assert_null(v);
+
+    /* type filter: pictures are t0, t0+5, ..., t0+20 */
+    assert_int_equal(store_post_list(s, a, 0, "picture", 3, &v, &n), STORE_OK);
+    assert_int_equal(n, 3);
+    assert_int_equal(v[0].token, t0 + 20);
+    assert_int_equal(v[1].token, t0 + 15);
+    assert_int_equal(v[2].token, t0 + 10);
+    for (size_t i = 0; i < n; i++)
+        assert_string_equal(v[i].type, "picture");
+    store_posts_free(v, n);
+    assert_int_equal(store_post_list(s, a, t0 + 10, "picture", 100, &v, &n), STORE_OK);
+    assert_int_equal(n, 2);
+    assert_int_equal(v[0].token, t0 + 5);
+    assert_int_equal(v[1].token, t0);
+    store_posts_free(v, n);
+    assert_int_equal(store_post_list(s, a, 0, "text", 100, &v, &n), STORE_OK);
+    assert_int_equal(n, 20);
+    store_posts_free(v, n);
+    assert_int_equal(store_post_list(s, a, 0, "sticker", 100, &v, &n), STORE_OK);
+    assert_int_equal(n, 0);
+}
+
+/* A batch that breaks a rule stores nothing, and the connection stays usable. */
+static void test_posts_all_or_nothing(void **state)
+{
+    struct store *s = S(state);
+    int64_t a = fx_make_channel(s, NULL, NULL);
+    uint64_t t0 = fx_tokens(20);
+    struct post p[10];
+    char body[10][128];
+
+    /* duplicate token inside the batch */
+    for (int i = 0; i < 10; i++)
+        p[i] = mkpost(a, t0 + (uint64_t)i, "text", body[i], sizeof body[i]);
+    p[7].token = p[2].token;
+    assert_int_equal(store_post_insert_batch(s, p, 10), STORE_EXISTS);
+    assert_true(strlen(store_errmsg(s)) > 0);
+    assert_int_equal(count_posts(s, a), 0);
+
+    /* one token already stored */
+    p[7].token = t0 + 7;
+    assert_int_equal(store_post_insert_batch(s, &p[5], 1), STORE_OK);
+    assert_int_equal(store_post_insert_batch(s, p, 10), STORE_EXISTS);
+    assert_int_equal(count_posts(s, a), 1);
+
+    /* a channel that does not exist */
+    for (int i = 0; i < 10; i++)
+        p[i] = mkpost(a, t0 + 10 + (uint64_t)i, "text", body[i], sizeof body[i]);
+    p[9].channel = a + 1000000;
+    assert_int_equal(store_post_insert_batch(s, p, 10), STORE_NOTFOUND);
+    assert_int_equal(count_posts(s, a), 1);
+
+    /* tokens outside 1..2^63-1, no body */
+    p[9].channel = a;
+    p[3].token = 0;
+    assert_int_equal(store_post_insert_batch(s, p, 10), STORE_ERROR);
+    p[3].token = (uint64_t)INT64_MAX + 1;
+    assert_int_equal(store_post_insert_batch(s, p, 10), STORE_ERROR);
+    p[3].token = t0 + 13;
+    p[4].json = NULL;
+    assert_int_equal(store_post_insert_batch(s, p, 10), STORE_ERROR);
+    p[4].json = body[4];
+    assert_int_equal(count_posts(s, a), 1);
+
+    /* no transaction was left open: a good batch commits */
+    assert_int_equal(store_post_insert_batch(s, p, 10), STORE_OK);
+    assert_int_equal(count_posts(s, a), 11);
+}
+
+/* Bodies up to the 30 KiB request limit, and the largest token, round-trip. */
+static void test_posts_large(void **state)
+{
+    struct fx *f = *state;
+    struct store *s = f->s;
+    int64_t a = fx_make_channel(s, NULL, NULL);
+    size_t len = 30 * 1024;
+    char *big = malloc(len + 1);
+    struct post p, *v;
+    char small[128];
+    size_t n;
+
+    assert_non_null(big);
+    memset(big, 'x', len);
+    memcpy(big, "{\"text\":\"", 9);
+    memcpy(big + len - 2, "\"}", 2);
+    big[len] = '\0';
+    p = mkpost(a, fx_tokens(1), "text", small, sizeof small);
+    p.json = big;
+    assert_int_equal(store_post_insert_batch(s, &p, 1), STORE_OK);
+    assert_int_equal(store_post_list(s, a, 0, NULL, 10, &v, &n), STORE_OK);
+    assert_int_equal(n, 1);
+    assert_int_equal(v[0].token, p.token);
+    assert_int_equal(strlen(v[0].json), len);
+    assert_memory_equal(v[0].json, big, len);
+    store_posts_free(v, n);
+    free(big);
+
+    /* the largest token (only once per database: tokens are global) */
+    if (f->fresh) {
+        p = mkpost(a, (uint64_t)INT64_MAX, "text", small, sizeof small);
+        assert_int_equal(store_post_insert_batch(s, &p, 1), STORE_OK);
+        assert_int_equal(store_post_list(s, a, 0, NULL, 1, &v, &n), STORE_OK);
+        assert_int_equal(n, 1);
+        assert_int_equal(v[0].token, (uint64_t)INT64_MAX);
+        store_posts_free(v, n);
+    }
+}
+
+/* What one connection commits, another sees at once. */
+static void test_two_connections(void **state)
+{
+    struct fx *f = *state;
+    struct store *s2 = NULL;
+    struct channel c, got;
+    uint8_t h[STORE_HASH_LEN];
+    char err[256], body[128];
+    struct post p, *v;
+    size_t n;
+
+    assert_int_equal(f->ops->open(f->dsn, &s2, err, sizeof err), STORE_OK);
+    assert_ptr_equal(s2->ops, f->ops);
+    fx_make_channel(f->s, &c, h);
+    assert_int_equal(store_channel_by_token(s2, h, &got), STORE_OK);
+    p = mkpost(c.id, fx_tokens(1), "text", body, sizeof body);
+    assert_int_equal(store_post_insert_batch(s2, &p, 1), STORE_OK);
+    assert_int_equal(store_post_list(f->s, c.id, 0, NULL, 10, &v, &n), STORE_OK);
+    assert_int_equal(n, 1);
+    assert_int_equal(v[0].token, p.token);
+    store_posts_free(v, n);
+    assert_int_equal(store_channel_set_state(f->s, c.id, CHANNEL_BLOCKED), STORE_OK);
+    assert_int_equal(store_channel_by_token(s2, h, &got), STORE_OK);
+    assert_int_equal(got.state, CHANNEL_BLOCKED);
+    store_close(s2);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+#define T(fn) cmocka_unit_test_setup_teardown(fn, fx_setup, fx_teardown)
+        T(test_channel_create_and_get),
+        T(test_channel_unique),
+        T(test_channel_list),
+        T(test_channel_state),
+        T(test_channel_token_rotation),
+        T(test_channel_webhook),
+        T(test_channel_rate),
+        T(test_channel_full_fields),
+        T(test_members),
+        T(test_posts_batch_and_list),
+        T(test_posts_paging),
+        T(test_posts_all_or_nothing),
+        T(test_posts_large),
+        T(test_two_connections),
+#undef T
+    };
+
+    return cmocka_run_group_tests_name("store contract", tests, fx_group_setup, fx_group_teardown);
+}

@@ -1,0 +1,366 @@
+/*
+ * Tests of what is SQLite's alone: DSN routing, the file (WAL, schema
+ * version, indexes), migrations on fresh and existing files, refusing
+ * files it does not understand, and several writers on one file — threads
+ * opening a fresh file together, and a second process (the offline admin
+ * CLI) writing while this one commits posts.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+
+#include <cmocka.h>
+
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <sqlite3.h>
+
+#include "fixture.h"
+#include "store/sqlite_schema.h"
+#include "store/store.h"
+
+/* Runs sql on path with a plain connection and returns the first column as int. */
+static int raw_int(const char *path, const char *sql)
+{
+    sqlite3 *db = NULL;
+    sqlite3_stmt *st = NULL;
+    int v = -12345;
+
+    assert_int_equal(sqlite3_open_v2(path, &db, SQLITE_OPEN_READWRITE, NULL), SQLITE_OK);
+    assert_int_equal(sqlite3_prepare_v2(db, sql, -1, &st, NULL), SQLITE_OK);
+    if (sqlite3_step(st) == SQLITE_ROW)
+        v = sqlite3_column_int(st, 0);
+    sqlite3_finalize(st);
+    assert_int_equal(sqlite3_close(db), SQLITE_OK);
+    return v;
+}
+
+static void raw_exec(const char *path, const char *sql)
+{
+    sqlite3 *db = NULL;
+
+    assert_int_equal(sqlite3_open_v2(path, &db, SQLITE_OPEN_READWRITE, NULL), SQLITE_OK);
+    assert_int_equal(sqlite3_exec(db, sql, NULL, NULL, NULL), SQLITE_OK);
+    assert_int_equal(sqlite3_close(db), SQLITE_OK);
+}
+
+static void fresh_path(char *buf, size_t len)
+{
+    struct fx f;
+
+    fx_dsn(&f);
+    snprintf(buf, len, "%s", f.path);
+}
+
+static void test_backend_routing(void **state)
+{
+    struct store *s = (struct store *)&s;
+    char err[256];
+
+    (void)state;
+    assert_ptr_equal(store_backend("sqlite:/var/lib/vcp/vcp.db"), &store_sqlite_ops);
+    assert_ptr_equal(store_backend("/var/lib/vcp/vcp.db"), &store_sqlite_ops);
+    assert_ptr_equal(store_backend("vcp.db"), &store_sqlite_ops);
+    assert_ptr_equal(store_backend("./odd:name.db"), &store_sqlite_ops);
+    assert_null(store_backend("postgres://u:pw@localhost/vcp"));
+    assert_null(store_backend("postgresql://localhost/vcp"));
+    assert_null(store_backend("mysql://localhost/vcp"));
+    assert_null(store_backend("sqlite:"));
+    assert_null(store_backend(""));
+    assert_null(store_backend(NULL));
+    assert_string_equal(store_sqlite_ops.name, "sqlite");
+
+    /* the error never repeats the DSN: it may hold a password */
+    assert_int_equal(store_open("postgres://u:hunter2@db/vcp", &s, err, sizeof err), STORE_ERROR);
+    assert_null(s);
+    assert_true(strlen(err) > 0);
+    assert_null(strstr(err, "hunter2"));
+    store_close(NULL);
+}
+
+static void test_fresh_file(void **state)
+{
+    char path[1024], dsn[1100], err[256];
+    struct store *s = NULL;
+
+    (void)state;
+    fresh_path(path, sizeof path);
+    snprintf(dsn, sizeof dsn, "sqlite:%s", path);
+    assert_int_equal(store_open(dsn, &s, err, sizeof err), STORE_OK);
+    assert_ptr_equal(s->ops, &store_sqlite_ops);
+    assert_string_equal(store_errmsg(s), "");
+
+    assert_true(store_sqlite_migrations_n >= 1);
+    assert_int_equal(raw_int(path, "PRAGMA user_version"), (int)store_sqlite_migrations_n);
+    assert_int_equal(raw_int(path, "SELECT count(*) FROM pragma_journal_mode WHERE "
+                                   "journal_mode = 'wal'"),
+                     1);
+    assert_int_equal(raw_int(path, "SELECT count(*) FROM sqlite_master WHERE type = 'table' AND "
+                                   "name IN ('channels', 'members', 'posts')"),
+                     3);
+    /* compactness: posts carry exactly one index, the paging one */
+    assert_int_equal(raw_int(path, "SELECT count(*) FROM sqlite_master WHERE type = 'index' AND "
+                                   "tbl_name = 'posts'"),
+                     1);
+    assert_int_equal(raw_int(path, "SELECT count(*) FROM pragma_index_list('posts')"), 1);
+    store_close(s);
+}
+
+static void test_reopen(void **state)
+{
+    char path[1024], dsn[1100], err[256];
+    struct store *s = NULL;
+    struct channel c, got;
+    uint8_t h[STORE_HASH_LEN];
+
+    (void)state;
+    fresh_path(path, sizeof path);
+    assert_int_equal(store_open(path, &s, err, sizeof err), STORE_OK); /* plain path */
+    fx_make_channel(s, &c, h);
+    store_close(s);
+
+    /* a marker row: if a migration ran again, CREATE TABLE would fail the open */
+    snprintf(dsn, sizeof dsn, "sqlite:%s", path);
+    for (int i = 0; i < 2; i++) {
+        assert_int_equal(store_open(dsn, &s, err, sizeof err), STORE_OK);
+        assert_int_equal(store_channel_by_token(s, h, &got), STORE_OK);
+        assert_string_equal(got.pa_id, c.pa_id);
+        store_close(s);
+        assert_int_equal(raw_int(path, "PRAGMA user_version"), (int)store_sqlite_migrations_n);
+    }
+}
+
+/* A file at version 0 with nothing in it (made by another tool) is migrated. */
+static void test_migrate_empty_existing(void **state)
+{
+    char path[1024], err[256];
+    struct store *s = NULL;
+    FILE *fp;
+
+    (void)state;
+    fresh_path(path, sizeof path);
+    fp = fopen(path, "w");
+    assert_non_null(fp);
+    fclose(fp);
+    assert_int_equal(store_open(path, &s, err, sizeof err), STORE_OK);
+    fx_make_channel(s, NULL, NULL);
+    store_close(s);
+    assert_int_equal(raw_int(path, "PRAGMA user_version"), (int)store_sqlite_migrations_n);
+}
+
+static void test_refuses_newer_schema(void **state)
+{
+    char path[1024], err[256], sql[64];
+    struct store *s = NULL;
+
+    (void)state;
+    fresh_path(path, sizeof path);
+    assert_int_equal(store_open(path, &s, err, sizeof err), STORE_OK);
+    store_close(s);
+    snprintf(sql, sizeof sql, "PRAGMA user_version = %d", (int)store_sqlite_migrations_n + 1);
+    raw_exec(path, sql);
+
+    s = (struct store *)&s;
+    err[0] = '\0';
+    assert_int_equal(store_open(path, &s, err, sizeof err), STORE_ERROR);
+    assert_null(s);
+    assert_non_null(strstr(err, "version"));
+    /* and left it alone */
+    assert_int_equal(raw_int(path, "PRAGMA user_version"), (int)store_sqlite_migrations_n + 1);
+}
+
+static void test_refuses_garbage(void **state)
+{
+    char path[1024], err[256];
+    struct store *s = (struct store *)&s;
+    FILE *fp;
+
+    (void)state;
+    fresh_path(path, sizeof path);
+    fp = fopen(path, "w");
+    assert_non_null(fp);
+    for (int i = 0; i < 200; i++)
+        fputs("this is not a database, ", fp);
+    fclose(fp);
+    err[0] = '\0';
+    assert_int_equal(store_open(path, &s, err, sizeof err), STORE_ERROR);
+    assert_null(s);
+    assert_true(strlen(err) > 0);
+
+    s = (struct store *)&s;
+    snprintf(path, sizeof path, "%s/no/such/dir/x.db", fx_dir());
+    assert_int_equal(store_open(path, &s, err, sizeof err), STORE_ERROR);
+    assert_null(s);
+    assert_true(strlen(err) > 0);
+}
+
+struct opener {
+    const char *path;
+    int rc;
+    char err[256];
+};
+
+static void *open_one(void *arg)
+{
+    struct opener *o = arg;
+    struct store *s = NULL;
+
+    /* no cmocka asserts here: they may only fail on the test's own thread */
+    o->rc = store_open(o->path, &s, o->err, sizeof o->err);
+    if (o->rc == STORE_OK) {
+        struct channel c;
+        uint8_t h[STORE_HASH_LEN];
+
+        fx_channel(&c, fx_unique(), h);
+        o->rc = store_channel_create(s, &c, h);
+        if (o->rc != STORE_OK)
+            snprintf(o->err, sizeof o->err, "%s", store_errmsg(s));
+        store_close(s);
+    }
+    return NULL;
+}
+
+/* Several connections creating and migrating one fresh file at once. */
+static void test_concurrent_first_open(void **state)
+{
+    char path[1024];
+    struct opener o[6];
+    pthread_t t[6];
+
+    (void)state;
+    fresh_path(path, sizeof path);
+    for (int i = 0; i < 6; i++) {
+        o[i].path = path;
+        o[i].rc = -1;
+        assert_int_equal(pthread_create(&t[i], NULL, open_one, &o[i]), 0);
+    }
+    for (int i = 0; i < 6; i++) {
+        pthread_join(t[i], NULL);
+        if (o[i].rc != STORE_OK)
+            fprintf(stderr, "opener %d: %s\n", i, o[i].err);
+        assert_int_equal(o[i].rc, STORE_OK);
+    }
+    assert_int_equal(raw_int(path, "PRAGMA user_version"), (int)store_sqlite_migrations_n);
+    assert_int_equal(raw_int(path, "SELECT count(*) FROM channels"), 6);
+}
+
+/* Inserts 20 posts of channel ch from token t in one batch. */
+static int insert20(struct store *s, int64_t ch, uint64_t t)
+{
+    struct post p[20];
+    char body[20][64];
+
+    for (int i = 0; i < 20; i++) {
+        memset(&p[i], 0, sizeof p[i]);
+        p[i].token = t + (uint64_t)i;
+        p[i].channel = ch;
+        p[i].created_ms = fx_now_ms();
+        snprintf(p[i].type, sizeof p[i].type, "text");
+        snprintf(p[i].from, sizeof p[i].from, "admin");
+        snprintf(body[i], sizeof body[i], "{\"text\":\"%llu\"}", (unsigned long long)(t + i));
+        p[i].json = body[i];
+    }
+    return store_post_insert_batch(s, p, 20);
+}
+
+/* The child of test_second_process_writes: 300 rounds of admin writes. */
+static int admin_child(const char *path, int64_t ch, int ready_fd, int go_fd)
+{
+    struct store *cs = NULL;
+    char err[256], b = 0;
+    int bad = 0;
+
+    if (store_open(path, &cs, err, sizeof err) != STORE_OK)
+        return 100;
+    if (write(ready_fd, "r", 1) != 1 || read(go_fd, &b, 1) != 1)
+        return 101;
+    for (int i = 0; i < 300; i++) {
+        struct channel c;
+        uint8_t h[STORE_HASH_LEN];
+
+        fx_channel(&c, ((uint64_t)getpid() << 32) + (uint64_t)i, h);
+        if (store_channel_create(cs, &c, h) != STORE_OK ||
+            store_channel_set_state(cs, c.id, CHANNEL_BLOCKED) != STORE_OK ||
+            store_channel_set_rate(cs, ch, i + 1, 10) != STORE_OK) {
+            fprintf(stderr, "admin child: %s\n", store_errmsg(cs));
+            bad++;
+        }
+    }
+    store_close(cs);
+    return bad > 99 ? 99 : bad;
+}
+
+/*
+ * The offline admin CLI writes from another process while vcpd commits
+ * posts, both at full speed from the same moment: neither may see
+ * SQLITE_BUSY (the busy timeout and BEGIN IMMEDIATE make writers queue).
+ */
+static void test_second_process_writes(void **state)
+{
+    char path[1024], err[256], b = 0;
+    struct store *s = NULL;
+    int64_t ch;
+    uint64_t t0 = fx_tokens(1000000);
+    int ready[2], go[2], status = 0, batches = 0, bad = 0;
+    pid_t pid, reaped = 0;
+
+    (void)state;
+    fresh_path(path, sizeof path);
+    assert_int_equal(store_open(path, &s, err, sizeof err), STORE_OK);
+    ch = fx_make_channel(s, NULL, NULL);
+    store_close(s); /* no connection may cross a fork */
+    assert_int_equal(pipe(ready), 0);
+    assert_int_equal(pipe(go), 0);
+
+    pid = fork();
+    assert_true(pid >= 0);
+    if (pid == 0)
+        _exit(admin_child(path, ch, ready[1], go[0]));
+
+    assert_int_equal(store_open(path, &s, err, sizeof err), STORE_OK);
+    assert_int_equal(read(ready[0], &b, 1), 1);
+    assert_int_equal(write(go[1], "g", 1), 1);
+    /* commit until the child is done, and at least 200 batches */
+    while (reaped == 0) {
+        if (insert20(s, ch, t0 + (uint64_t)batches * 20) != STORE_OK) {
+            fprintf(stderr, "batch %d: %s\n", batches, store_errmsg(s));
+            bad++;
+        }
+        if (++batches >= 200)
+            reaped = waitpid(pid, &status, WNOHANG);
+        assert_true(batches < 50000);
+    }
+    assert_int_equal(reaped, pid);
+    close(ready[0]);
+    close(ready[1]);
+    close(go[0]);
+    close(go[1]);
+    assert_true(WIFEXITED(status));
+    assert_int_equal(WEXITSTATUS(status), 0);
+    assert_int_equal(bad, 0);
+    store_close(s);
+    assert_int_equal(raw_int(path, "SELECT count(*) FROM posts"), batches * 20);
+    assert_int_equal(raw_int(path, "SELECT count(*) FROM channels WHERE state = 1"), 300);
+    assert_int_equal(raw_int(path, "SELECT rate_count FROM channels ORDER BY id LIMIT 1"), 300);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_backend_routing),
+        cmocka_unit_test(test_fresh_file),
+        cmocka_unit_test(test_reopen),
+        cmocka_unit_test(test_migrate_empty_existing),
+        cmocka_unit_test(test_refuses_newer_schema),
+        cmocka_unit_test(test_refuses_garbage),
+        cmocka_unit_test(test_concurrent_first_open),
+        cmocka_unit_test(test_second_process_writes),
+    };
+
+    return cmocka_run_group_tests_name("store sqlite", tests, fx_group_setup, fx_group_teardown);
+}

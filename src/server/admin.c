@@ -1,0 +1,498 @@
+/*
+ * Channel administration as a table of operations (see admin.h).  Arguments
+ * arrive as JSON from either front end and are checked here, once: sizes
+ * that fit the store's fixed fields, URLs, roles, rate settings.
+ */
+#include "server/admin.h"
+
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/url.h"
+#include "core/utf8.h"
+#include "server/auth.h"
+
+struct op_ctx {
+    struct store *s;
+    struct json_object *args;
+    struct channel ch; /* loaded when the op needs a channel */
+    char *detail;
+    size_t detail_len;
+};
+
+typedef int (*op_fn)(struct op_ctx *c, struct json_object **out);
+
+static const char *const state_names[] = {"active", "blocked", "suspended", "deleted"};
+
+const char *admin_state_name(int state)
+{
+    if (state < 0 || state > CHANNEL_DELETED)
+        return "unknown";
+    return state_names[state];
+}
+
+__attribute__((format(printf, 3, 4))) static int fail(struct op_ctx *c, int rc, const char *fmt,
+                                                      ...)
+{
+    va_list ap;
+
+    va_start(ap, fmt);
+    vsnprintf(c->detail, c->detail_len, fmt, ap);
+    va_end(ap);
+    return rc;
+}
+
+static int store_fail(struct op_ctx *c)
+{
+    snprintf(c->detail, c->detail_len, "store: %s", store_errmsg(c->s));
+    return ADMIN_ERROR;
+}
+
+/* Copies an optional string argument into dst (size n).  Returns 0 when absent
+ * or copied, or an ADMIN_BAD_REQUEST with detail. */
+static int arg_str(struct op_ctx *c, const char *key, char *dst, size_t n, bool required,
+                   bool is_url)
+{
+    struct json_object *v;
+    const char *s;
+    size_t len;
+
+    if (!c->args || !json_object_object_get_ex(c->args, key, &v) || v == NULL) {
+        if (required)
+            return fail(c, ADMIN_BAD_REQUEST, "%s: required", key);
+        return 0;
+    }
+    if (!json_object_is_type(v, json_type_string))
+        return fail(c, ADMIN_BAD_REQUEST, "%s: must be a string", key);
+    s = json_object_get_string(v);
+    len = (size_t)json_object_get_string_len(v);
+    if (required && len == 0)
+        return fail(c, ADMIN_BAD_REQUEST, "%s: required", key);
+    if (len >= n)
+        return fail(c, ADMIN_BAD_REQUEST, "%s: too long", key);
+    if (utf8_count(s, len) < 0 || memchr(s, '\0', len))
+        return fail(c, ADMIN_BAD_REQUEST, "%s: not valid UTF-8", key);
+    if (is_url && len > 0) {
+        struct url_parts u;
+        if (url_parse(s, len, &u) != 0)
+            return fail(c, ADMIN_BAD_REQUEST, "%s: not an absolute http(s) URL", key);
+    }
+    memcpy(dst, s, len + 1);
+    return 0;
+}
+
+/* Reads "rate": {"count":N,"window":S}, "off" or null into count/window. */
+static int arg_rate(struct op_ctx *c, struct json_object *v, int *count, int *window)
+{
+    struct json_object *n, *w;
+    int64_t cn, wn;
+
+    if (v == NULL || (json_object_is_type(v, json_type_string) &&
+                      strcmp(json_object_get_string(v), "off") == 0)) {
+        *count = 0;
+        *window = ADMIN_DEFAULT_RATE_WINDOW;
+        return 0;
+    }
+    if (!json_object_is_type(v, json_type_object) || !json_object_object_get_ex(v, "count", &n))
+        return fail(c, ADMIN_BAD_REQUEST, "%s: expected {\"count\":N,\"window\":S} or \"off\"",
+                    "rate");
+    if (!json_object_is_type(n, json_type_int) || (cn = json_object_get_int64(n)) < 0 ||
+        cn > 1000000000)
+        return fail(c, ADMIN_BAD_REQUEST, "%s: must be an integer 0..1000000000", "rate.count");
+    wn = ADMIN_DEFAULT_RATE_WINDOW;
+    if (json_object_object_get_ex(v, "window", &w)) {
+        if (!json_object_is_type(w, json_type_int) || (wn = json_object_get_int64(w)) < 1 ||
+            wn > 86400)
+            return fail(c, ADMIN_BAD_REQUEST, "%s: must be an integer 1..86400", "rate.window");
+    }
+    *count = (int)cn;
+    *window = (int)wn;
+    return 0;
+}
+
+struct json_object *admin_channel_json(const struct channel *c)
+{
+    struct json_object *o = json_object_new_object();
+    struct json_object *rate = NULL;
+
+    json_object_object_add(o, "id", json_object_new_string(c->pa_id));
+    json_object_object_add(o, "name", json_object_new_string(c->name));
+    json_object_object_add(o, "uri", json_object_new_string(c->uri));
+    json_object_object_add(o, "state", json_object_new_string(admin_state_name(c->state)));
+    json_object_object_add(o, "webhook", json_object_new_string(c->webhook));
+    if (c->rate_count > 0) {
+        rate = json_object_new_object();
+        json_object_object_add(rate, "count", json_object_new_int(c->rate_count));
+        json_object_object_add(rate, "window", json_object_new_int(c->rate_window_s));
+    }
+    json_object_object_add(o, "rate", rate);
+    json_object_object_add(o, "icon", json_object_new_string(c->icon));
+    json_object_object_add(o, "background", json_object_new_string(c->background));
+    json_object_object_add(o, "category", json_object_new_string(c->category));
+    json_object_object_add(o, "subcategory", json_object_new_string(c->subcategory));
+    json_object_object_add(o, "country", json_object_new_string(c->country));
+    json_object_object_add(o, "created_ms", json_object_new_int64(c->created_ms));
+    json_object_object_add(o, "posts", json_object_new_int64(c->posts_count));
+    return o;
+}
+
+static const char *role_name(int role)
+{
+    return role == ROLE_SUPERADMIN ? "superadmin" : "admin";
+}
+
+struct json_object *admin_member_json(const struct member *m)
+{
+    struct json_object *o = json_object_new_object();
+
+    json_object_object_add(o, "id", json_object_new_string(m->id));
+    json_object_object_add(o, "name", json_object_new_string(m->name));
+    json_object_object_add(o, "avatar", json_object_new_string(m->avatar));
+    json_object_object_add(o, "role", json_object_new_string(role_name(m->role)));
+    return o;
+}
+
+static struct json_object *wrap(const char *key, struct json_object *v)
+{
+    struct json_object *o = json_object_new_object();
+    json_object_object_add(o, key, v);
+    return o;
+}
+
+/* Adds a member described by args (name, role, id, avatar) to channel ch. */
+static int member_add(struct op_ctx *c, struct member *m, int default_role)
+{
+    struct json_object *v;
+    int rc;
+
+    memset(m, 0, sizeof *m);
+    m->role = default_role;
+    if ((rc = arg_str(c, "name", m->name, sizeof m->name, true, false)) != 0)
+        return rc;
+    if ((rc = arg_str(c, "avatar", m->avatar, sizeof m->avatar, false, true)) != 0)
+        return rc;
+    if ((rc = arg_str(c, "id", m->id, sizeof m->id, false, false)) != 0)
+        return rc;
+    for (const char *p = m->id; *p; p++)
+        if (*p <= ' ' || *p > '~')
+            return fail(c, ADMIN_BAD_REQUEST, "%s: printable ASCII without spaces", "id");
+    if (m->id[0] == '\0' && auth_member_id_new(m->id) != 0)
+        return fail(c, ADMIN_ERROR, "%s: random generator failed", "id");
+    if (c->args && json_object_object_get_ex(c->args, "role", &v)) {
+        const char *r = json_object_get_string(v);
+        if (!json_object_is_type(v, json_type_string))
+            return fail(c, ADMIN_BAD_REQUEST, "%s: must be \"superadmin\" or \"admin\"", "role");
+        if (strcmp(r, "superadmin") == 0)
+            m->role = ROLE_SUPERADMIN;
+        else if (strcmp(r, "admin") == 0)
+            m->role = ROLE_ADMIN;
+        else
+            return fail(c, ADMIN_BAD_REQUEST, "%s: must be \"superadmin\" or \"admin\"", "role");
+    }
+    rc = store_member_add(c->s, c->ch.id, m);
+    if (rc == STORE_EXISTS)
+        return fail(c, ADMIN_CONFLICT, "member %s is already in the channel", m->id);
+    if (rc != STORE_OK)
+        return store_fail(c);
+    return ADMIN_OK;
+}
+
+static int op_channel_create(struct op_ctx *c, struct json_object **out)
+{
+    struct channel *ch = &c->ch;
+    struct member m;
+    struct json_object *v, *sa_args = NULL, *saved;
+    char token[AUTH_TOKEN_LEN + 1];
+    uint8_t hash[STORE_HASH_LEN];
+    int rc;
+
+    memset(ch, 0, sizeof *ch);
+    if ((rc = arg_str(c, "name", ch->name, sizeof ch->name, true, false)) != 0 ||
+        (rc = arg_str(c, "uri", ch->uri, sizeof ch->uri, false, false)) != 0 ||
+        (rc = arg_str(c, "icon", ch->icon, sizeof ch->icon, false, true)) != 0 ||
+        (rc = arg_str(c, "background", ch->background, sizeof ch->background, false, true)) != 0 ||
+        (rc = arg_str(c, "category", ch->category, sizeof ch->category, false, false)) != 0 ||
+        (rc = arg_str(c, "subcategory", ch->subcategory, sizeof ch->subcategory, false, false)) !=
+            0 ||
+        (rc = arg_str(c, "country", ch->country, sizeof ch->country, false, false)) != 0 ||
+        (rc = arg_str(c, "webhook", ch->webhook, sizeof ch->webhook, false, true)) != 0)
+        return rc;
+    ch->rate_count = ADMIN_DEFAULT_RATE_COUNT;
+    ch->rate_window_s = ADMIN_DEFAULT_RATE_WINDOW;
+    if (c->args && json_object_object_get_ex(c->args, "rate", &v) &&
+        (rc = arg_rate(c, v, &ch->rate_count, &ch->rate_window_s)) != 0)
+        return rc;
+    if (ch->uri[0] == '\0') {
+        /* a URI-safe slug of the name, as Viber derives one */
+        size_t j = 0;
+        for (const char *p = ch->name; *p && j < sizeof ch->uri - 1; p++) {
+            char k = *p;
+            if ((k >= 'a' && k <= 'z') || (k >= '0' && k <= '9'))
+                ch->uri[j++] = k;
+            else if (k >= 'A' && k <= 'Z')
+                ch->uri[j++] = (char)(k - 'A' + 'a');
+        }
+        ch->uri[j] = '\0';
+    }
+    if (auth_token_new(token) != 0 || auth_pa_id_new(ch->pa_id) != 0)
+        return fail(c, ADMIN_ERROR, "%s: random generator failed", "token");
+    auth_token_hash(token, strlen(token), hash);
+    if (store_channel_create(c->s, ch, hash) != STORE_OK)
+        return store_fail(c);
+
+    /* the first superadmin: the sender id posts must use */
+    sa_args = json_object_new_object();
+    if (c->args && json_object_object_get_ex(c->args, "superadmin", &v) &&
+        json_object_is_type(v, json_type_string) && json_object_get_string_len(v) > 0)
+        json_object_object_add(sa_args, "name", json_object_get(v));
+    else
+        json_object_object_add(sa_args, "name", json_object_new_string("Super Admin"));
+    json_object_object_add(sa_args, "role", json_object_new_string("superadmin"));
+    saved = c->args;
+    c->args = sa_args;
+    rc = member_add(c, &m, ROLE_SUPERADMIN);
+    c->args = saved;
+    json_object_put(sa_args);
+    if (rc != ADMIN_OK)
+        return rc;
+
+    *out = json_object_new_object();
+    json_object_object_add(*out, "channel", admin_channel_json(ch));
+    json_object_object_add(*out, "token", json_object_new_string(token));
+    json_object_object_add(*out, "superadmin", admin_member_json(&m));
+    return ADMIN_OK;
+}
+
+static int op_channel_list(struct op_ctx *c, struct json_object **out)
+{
+    struct channel *list = NULL;
+    struct json_object *arr;
+    size_t n = 0;
+
+    if (store_channel_list(c->s, &list, &n) != STORE_OK)
+        return store_fail(c);
+    arr = json_object_new_array_ext((int)n);
+    for (size_t i = 0; i < n; i++)
+        json_object_array_add(arr, admin_channel_json(&list[i]));
+    free(list);
+    *out = wrap("channels", arr);
+    return ADMIN_OK;
+}
+
+static struct json_object *members_json(struct op_ctx *c, int *rc)
+{
+    struct member *m = NULL;
+    struct json_object *arr;
+    size_t n = 0;
+
+    if (store_member_list(c->s, c->ch.id, &m, &n) != STORE_OK) {
+        *rc = store_fail(c);
+        return NULL;
+    }
+    arr = json_object_new_array_ext((int)n);
+    for (size_t i = 0; i < n; i++)
+        json_object_array_add(arr, admin_member_json(&m[i]));
+    free(m);
+    *rc = ADMIN_OK;
+    return arr;
+}
+
+static int op_channel_show(struct op_ctx *c, struct json_object **out)
+{
+    int rc;
+    struct json_object *members = members_json(c, &rc);
+
+    if (!members)
+        return rc;
+    *out = wrap("channel", admin_channel_json(&c->ch));
+    json_object_object_add(*out, "members", members);
+    return ADMIN_OK;
+}
+
+static int set_state(struct op_ctx *c, int state, struct json_object **out)
+{
+    if (store_channel_set_state(c->s, c->ch.id, state) != STORE_OK)
+        return store_fail(c);
+    c->ch.state = state;
+    *out = wrap("channel", admin_channel_json(&c->ch));
+    return ADMIN_OK;
+}
+
+static int op_block(struct op_ctx *c, struct json_object **out)
+{
+    return set_state(c, CHANNEL_BLOCKED, out);
+}
+
+static int op_suspend(struct op_ctx *c, struct json_object **out)
+{
+    return set_state(c, CHANNEL_SUSPENDED, out);
+}
+
+static int op_activate(struct op_ctx *c, struct json_object **out)
+{
+    return set_state(c, CHANNEL_ACTIVE, out);
+}
+
+static int op_delete(struct op_ctx *c, struct json_object **out)
+{
+    return set_state(c, CHANNEL_DELETED, out);
+}
+
+static int op_rotate(struct op_ctx *c, struct json_object **out)
+{
+    char token[AUTH_TOKEN_LEN + 1];
+    uint8_t hash[STORE_HASH_LEN];
+
+    if (auth_token_new(token) != 0)
+        return fail(c, ADMIN_ERROR, "%s: random generator failed", "token");
+    auth_token_hash(token, strlen(token), hash);
+    if (store_channel_set_token(c->s, c->ch.id, hash) != STORE_OK)
+        return store_fail(c);
+    *out = wrap("channel", admin_channel_json(&c->ch));
+    json_object_object_add(*out, "token", json_object_new_string(token));
+    return ADMIN_OK;
+}
+
+static int op_set_rate(struct op_ctx *c, struct json_object **out)
+{
+    struct json_object *v = NULL;
+    int rc;
+
+    if (!c->args || !json_object_object_get_ex(c->args, "rate", &v))
+        return fail(c, ADMIN_BAD_REQUEST, "%s: required", "rate");
+    if ((rc = arg_rate(c, v, &c->ch.rate_count, &c->ch.rate_window_s)) != 0)
+        return rc;
+    if (store_channel_set_rate(c->s, c->ch.id, c->ch.rate_count, c->ch.rate_window_s) != STORE_OK)
+        return store_fail(c);
+    *out = wrap("channel", admin_channel_json(&c->ch));
+    return ADMIN_OK;
+}
+
+static int op_set_webhook(struct op_ctx *c, struct json_object **out)
+{
+    char url[sizeof c->ch.webhook] = "";
+    int rc;
+
+    if ((rc = arg_str(c, "url", url, sizeof url, false, true)) != 0)
+        return rc;
+    if (store_channel_set_webhook(c->s, c->ch.id, url) != STORE_OK)
+        return store_fail(c);
+    memcpy(c->ch.webhook, url, sizeof url);
+    *out = wrap("channel", admin_channel_json(&c->ch));
+    return ADMIN_OK;
+}
+
+static int op_member_add(struct op_ctx *c, struct json_object **out)
+{
+    struct member m;
+    int rc = member_add(c, &m, ROLE_ADMIN);
+
+    if (rc != ADMIN_OK)
+        return rc;
+    *out = wrap("member", admin_member_json(&m));
+    return ADMIN_OK;
+}
+
+static int op_member_remove(struct op_ctx *c, struct json_object **out)
+{
+    char id[65];
+    int rc;
+
+    if ((rc = arg_str(c, "member", id, sizeof id, true, false)) != 0)
+        return rc;
+    rc = store_member_remove(c->s, c->ch.id, id);
+    if (rc == STORE_NOTFOUND)
+        return fail(c, ADMIN_NOT_FOUND, "member %s not found", id);
+    if (rc != STORE_OK)
+        return store_fail(c);
+    *out = wrap("removed", json_object_new_string(id));
+    return ADMIN_OK;
+}
+
+static int op_member_list(struct op_ctx *c, struct json_object **out)
+{
+    int rc;
+    struct json_object *members = members_json(c, &rc);
+
+    if (!members)
+        return rc;
+    *out = wrap("members", members);
+    return ADMIN_OK;
+}
+
+static const struct {
+    const char *name;
+    bool needs_channel;
+    op_fn fn;
+} ops[] = {
+    {"channel.create", false, op_channel_create},
+    {"channel.list", false, op_channel_list},
+    {"channel.show", true, op_channel_show},
+    {"channel.block", true, op_block},
+    {"channel.suspend", true, op_suspend},
+    {"channel.activate", true, op_activate},
+    {"channel.delete", true, op_delete},
+    {"channel.rotate-token", true, op_rotate},
+    {"channel.set-rate", true, op_set_rate},
+    {"channel.set-webhook", true, op_set_webhook},
+    {"member.add", true, op_member_add},
+    {"member.remove", true, op_member_remove},
+    {"member.list", true, op_member_list},
+};
+
+int admin_op_known(const char *op)
+{
+    for (size_t i = 0; i < sizeof ops / sizeof ops[0]; i++)
+        if (strcmp(ops[i].name, op) == 0)
+            return 1;
+    return 0;
+}
+
+int admin_exec(struct store *s, const char *op, struct json_object *args,
+               struct json_object **out, char *detail, size_t detail_len)
+{
+    struct op_ctx *c;
+    int rc = ADMIN_BAD_REQUEST;
+
+    *out = NULL;
+    detail[0] = '\0';
+    c = calloc(1, sizeof *c);
+    if (!c) {
+        snprintf(detail, detail_len, "out of memory");
+        return ADMIN_ERROR;
+    }
+    c->s = s;
+    c->args = args;
+    c->detail = detail;
+    c->detail_len = detail_len;
+    for (size_t i = 0; i < sizeof ops / sizeof ops[0]; i++) {
+        if (strcmp(ops[i].name, op) != 0)
+            continue;
+        if (ops[i].needs_channel) {
+            struct json_object *v;
+            if (!args || !json_object_object_get_ex(args, "channel", &v) ||
+                !json_object_is_type(v, json_type_string)) {
+                rc = fail(c, ADMIN_BAD_REQUEST, "%s: required", "channel");
+                goto out;
+            }
+            rc = store_channel_by_pa_id(s, json_object_get_string(v), &c->ch);
+            if (rc == STORE_NOTFOUND) {
+                rc = fail(c, ADMIN_NOT_FOUND, "channel %.64s not found", json_object_get_string(v));
+                goto out;
+            }
+            if (rc != STORE_OK) {
+                rc = store_fail(c);
+                goto out;
+            }
+        }
+        rc = ops[i].fn(c, out);
+        goto out;
+    }
+    snprintf(detail, detail_len, "unknown operation %.64s", op);
+out:
+    free(c);
+    return rc;
+}

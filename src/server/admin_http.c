@@ -1,0 +1,153 @@
+/*
+ * The admin HTTP API, /admin/v1/...: a thin translation of method + path +
+ * JSON body into an admin_exec() operation (admin.c), guarded by the admin
+ * key.  The key is compared in constant time; without --admin-key the API
+ * is disabled.
+ *
+ *   POST   /admin/v1/channels                      channel.create (201)
+ *   GET    /admin/v1/channels                      channel.list
+ *   GET    /admin/v1/channels/{id}                 channel.show
+ *   DELETE /admin/v1/channels/{id}                 channel.delete
+ *   POST   /admin/v1/channels/{id}/{action}        block suspend activate delete rotate-token
+ *   PUT    /admin/v1/channels/{id}/rate            {"count":N,"window":S} (count 0: off)
+ *   PUT    /admin/v1/channels/{id}/webhook         {"url":"..."} (stored without a check)
+ *   GET    /admin/v1/channels/{id}/members         member.list
+ *   POST   /admin/v1/channels/{id}/members         member.add
+ *   DELETE /admin/v1/channels/{id}/members/{mid}   member.remove
+ */
+#include <string.h>
+
+#include "server/admin.h"
+#include "server/auth.h"
+#include "server/server.h"
+#include "server/util.h"
+
+static enum MHD_Result reply_error(struct req *r, unsigned http, const char *error,
+                                   const char *detail)
+{
+    struct json_object *o = json_object_new_object();
+
+    json_object_object_add(o, "error", json_object_new_string(error));
+    if (detail && detail[0])
+        json_object_object_add(o, "detail", json_object_new_string(detail));
+    return http_reply_json(r, http, o);
+}
+
+static bool authorized(struct req *r)
+{
+    const char *h = MHD_lookup_connection_value(r->conn, MHD_HEADER_KIND, "Authorization");
+
+    if (!h || strncmp(h, "Bearer ", 7) != 0)
+        return false;
+    return auth_str_equal(h + 7, r->srv->cfg.admin_key);
+}
+
+/* Maps method and the path after /admin/v1/channels to an operation name
+ * and the channel / member ids (written into args). NULL when no route. */
+static const char *map_op(const char *method, const char *rest, struct json_object *args)
+{
+    char id[64];
+    const char *slash;
+    size_t n;
+
+    if (rest[0] == '\0')
+        return strcmp(method, "POST") == 0 ? "channel.create"
+               : strcmp(method, "GET") == 0 ? "channel.list"
+                                            : NULL;
+    if (rest[0] != '/')
+        return NULL;
+    rest++;
+    slash = strchr(rest, '/');
+    n = slash ? (size_t)(slash - rest) : strlen(rest);
+    if (n == 0 || n >= sizeof id)
+        return NULL;
+    memcpy(id, rest, n);
+    id[n] = '\0';
+    json_object_object_add(args, "channel", json_object_new_string(id));
+    if (!slash)
+        return strcmp(method, "GET") == 0      ? "channel.show"
+               : strcmp(method, "DELETE") == 0 ? "channel.delete"
+                                               : NULL;
+    rest = slash + 1;
+    if (strcmp(method, "POST") == 0) {
+        static const char *const actions[] = {"block", "suspend", "activate", "delete",
+                                              "rotate-token"};
+        static const char *const ops[] = {"channel.block", "channel.suspend", "channel.activate",
+                                          "channel.delete", "channel.rotate-token"};
+        for (size_t i = 0; i < sizeof actions / sizeof actions[0]; i++)
+            if (strcmp(rest, actions[i]) == 0)
+                return ops[i];
+        return strcmp(rest, "members") == 0 ? "member.add" : NULL;
+    }
+    if (strcmp(method, "PUT") == 0)
+        return strcmp(rest, "rate") == 0      ? "channel.set-rate"
+               : strcmp(rest, "webhook") == 0 ? "channel.set-webhook"
+                                              : NULL;
+    if (strcmp(method, "GET") == 0)
+        return strcmp(rest, "members") == 0 ? "member.list" : NULL;
+    if (strcmp(method, "DELETE") == 0 && strncmp(rest, "members/", 8) == 0 && rest[8]) {
+        json_object_object_add(args, "member", json_object_new_string(rest + 8));
+        return "member.remove";
+    }
+    return NULL;
+}
+
+enum MHD_Result admin_http(struct req *r)
+{
+    static const char base[] = "/admin/v1/channels";
+    struct json_object *args, *body = NULL, *out = NULL, *v;
+    char detail[256];
+    const char *op;
+    int rc;
+
+    if (!r->srv->cfg.admin_key)
+        return reply_error(r, 403, "admin API disabled",
+                           "start vcpd with --admin-key or VCPD_ADMIN_KEY");
+    if (!authorized(r))
+        return http_reply_status(r, 401);
+    if (strncmp(r->path, base, sizeof base - 1) != 0)
+        return http_reply_status(r, 404);
+    if (r->body_len > BODY_API_MAX)
+        return reply_error(r, 400, "bad request", "body larger than 30 KiB");
+    if (r->body_len > 0) {
+        body = json_tokener_parse(r->body);
+        if (!body || !json_object_is_type(body, json_type_object)) {
+            json_object_put(body);
+            return reply_error(r, 400, "bad request", "body must be a JSON object");
+        }
+    }
+    args = json_object_new_object();
+    op = map_op(r->method, r->path + sizeof base - 1, args);
+    if (!op) {
+        json_object_put(args);
+        json_object_put(body);
+        return http_reply_status(r, 404);
+    }
+    if (body) {
+        if (strcmp(op, "channel.set-rate") == 0) {
+            json_object_object_add(args, "rate", json_object_get(body));
+        } else {
+            json_object_object_foreach(body, key, val)
+            {
+                if (!json_object_object_get_ex(args, key, &v)) /* path ids win */
+                    json_object_object_add(args, key, json_object_get(val));
+            }
+        }
+    }
+    json_object_put(body);
+    rc = admin_exec(r->srv->store, op, args, &out, detail, sizeof detail);
+    json_object_put(args);
+    switch (rc) {
+    case ADMIN_OK:
+        return http_reply_json(r, strcmp(op, "channel.create") == 0 ? 201 : 200, out);
+    case ADMIN_BAD_REQUEST:
+        return reply_error(r, 400, "bad request", detail);
+    case ADMIN_NOT_FOUND:
+        return reply_error(r, 404, "not found", detail);
+    case ADMIN_CONFLICT:
+        return reply_error(r, 409, "conflict", detail);
+    default:
+        log_msg("error", "admin %s: %s", op, detail);
+        return reply_error(r, 500, "internal error", "see the server log");
+    }
+}

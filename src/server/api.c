@@ -1,0 +1,481 @@
+/*
+ * The Channels Post API: /pa/set_webhook, /pa/get_account_info, /pa/post.
+ *
+ * Every endpoint starts with the same steps, in the order of DESIGN §1.3:
+ * the body is a JSON object (3) -> the token is present and known (2) -> the
+ * channel is not blocked (7), suspended (9) or deleted (8).  Then each
+ * endpoint goes on with its own steps.  The message rules themselves are in
+ * src/core/msg.c, shared with the client library; this file only orders the
+ * steps that need the server's state (channel, members, webhook, rate).
+ *
+ * Answers are always HTTP 200 with {"status":N,"status_message":NAME}, plus
+ * a "detail" saying which field broke which rule, as Viber does.
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/msg.h"
+#include "server/auth.h"
+#include "server/jsonw.h"
+#include "server/ratelimit.h"
+#include "server/server.h"
+#include "server/util.h"
+
+#define TOKEN_HEADER "X-Viber-Auth-Token"
+
+/* The seed's list; deprecated, but the Python SDK requires it in answers. */
+static const char event_types_json[] =
+    "[\"delivered\",\"seen\",\"failed\",\"subscribed\",\"unsubscribed\",\"conversation_started\"]";
+
+enum MHD_Result api_reply_status(struct req *r, int status, const char *detail)
+{
+    struct jsonw w;
+    enum MHD_Result ret;
+
+    jsonw_init(&w);
+    jsonw_lit(&w, "{");
+    jsonw_kv_int(&w, "status", status);
+    jsonw_kv_str(&w, "status_message", vcp_status_name(status));
+    if (detail && detail[0])
+        jsonw_kv_str(&w, "detail", detail);
+    jsonw_lit(&w, "}");
+    r->api_status = status;
+    ret = http_reply(r, 200, w.buf, w.len);
+    jsonw_free(&w);
+    return ret;
+}
+
+/* Answers a general error and logs why: internal failures are never silent. */
+static enum MHD_Result general_error(struct req *r, const char *what)
+{
+    log_msg("error", "%s %s: %s", r->method, r->path, what);
+    return api_reply_status(r, VCP_STATUS_GENERAL_ERROR, "internal error; see the server log");
+}
+
+/* Step 1: the body as a JSON object.  Returns the object or NULL with the
+ * status written to *status and the reason to detail. */
+static struct json_object *parse_body(struct req *r, bool empty_ok, int *status, char *detail,
+                                      size_t detail_len)
+{
+    struct json_tokener *tok = r->srv->tok;
+    struct json_object *o;
+    enum json_tokener_error err;
+    size_t end;
+
+    *status = VCP_STATUS_BAD_DATA;
+    if (r->body_len > BODY_API_MAX) {
+        snprintf(detail, detail_len, "body: %zu bytes, max %d", r->body_len, BODY_API_MAX);
+        return NULL;
+    }
+    if (r->body_len == 0) {
+        if (empty_ok) {
+            *status = VCP_STATUS_OK;
+            return json_object_new_object();
+        }
+        snprintf(detail, detail_len, "body: empty, expected a JSON object");
+        return NULL;
+    }
+    json_tokener_reset(tok);
+    o = json_tokener_parse_ex(tok, r->body, (int)r->body_len);
+    err = json_tokener_get_error(tok);
+    if (err != json_tokener_success) {
+        json_object_put(o);
+        if (err == json_tokener_continue)
+            snprintf(detail, detail_len, "body: incomplete JSON");
+        else
+            snprintf(detail, detail_len, "body: invalid JSON (%s)",
+                     json_tokener_error_desc(err));
+        return NULL;
+    }
+    for (end = json_tokener_get_parse_end(tok); end < r->body_len; end++) {
+        char c = r->body[end];
+        if (c != ' ' && c != '\t' && c != '\r' && c != '\n') {
+            json_object_put(o);
+            snprintf(detail, detail_len, "body: unexpected data after the JSON value");
+            return NULL;
+        }
+    }
+    if (!json_object_is_type(o, json_type_object)) {
+        json_object_put(o);
+        snprintf(detail, detail_len, "body: must be a JSON object");
+        return NULL;
+    }
+    *status = VCP_STATUS_OK;
+    return o;
+}
+
+/* The request's token: the header, else the body's auth_token.  NULL if absent. */
+static const char *find_token(struct req *r, struct json_object *body, size_t *len)
+{
+    const char *t = MHD_lookup_connection_value(r->conn, MHD_HEADER_KIND, TOKEN_HEADER);
+    struct json_object *v;
+
+    if (t && t[0]) {
+        *len = strlen(t);
+        return t;
+    }
+    if (json_object_object_get_ex(body, "auth_token", &v) &&
+        json_object_is_type(v, json_type_string) && json_object_get_string_len(v) > 0) {
+        *len = (size_t)json_object_get_string_len(v);
+        return json_object_get_string(v);
+    }
+    return NULL;
+}
+
+/*
+ * Steps 1-3 of §1.3, shared by the three endpoints.  On VCP_STATUS_OK,
+ * *body is the parsed body (caller puts it), r->chan the channel and
+ * *token the token (valid while body and the request live).
+ */
+static int api_begin(struct req *r, bool empty_ok, struct json_object **body, const char **token,
+                     char *detail, size_t detail_len)
+{
+    uint8_t hash[STORE_HASH_LEN];
+    size_t len = 0;
+    int status, rc;
+
+    *body = parse_body(r, empty_ok, &status, detail, detail_len);
+    if (!*body)
+        return status;
+    *token = find_token(r, *body, &len);
+    if (!*token) {
+        snprintf(detail, detail_len, "auth_token: missing (header " TOKEN_HEADER
+                                     " or body field auth_token)");
+        return VCP_STATUS_INVALID_AUTH_TOKEN;
+    }
+    if (len > AUTH_TOKEN_MAX) {
+        snprintf(detail, detail_len, "auth_token: not valid");
+        return VCP_STATUS_INVALID_AUTH_TOKEN;
+    }
+    auth_token_hash(*token, len, hash);
+    r->chan = xmalloc(sizeof *r->chan);
+    rc = store_channel_by_token(r->srv->store, hash, r->chan);
+    if (rc == STORE_NOTFOUND) {
+        free(r->chan);
+        r->chan = NULL;
+        snprintf(detail, detail_len, "auth_token: not valid");
+        return VCP_STATUS_INVALID_AUTH_TOKEN;
+    }
+    if (rc != STORE_OK) {
+        free(r->chan);
+        r->chan = NULL;
+        snprintf(detail, detail_len, "store: %s", store_errmsg(r->srv->store));
+        return VCP_STATUS_GENERAL_ERROR;
+    }
+    switch (r->chan->state) {
+    case CHANNEL_BLOCKED:
+        snprintf(detail, detail_len, "channel %s is blocked", r->chan->pa_id);
+        return VCP_STATUS_PUBLIC_ACCOUNT_BLOCKED;
+    case CHANNEL_SUSPENDED:
+        snprintf(detail, detail_len, "channel %s is suspended", r->chan->pa_id);
+        return VCP_STATUS_PUBLIC_ACCOUNT_SUSPENDED;
+    case CHANNEL_DELETED:
+        snprintf(detail, detail_len, "channel %s was deleted", r->chan->pa_id);
+        return VCP_STATUS_PUBLIC_ACCOUNT_NOT_FOUND;
+    default:
+        return VCP_STATUS_OK;
+    }
+}
+
+/* The rate-control step: 12 when the channel's bucket is empty. */
+static int rate_step(struct req *r, char *detail, size_t detail_len)
+{
+    const struct channel *c = r->chan;
+
+    if (!r->srv->cfg.rate_limit ||
+        ratelimit_take(r->srv->rl, c->id, c->rate_count, c->rate_window_s, mono_us()))
+        return VCP_STATUS_OK;
+    snprintf(detail, detail_len, "rate limit: %d requests per %d s", c->rate_count,
+             c->rate_window_s);
+    return VCP_STATUS_TOO_MANY_REQUESTS;
+}
+
+/* Answers status with detail, or a general error that is also logged. */
+static enum MHD_Result fail(struct req *r, int status, const char *detail)
+{
+    if (status == VCP_STATUS_GENERAL_ERROR)
+        return general_error(r, detail);
+    return api_reply_status(r, status, detail);
+}
+
+/* --- get_account_info ---------------------------------------------------- */
+
+static void account_json(struct jsonw *w, const struct channel *c, const struct member *m,
+                         size_t n)
+{
+    char num[64];
+
+    jsonw_lit(w, "{\"status\":0,\"status_message\":\"ok\"");
+    jsonw_kv_str(w, "id", c->pa_id);
+    jsonw_kv_str(w, "Id", c->pa_id); /* the seed's spelling */
+    jsonw_kv_str(w, "name", c->name);
+    jsonw_kv_str(w, "uri", c->uri);
+    jsonw_kv_str(w, "icon", c->icon);
+    jsonw_kv_str(w, "background", c->background);
+    jsonw_kv_str(w, "category", c->category);
+    jsonw_kv_str(w, "subcategory", c->subcategory);
+    snprintf(num, sizeof num, ",\"location\":{\"lat\":%.6f,\"lon\":%.6f}", c->lat, c->lon);
+    jsonw_raw(w, num, strlen(num));
+    jsonw_kv_str(w, "country", c->country);
+    jsonw_kv_str(w, "webhook", c->webhook);
+    jsonw_lit(w, ",\"event_types\":");
+    jsonw_raw(w, event_types_json, sizeof event_types_json - 1);
+    jsonw_kv_int(w, "subscribers_count", 0);
+    jsonw_kv_str(w, "chat_hostname", c->name);
+    jsonw_lit(w, ",\"members\":[");
+    for (size_t i = 0; i < n; i++) {
+        jsonw_lit(w, "{");
+        jsonw_kv_str(w, "id", m[i].id);
+        jsonw_kv_str(w, "name", m[i].name);
+        jsonw_kv_str(w, "avatar", m[i].avatar);
+        jsonw_kv_str(w, "role", m[i].role == ROLE_SUPERADMIN ? "superadmin" : "admin");
+        jsonw_raw(w, "},", i + 1 < n ? 2 : 1);
+    }
+    jsonw_lit(w, "]}");
+}
+
+enum MHD_Result api_get_account_info(struct req *r)
+{
+    char detail[MSG_DETAIL_MAX];
+    struct json_object *body = NULL;
+    const char *token;
+    struct member *m = NULL;
+    size_t n = 0;
+    struct jsonw w;
+    enum MHD_Result ret;
+    int status;
+
+    detail[0] = '\0';
+    status = api_begin(r, true, &body, &token, detail, sizeof detail);
+    if (status == VCP_STATUS_OK)
+        status = rate_step(r, detail, sizeof detail);
+    if (status != VCP_STATUS_OK) {
+        json_object_put(body);
+        return fail(r, status, detail);
+    }
+    json_object_put(body);
+    if (store_member_list(r->srv->store, r->chan->id, &m, &n) != STORE_OK)
+        return general_error(r, store_errmsg(r->srv->store));
+    jsonw_init(&w);
+    account_json(&w, r->chan, m, n);
+    free(m);
+    r->api_status = VCP_STATUS_OK;
+    ret = http_reply(r, 200, w.buf, w.len);
+    jsonw_free(&w);
+    return ret;
+}
+
+/* --- set_webhook ---------------------------------------------------------- */
+
+static enum MHD_Result webhook_ok(struct req *r)
+{
+    struct jsonw w;
+    enum MHD_Result ret;
+
+    jsonw_init(&w);
+    jsonw_lit(&w, "{\"status\":0,\"status_message\":\"ok\",\"event_types\":");
+    jsonw_raw(&w, event_types_json, sizeof event_types_json - 1);
+    jsonw_lit(&w, "}");
+    r->api_status = VCP_STATUS_OK;
+    ret = http_reply(r, 200, w.buf, w.len);
+    jsonw_free(&w);
+    return ret;
+}
+
+/* Runs on the webhook checker's thread. */
+static void webhook_done(void *arg, int status, const char *detail)
+{
+    struct req *r = arg;
+
+    r->wh_status = status;
+    snprintf(r->wh_detail, sizeof r->wh_detail, "%s", detail ? detail : "");
+    req_resume(r);
+}
+
+/* Continuation on the HTTP thread once the check has an answer. */
+static enum MHD_Result webhook_checked(struct req *r)
+{
+    struct server *srv = r->srv;
+
+    if (srv->sandbox)
+        sandbox_forget(srv->sandbox, r->wh_token);
+    if (r->wh_status != VCP_STATUS_OK)
+        return api_reply_status(r, r->wh_status, r->wh_detail);
+    if (store_channel_set_webhook(srv->store, r->chan->id, r->webhook_url) != STORE_OK)
+        return general_error(r, store_errmsg(srv->store));
+    return webhook_ok(r);
+}
+
+enum MHD_Result api_set_webhook(struct req *r)
+{
+    struct server *srv = r->srv;
+    char detail[MSG_DETAIL_MAX];
+    struct json_object *body = NULL, *v;
+    struct webhook_check chk;
+    const char *token, *url;
+    int status;
+
+    detail[0] = '\0';
+    status = api_begin(r, false, &body, &token, detail, sizeof detail);
+    if (status == VCP_STATUS_OK)
+        status = rate_step(r, detail, sizeof detail);
+    if (status != VCP_STATUS_OK)
+        goto answer;
+    if (!json_object_object_get_ex(body, "url", &v)) {
+        status = VCP_STATUS_MISSING_DATA;
+        snprintf(detail, sizeof detail, "url: required");
+        goto answer;
+    }
+    if (!json_object_is_type(v, json_type_string)) {
+        status = VCP_STATUS_BAD_DATA;
+        snprintf(detail, sizeof detail, "url: must be a string");
+        goto answer;
+    }
+    url = json_object_get_string(v);
+    if (url[0] == '\0') {
+        /* removing the webhook: no callback is made */
+        json_object_put(body);
+        if (store_channel_set_webhook(srv->store, r->chan->id, "") != STORE_OK)
+            return general_error(r, store_errmsg(srv->store));
+        return webhook_ok(r);
+    }
+    status = webhook_url_check(url, srv->cfg.webhook.allow_http, detail, sizeof detail);
+    if (status != VCP_STATUS_OK)
+        goto answer;
+
+    r->webhook_url = xstrdup(url);
+    memset(&chk, 0, sizeof chk);
+    chk.url = r->webhook_url;
+    chk.token = token;
+    chk.chat_hostname = r->chan->name;
+    chk.message_token = tokgen_next(&srv->tokgen, now_ms());
+    chk.timestamp_ms = now_ms();
+    chk.done = webhook_done;
+    chk.arg = r;
+    r->wh_token = chk.message_token;
+    if (srv->sandbox)
+        sandbox_expect(srv->sandbox, chk.message_token, token);
+    srv->metrics.webhook_checks++;
+    pthread_mutex_lock(&srv->intake_lock);
+    if (srv->stopping) {
+        pthread_mutex_unlock(&srv->intake_lock);
+        if (srv->sandbox)
+            sandbox_forget(srv->sandbox, r->wh_token);
+        json_object_put(body);
+        return general_error(r, "set_webhook refused: shutting down");
+    }
+    req_suspend(r, WAIT_WEBHOOK, webhook_checked);
+    if (webhook_check_start(srv->webhook, &chk) != 0) {
+        r->wh_status = VCP_STATUS_GENERAL_ERROR;
+        snprintf(r->wh_detail, sizeof r->wh_detail, "webhook checker unavailable");
+        req_resume(r);
+    }
+    pthread_mutex_unlock(&srv->intake_lock);
+    json_object_put(body);
+    return MHD_YES;
+
+answer:
+    json_object_put(body);
+    return fail(r, status, detail);
+}
+
+/* --- post ------------------------------------------------------------------ */
+
+/* Runs on the group-commit thread once the post's transaction is done. */
+static void commit_done(struct commit_req *cr)
+{
+    req_resume(cr->arg);
+}
+
+static enum MHD_Result post_committed(struct req *r)
+{
+    struct jsonw w;
+    enum MHD_Result ret;
+
+    if (r->commit.rc != STORE_OK)
+        return general_error(r, "post not stored: commit failed");
+    r->srv->metrics.posts++;
+    jsonw_init(&w);
+    jsonw_lit(&w, "{\"status\":0,\"status_message\":\"ok\"");
+    jsonw_kv_uint(&w, "message_token", r->commit.post.token);
+    jsonw_kv_str(&w, "chat_hostname", r->chan->name);
+    jsonw_lit(&w, ",\"billing_status\":0}");
+    r->api_status = VCP_STATUS_OK;
+    ret = http_reply(r, 200, w.buf, w.len);
+    jsonw_free(&w);
+    return ret;
+}
+
+enum MHD_Result api_post(struct req *r)
+{
+    struct server *srv = r->srv;
+    char detail[MSG_DETAIL_MAX];
+    struct json_object *body = NULL, *v, *norm;
+    const char *token, *from;
+    struct post *p = &r->commit.post;
+    size_t len;
+    int status, role, rc;
+
+    detail[0] = '\0';
+    status = api_begin(r, false, &body, &token, detail, sizeof detail);
+    if (status != VCP_STATUS_OK)
+        goto answer;
+    if (r->chan->webhook[0] == '\0') {
+        status = VCP_STATUS_WEBHOOK_NOT_SET;
+        snprintf(detail, sizeof detail, "webhook: not set; call set_webhook first");
+        goto answer;
+    }
+    if ((status = rate_step(r, detail, sizeof detail)) != VCP_STATUS_OK)
+        goto answer;
+    if ((status = msg_check_present(body, detail, sizeof detail)) != VCP_STATUS_OK)
+        goto answer;
+    json_object_object_get_ex(body, "from", &v);
+    from = json_object_get_string(v);
+    if (!json_object_is_type(v, json_type_string) ||
+        (size_t)json_object_get_string_len(v) >= sizeof p->from ||
+        (rc = store_member_role(srv->store, r->chan->id, from, &role)) == STORE_NOTFOUND ||
+        (rc == STORE_OK && role != ROLE_SUPERADMIN)) {
+        status = VCP_STATUS_BAD_DATA;
+        snprintf(detail, sizeof detail, "from: not a superadmin of this channel");
+        goto answer;
+    }
+    if (rc != STORE_OK) {
+        status = VCP_STATUS_GENERAL_ERROR;
+        snprintf(detail, sizeof detail, "store: %s", store_errmsg(srv->store));
+        goto answer;
+    }
+    if ((status = msg_check_content(body, detail, sizeof detail)) != VCP_STATUS_OK)
+        goto answer;
+
+    norm = msg_normalize(body);
+    if (!norm) {
+        json_object_put(body);
+        return general_error(r, "out of memory normalising a message");
+    }
+    r->post_json = xstrdup(json_object_to_json_string_length(norm, JSON_C_TO_STRING_PLAIN, &len));
+    json_object_object_get_ex(norm, "type", &v);
+    snprintf(p->type, sizeof p->type, "%s", json_object_get_string(v));
+    json_object_put(norm);
+    snprintf(p->from, sizeof p->from, "%s", from);
+    json_object_put(body);
+
+    p->token = tokgen_next(&srv->tokgen, now_ms());
+    p->channel = r->chan->id;
+    p->created_ms = (int64_t)tokgen_time_ms(p->token);
+    p->json = r->post_json;
+    r->commit.done = commit_done;
+    r->commit.arg = r;
+    pthread_mutex_lock(&srv->intake_lock);
+    if (srv->stopping) {
+        pthread_mutex_unlock(&srv->intake_lock);
+        return general_error(r, "post refused: shutting down");
+    }
+    req_suspend(r, WAIT_COMMIT, post_committed);
+    committer_submit(srv->committer, &r->commit);
+    pthread_mutex_unlock(&srv->intake_lock);
+    return MHD_YES;
+
+answer:
+    json_object_put(body);
+    return fail(r, status, detail);
+}

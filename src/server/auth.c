@@ -1,0 +1,90 @@
+/*
+ * Secrets and identifiers (see auth.h).  Tokens never leave this file in any
+ * form but the one handed back to the admin who created them and their hash.
+ */
+#include "server/auth.h"
+
+#include <string.h>
+
+#include <openssl/crypto.h>
+#include <openssl/evp.h>
+#include <openssl/rand.h>
+#include <openssl/sha.h>
+
+void auth_hex(const uint8_t *in, size_t n, char *out)
+{
+    static const char digits[] = "0123456789abcdef";
+    for (size_t i = 0; i < n; i++) {
+        out[2 * i] = digits[in[i] >> 4];
+        out[2 * i + 1] = digits[in[i] & 15];
+    }
+    out[2 * n] = '\0';
+}
+
+int auth_token_new(char buf[AUTH_TOKEN_LEN + 1])
+{
+    uint8_t raw[24];
+    char hex[49];
+
+    if (RAND_bytes(raw, sizeof raw) != 1)
+        return -1;
+    auth_hex(raw, sizeof raw, hex);
+    memcpy(buf, hex, 16);
+    buf[16] = '-';
+    memcpy(buf + 17, hex + 16, 16);
+    buf[33] = '-';
+    memcpy(buf + 34, hex + 32, 16);
+    buf[50] = '\0';
+    OPENSSL_cleanse(raw, sizeof raw);
+    OPENSSL_cleanse(hex, sizeof hex);
+    return 0;
+}
+
+void auth_token_hash(const char *token, size_t len, uint8_t out[STORE_HASH_LEN])
+{
+    SHA256((const unsigned char *)token, len, out);
+}
+
+bool auth_equal(const void *a, const void *b, size_t len)
+{
+    return CRYPTO_memcmp(a, b, len) == 0;
+}
+
+bool auth_str_equal(const char *a, const char *b)
+{
+    uint8_t ha[STORE_HASH_LEN], hb[STORE_HASH_LEN];
+
+    auth_token_hash(a, strlen(a), ha);
+    auth_token_hash(b, strlen(b), hb);
+    return auth_equal(ha, hb, sizeof ha);
+}
+
+int auth_pa_id_new(char buf[32])
+{
+    uint8_t raw[20];
+
+    if (RAND_bytes(raw, sizeof raw) != 1)
+        return -1;
+    memcpy(buf, "pa:", 3);
+    for (size_t i = 0; i < sizeof raw; i++)
+        buf[3 + i] = (char)('0' + raw[i] % 10); /* bias is harmless: ids are not secrets */
+    buf[3 + sizeof raw] = '\0';
+    if (buf[3] == '0') /* keep 20 significant digits */
+        buf[3] = '1';
+    return 0;
+}
+
+int auth_member_id_new(char buf[65])
+{
+    uint8_t raw[16];
+
+    if (RAND_bytes(raw, sizeof raw) != 1)
+        return -1;
+    EVP_EncodeBlock((unsigned char *)buf, raw, sizeof raw); /* 24 chars + NUL */
+    for (char *p = buf; *p; p++) /* the URL-safe alphabet: ids appear in admin paths */
+        if (*p == '+')
+            *p = '-';
+        else if (*p == '/')
+            *p = '_';
+    return 0;
+}

@@ -1,0 +1,41 @@
+/*
+ * Secrets and identifiers: auth tokens (random, shown once, stored only as
+ * SHA-256 hashes), public channel ids and member ids.  Randomness comes
+ * from OpenSSL's CSPRNG.
+ */
+#ifndef VCP_SERVER_AUTH_H
+#define VCP_SERVER_AUTH_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "store/store.h"
+
+#define AUTH_TOKEN_LEN 50 /* "xxxxxxxxxxxxxxxx-xxxxxxxxxxxxxxxx-xxxxxxxxxxxxxxxx" */
+#define AUTH_TOKEN_MAX 256 /* longer tokens are refused before hashing */
+
+/* A new token (192 random bits as three dash-separated groups of 16 hex
+ * digits, the shape of Viber's tokens) into buf[AUTH_TOKEN_LEN + 1].
+ * Returns 0, or -1 when the random generator fails. */
+int auth_token_new(char buf[AUTH_TOKEN_LEN + 1]);
+
+/* SHA-256 of the token's len bytes. */
+void auth_token_hash(const char *token, size_t len, uint8_t out[STORE_HASH_LEN]);
+
+/* Constant-time comparison of two equally long byte strings. */
+bool auth_equal(const void *a, const void *b, size_t len);
+
+/* Constant-time comparison of two strings of any length (by their hashes). */
+bool auth_str_equal(const char *a, const char *b);
+
+/* "pa:" + 20 random digits. Returns 0 or -1. */
+int auth_pa_id_new(char buf[32]);
+
+/* A member id: URL-safe base64 of 16 random bytes (24 characters). Returns 0 or -1. */
+int auth_member_id_new(char buf[65]);
+
+/* Lowercase hex of n bytes into out (2n + 1 bytes). */
+void auth_hex(const uint8_t *in, size_t n, char *out);
+
+#endif

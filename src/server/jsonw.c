@@ -1,0 +1,126 @@
+/* The JSON writer (see jsonw.h). */
+#include "server/jsonw.h"
+
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "server/util.h"
+
+void jsonw_init(struct jsonw *w)
+{
+    w->buf = w->inline_buf;
+    w->len = 0;
+    w->cap = sizeof w->inline_buf;
+    w->buf[0] = '\0';
+}
+
+void jsonw_free(struct jsonw *w)
+{
+    if (w->buf != w->inline_buf)
+        free(w->buf);
+    jsonw_init(w);
+}
+
+static void reserve(struct jsonw *w, size_t more)
+{
+    size_t want = w->len + more + 1;
+    size_t cap = w->cap;
+
+    if (want <= cap)
+        return;
+    while (cap < want)
+        cap *= 2;
+    if (w->buf == w->inline_buf) {
+        char *p = xmalloc(cap);
+        memcpy(p, w->buf, w->len + 1);
+        w->buf = p;
+    } else {
+        w->buf = xrealloc(w->buf, cap);
+    }
+    w->cap = cap;
+}
+
+void jsonw_raw(struct jsonw *w, const char *s, size_t n)
+{
+    reserve(w, n);
+    memcpy(w->buf + w->len, s, n);
+    w->len += n;
+    w->buf[w->len] = '\0';
+}
+
+void jsonw_str(struct jsonw *w, const char *s, size_t n)
+{
+    static const char hex[] = "0123456789abcdef";
+    char *o;
+
+    reserve(w, n * 6 + 2); /* worst case: every byte as \u00XX */
+    o = w->buf + w->len;
+    *o++ = '"';
+    for (size_t i = 0; i < n; i++) {
+        unsigned char c = (unsigned char)s[i];
+        if (c == '"' || c == '\\') {
+            *o++ = '\\';
+            *o++ = (char)c;
+        } else if (c == '\n') {
+            *o++ = '\\';
+            *o++ = 'n';
+        } else if (c == '\r') {
+            *o++ = '\\';
+            *o++ = 'r';
+        } else if (c == '\t') {
+            *o++ = '\\';
+            *o++ = 't';
+        } else if (c < 0x20 || c == 0x7f) {
+            memcpy(o, "\\u00", 4);
+            o[4] = hex[c >> 4];
+            o[5] = hex[c & 15];
+            o += 6;
+        } else {
+            *o++ = (char)c;
+        }
+    }
+    *o++ = '"';
+    w->len = (size_t)(o - w->buf);
+    w->buf[w->len] = '\0';
+}
+
+static void key(struct jsonw *w, const char *k)
+{
+    size_t n = strlen(k);
+
+    reserve(w, n + 4);
+    if (w->len > 0 && w->buf[w->len - 1] != '{' && w->buf[w->len - 1] != '[')
+        w->buf[w->len++] = ',';
+    w->buf[w->len++] = '"';
+    memcpy(w->buf + w->len, k, n);
+    w->len += n;
+    w->buf[w->len++] = '"';
+    w->buf[w->len++] = ':';
+    w->buf[w->len] = '\0';
+}
+
+void jsonw_kv_str(struct jsonw *w, const char *k, const char *v)
+{
+    key(w, k);
+    jsonw_str(w, v, strlen(v));
+}
+
+void jsonw_kv_int(struct jsonw *w, const char *k, int64_t v)
+{
+    char num[24];
+    int n = snprintf(num, sizeof num, "%" PRId64, v);
+
+    key(w, k);
+    jsonw_raw(w, num, (size_t)n);
+}
+
+void jsonw_kv_uint(struct jsonw *w, const char *k, uint64_t v)
+{
+    char num[24];
+    int n = snprintf(num, sizeof num, "%" PRIu64, v);
+
+    key(w, k);
+    jsonw_raw(w, num, (size_t)n);
+}

@@ -1,0 +1,627 @@
+/*
+ * vcpd's entry point: `vcpd serve` runs the server; `vcpd channel …` and
+ * `vcpd member …` administer the database offline (vcpd may be running on
+ * it at the same time).  The offline commands build the same JSON arguments
+ * the admin HTTP API takes and run the same admin_exec() operations, so the
+ * two ways in cannot drift apart.
+ */
+#include <errno.h>
+#include <getopt.h>
+#include <inttypes.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "server/admin.h"
+#include "server/ratelimit.h"
+#include "server/server.h"
+#include "server/util.h"
+
+#define VCPD_VERSION "0.1.0"
+#define DEFAULT_DB "vcpd.db"
+
+static const char usage_main[] =
+    "usage: vcpd [serve] [options]        run the server\n"
+    "       vcpd channel ACTION [options] administer channels (offline, on --db)\n"
+    "       vcpd member ACTION [options]  administer channel members (offline)\n"
+    "       vcpd --version\n"
+    "\n"
+    "Run 'vcpd serve --help', 'vcpd channel --help' or 'vcpd member --help' for details.\n";
+
+static const char usage_serve[] =
+    "usage: vcpd serve [options]\n"
+    "\n"
+    "Serves the Viber Channels Post API (/pa/set_webhook, /pa/get_account_info,\n"
+    "/pa/post) and the admin API (/admin/v1/...).\n"
+    "\n"
+    "  --listen HOST:PORT          address to listen on (default 127.0.0.1:8080;\n"
+    "                              [::1]:PORT for IPv6; port 0 picks a free port)\n"
+    "  --db PATH                   SQLite database file, created if missing\n"
+    "                              (env VCPD_DB; default " DEFAULT_DB ")\n"
+    "  --port-file FILE            write the bound port to FILE once listening\n"
+    "  --admin-key KEY             enable the admin API with this bearer key\n"
+    "                              (env VCPD_ADMIN_KEY, preferred: not in ps output)\n"
+    "  --access-log FILE|-|off     one line per request (default -, stderr);\n"
+    "                              never contains tokens\n"
+    "  --sandbox                   allow http:// and private-address webhooks and\n"
+    "                              serve the built-in receiver POST /sandbox/webhook\n"
+    "  --no-rate-limit             switch per-channel rate control off\n"
+    "  --node-id N                 message_token node id 0..1023, unique per instance\n"
+    "                              sharing a database (env VCPD_NODE_ID; default 0)\n"
+    "  --webhook-ca FILE           PEM CA(s) trusted for webhooks besides the system's\n"
+    "  --webhook-connect-timeout MS  webhook connect timeout (default 3000)\n"
+    "  --webhook-timeout MS        webhook total timeout (default 10000)\n"
+    "  --max-connections N         connections at once (default 10000)\n"
+    "  --max-connections-per-ip N  per client address (default 1024; 0 = no limit)\n"
+    "  --connection-timeout S      close idle or stalled connections after S seconds\n"
+    "                              (default 30)\n"
+    "  -h, --help                  this text\n";
+
+static const char usage_channel[] =
+    "usage: vcpd channel ACTION [ID] [options] [--db PATH] [--json]\n"
+    "\n"
+    "  create --name NAME [--superadmin NAME] [--webhook URL] [--rate N/S|off]\n"
+    "         [--uri URI] [--icon URL] [--background URL] [--category C]\n"
+    "         [--subcategory S] [--country CC]\n"
+    "                       create a channel and its first superadmin; prints the\n"
+    "                       token once (default rate: 500/10, Viber's limit)\n"
+    "  list                 all channels\n"
+    "  show ID              one channel and its members\n"
+    "  block ID | suspend ID | activate ID | delete ID\n"
+    "                       change the channel's state (its token then answers\n"
+    "                       7, 9, 0 or 8)\n"
+    "  rotate-token ID      new token; the old one fails at once\n"
+    "  set-rate ID N/S|off  allow N requests per S seconds, or no limit\n"
+    "  set-webhook ID URL   store a webhook URL without the check (\"\" removes)\n"
+    "\n"
+    "  --db PATH            database (env VCPD_DB; default " DEFAULT_DB ")\n"
+    "  --json               print JSON for scripts instead of text\n"
+    "ID is the channel's public id (pa:...).\n";
+
+static const char usage_member[] =
+    "usage: vcpd member ACTION ID [options] [--db PATH] [--json]\n"
+    "\n"
+    "  add ID --name NAME [--role superadmin|admin] [--id MEMBER_ID] [--avatar URL]\n"
+    "                       add a member (default role admin; a random id unless\n"
+    "                       --id); only superadmins may be the sender of posts\n"
+    "  remove ID MEMBER_ID  remove a member\n"
+    "  list ID              the channel's members\n"
+    "\n"
+    "  --db PATH            database (env VCPD_DB; default " DEFAULT_DB ")\n"
+    "  --json               print JSON for scripts instead of text\n";
+
+static int parse_uint(const char *s, unsigned long max, unsigned long *out)
+{
+    char *end;
+    unsigned long v;
+
+    if (!s || !*s || *s == '-')
+        return -1;
+    errno = 0;
+    v = strtoul(s, &end, 10);
+    if (errno || *end || v > max)
+        return -1;
+    *out = v;
+    return 0;
+}
+
+/* "HOST:PORT" or "[V6]:PORT" into host (static storage in buf) and port. */
+static int parse_listen(const char *s, char *buf, size_t len, int *port)
+{
+    const char *colon;
+    unsigned long p;
+    size_t n;
+
+    if (s[0] == '[') {
+        const char *close = strchr(s, ']');
+        if (!close || close[1] != ':')
+            return -1;
+        n = (size_t)(close - s - 1);
+        s++;
+        colon = close + 1;
+    } else {
+        colon = strrchr(s, ':');
+        if (!colon)
+            return -1;
+        n = (size_t)(colon - s);
+    }
+    if (n == 0 || n >= len || parse_uint(colon + 1, 65535, &p) != 0)
+        return -1;
+    memcpy(buf, s, n);
+    buf[n] = '\0';
+    *port = (int)p;
+    return 0;
+}
+
+static int write_port_file(const char *path, int port)
+{
+    char tmp[4096];
+    FILE *f;
+
+    snprintf(tmp, sizeof tmp, "%s.tmp", path);
+    f = fopen(tmp, "w");
+    if (!f)
+        return -1;
+    fprintf(f, "%d\n", port);
+    if (fclose(f) != 0)
+        return -1;
+    return rename(tmp, path);
+}
+
+/* --- serve ------------------------------------------------------------------ */
+
+static int serve(int argc, char **argv)
+{
+    static char host[64];
+    enum {
+        O_LISTEN = 256, O_DB, O_PORT_FILE, O_ADMIN_KEY, O_ACCESS_LOG, O_SANDBOX, O_NO_RATE,
+        O_NODE, O_WH_CA, O_WH_CONNECT, O_WH_TIMEOUT, O_MAXCONN, O_MAXIP, O_CONN_TIMEOUT
+    };
+    static const struct option opts[] = {
+        {"listen", required_argument, NULL, O_LISTEN},
+        {"db", required_argument, NULL, O_DB},
+        {"port-file", required_argument, NULL, O_PORT_FILE},
+        {"admin-key", required_argument, NULL, O_ADMIN_KEY},
+        {"access-log", required_argument, NULL, O_ACCESS_LOG},
+        {"sandbox", no_argument, NULL, O_SANDBOX},
+        {"no-rate-limit", no_argument, NULL, O_NO_RATE},
+        {"node-id", required_argument, NULL, O_NODE},
+        {"webhook-ca", required_argument, NULL, O_WH_CA},
+        {"webhook-connect-timeout", required_argument, NULL, O_WH_CONNECT},
+        {"webhook-timeout", required_argument, NULL, O_WH_TIMEOUT},
+        {"max-connections", required_argument, NULL, O_MAXCONN},
+        {"max-connections-per-ip", required_argument, NULL, O_MAXIP},
+        {"connection-timeout", required_argument, NULL, O_CONN_TIMEOUT},
+        {"help", no_argument, NULL, 'h'},
+        {NULL, 0, NULL, 0},
+    };
+    struct server *srv = xcalloc(1, sizeof *srv);
+    struct config *cfg = &srv->cfg;
+    const char *listen = "127.0.0.1:8080";
+    char err[512];
+    unsigned long v;
+    sigset_t sigs;
+    int c, sig, port, rc = 1;
+
+    cfg->db = getenv("VCPD_DB") ? getenv("VCPD_DB") : DEFAULT_DB;
+    cfg->admin_key = getenv("VCPD_ADMIN_KEY");
+    cfg->access_log = "-";
+    cfg->rate_limit = true;
+    cfg->conn_limit = 10000;
+    cfg->per_ip_limit = 1024;
+    cfg->conn_timeout_s = 30;
+    cfg->webhook.connect_timeout_ms = 3000;
+    cfg->webhook.total_timeout_ms = 10000;
+    if (getenv("VCPD_NODE_ID")) {
+        if (parse_uint(getenv("VCPD_NODE_ID"), TOKGEN_NODE_MAX, &v) != 0) {
+            fprintf(stderr, "vcpd: VCPD_NODE_ID must be 0..%d\n", TOKGEN_NODE_MAX);
+            return 2;
+        }
+        cfg->node_id = (unsigned)v;
+    }
+    optind = 1;
+    while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
+        switch (c) {
+        case O_LISTEN:
+            listen = optarg;
+            break;
+        case O_DB:
+            cfg->db = optarg;
+            break;
+        case O_PORT_FILE:
+            cfg->port_file = optarg;
+            break;
+        case O_ADMIN_KEY:
+            cfg->admin_key = optarg;
+            break;
+        case O_ACCESS_LOG:
+            cfg->access_log = optarg;
+            break;
+        case O_SANDBOX:
+            cfg->sandbox = true;
+            break;
+        case O_NO_RATE:
+            cfg->rate_limit = false;
+            break;
+        case O_WH_CA:
+            cfg->webhook.extra_ca = optarg;
+            break;
+        case O_NODE:
+        case O_WH_CONNECT:
+        case O_WH_TIMEOUT:
+        case O_MAXCONN:
+        case O_MAXIP:
+        case O_CONN_TIMEOUT: {
+            unsigned long max = c == O_NODE ? TOKGEN_NODE_MAX : 1000000000UL;
+            if (parse_uint(optarg, max, &v) != 0 ||
+                ((c == O_WH_CONNECT || c == O_WH_TIMEOUT || c == O_MAXCONN) && v == 0)) {
+                fprintf(stderr, "vcpd: --%s: bad value '%s'\n",
+                        opts[c - O_LISTEN].name, optarg);
+                return 2;
+            }
+            if (c == O_NODE)
+                cfg->node_id = (unsigned)v;
+            else if (c == O_WH_CONNECT)
+                cfg->webhook.connect_timeout_ms = (long)v;
+            else if (c == O_WH_TIMEOUT)
+                cfg->webhook.total_timeout_ms = (long)v;
+            else if (c == O_MAXCONN)
+                cfg->conn_limit = (unsigned)v;
+            else if (c == O_MAXIP)
+                cfg->per_ip_limit = (unsigned)v;
+            else
+                cfg->conn_timeout_s = (unsigned)v;
+            break;
+        }
+        case 'h':
+            fputs(usage_serve, stdout);
+            return 0;
+        default:
+            fputs(usage_serve, stderr);
+            return 2;
+        }
+    }
+    if (optind < argc) {
+        fprintf(stderr, "vcpd: unexpected argument '%s'\n%s", argv[optind], usage_serve);
+        return 2;
+    }
+    if (parse_listen(listen, host, sizeof host, &cfg->listen_port) != 0) {
+        fprintf(stderr, "vcpd: --listen: expected HOST:PORT, got '%s'\n", listen);
+        return 2;
+    }
+    cfg->listen_host = host;
+    if (cfg->admin_key && strlen(cfg->admin_key) < 16) {
+        fprintf(stderr, "vcpd: the admin key must be at least 16 characters\n");
+        return 2;
+    }
+    cfg->webhook.allow_http = cfg->sandbox;
+    cfg->webhook.allow_private = cfg->sandbox;
+
+    /* Signals go to sigwait() below, so every thread started from here on
+     * inherits the mask and none is interrupted. */
+    sigemptyset(&sigs);
+    sigaddset(&sigs, SIGINT);
+    sigaddset(&sigs, SIGTERM);
+    pthread_sigmask(SIG_BLOCK, &sigs, NULL);
+    signal(SIGPIPE, SIG_IGN);
+    pthread_mutex_init(&srv->intake_lock, NULL);
+
+    if (strcmp(cfg->access_log, "off") == 0)
+        srv->log = NULL;
+    else if (strcmp(cfg->access_log, "-") == 0)
+        srv->log = stderr;
+    else if (!(srv->log = fopen(cfg->access_log, "a"))) {
+        log_msg("error", "--access-log %s: %s", cfg->access_log, strerror(errno));
+        goto out;
+    }
+    if (store_open(cfg->db, &srv->store, err, sizeof err) != STORE_OK) {
+        log_msg("error", "database %s: %s", cfg->db, err);
+        goto out;
+    }
+    if (committer_new(&srv->committer, cfg->db, err, sizeof err) != 0) {
+        log_msg("error", "database %s: %s", cfg->db, err);
+        goto out;
+    }
+    if (webhook_new(&srv->webhook, &cfg->webhook, err, sizeof err) != 0) {
+        log_msg("error", "webhook checker: %s", err);
+        goto out;
+    }
+    srv->tok = json_tokener_new_ex(JSON_DEPTH_MAX);
+    if (!srv->tok) {
+        log_msg("error", "out of memory");
+        goto out;
+    }
+    json_tokener_set_flags(srv->tok, JSON_TOKENER_STRICT | JSON_TOKENER_VALIDATE_UTF8);
+    tokgen_init(&srv->tokgen, cfg->node_id);
+    srv->rl = ratelimit_new();
+    if (cfg->sandbox)
+        sandbox_new(&srv->sandbox);
+
+    if (http_start(srv) != 0)
+        goto out;
+    port = http_port(srv);
+    if (cfg->port_file && write_port_file(cfg->port_file, port) != 0) {
+        log_msg("error", "--port-file %s: %s", cfg->port_file, strerror(errno));
+        goto stop;
+    }
+    log_msg("info", "listening on http://%s%s%s:%d (database %s%s%s)",
+            strchr(host, ':') ? "[" : "", host, strchr(host, ':') ? "]" : "", port, cfg->db,
+            cfg->sandbox ? ", sandbox" : "", cfg->admin_key ? ", admin API on" : "");
+
+    if (sigwait(&sigs, &sig) == 0)
+        log_msg("info", "%s: shutting down", sig == SIGINT ? "SIGINT" : "SIGTERM");
+    rc = 0;
+stop:
+    /* No new connections; no new work handed to the threads; drain them (their
+     * callbacks resume connections, which the HTTP thread answers); stop. */
+    MHD_quiesce_daemon(srv->mhd);
+    pthread_mutex_lock(&srv->intake_lock);
+    srv->stopping = true;
+    pthread_mutex_unlock(&srv->intake_lock);
+    committer_free(srv->committer);
+    srv->committer = NULL;
+    webhook_free(srv->webhook);
+    srv->webhook = NULL;
+    usleep(100 * 1000); /* let the HTTP thread send the answers just resumed */
+    MHD_stop_daemon(srv->mhd);
+out:
+    committer_free(srv->committer);
+    webhook_free(srv->webhook);
+    sandbox_free(srv->sandbox);
+    ratelimit_free(srv->rl);
+    if (srv->tok)
+        json_tokener_free(srv->tok);
+    store_close(srv->store);
+    if (srv->log && srv->log != stderr)
+        fclose(srv->log);
+    else if (srv->log)
+        fflush(srv->log);
+    pthread_mutex_destroy(&srv->intake_lock);
+    free(srv);
+    return rc;
+}
+
+/* --- offline administration ------------------------------------------------------ */
+
+static void print_channel(struct json_object *ch)
+{
+    struct json_object *v;
+
+    json_object_object_get_ex(ch, "id", &v);
+    printf("%s", json_object_get_string(v));
+    json_object_object_get_ex(ch, "name", &v);
+    printf("  \"%s\"", json_object_get_string(v));
+    json_object_object_get_ex(ch, "state", &v);
+    printf("  %s", json_object_get_string(v));
+    json_object_object_get_ex(ch, "rate", &v);
+    if (v) {
+        struct json_object *n, *w;
+        json_object_object_get_ex(v, "count", &n);
+        json_object_object_get_ex(v, "window", &w);
+        printf("  rate %d/%ds", json_object_get_int(n), json_object_get_int(w));
+    } else {
+        printf("  rate off");
+    }
+    json_object_object_get_ex(ch, "webhook", &v);
+    printf("  webhook %s", json_object_get_string_len(v) ? json_object_get_string(v) : "(none)");
+    if (json_object_object_get_ex(ch, "posts", &v))
+        printf("  posts %" PRId64, json_object_get_int64(v));
+    putchar('\n');
+}
+
+static void print_member(struct json_object *m)
+{
+    struct json_object *id, *name, *role;
+
+    json_object_object_get_ex(m, "id", &id);
+    json_object_object_get_ex(m, "name", &name);
+    json_object_object_get_ex(m, "role", &role);
+    printf("  %-26s %-10s %s\n", json_object_get_string(id), json_object_get_string(role),
+           json_object_get_string(name));
+}
+
+/* Human-readable form of an admin_exec() answer. */
+static void print_human(const char *op, struct json_object *out)
+{
+    struct json_object *v, *arr;
+
+    if (json_object_object_get_ex(out, "channels", &arr)) {
+        if (json_object_array_length(arr) == 0)
+            printf("no channels\n");
+        for (size_t i = 0; i < json_object_array_length(arr); i++)
+            print_channel(json_object_array_get_idx(arr, i));
+        return;
+    }
+    if (json_object_object_get_ex(out, "channel", &v))
+        print_channel(v);
+    if (json_object_object_get_ex(out, "token", &v))
+        printf("token: %s\n  (shown once: vcpd keeps only its hash)\n",
+               json_object_get_string(v));
+    if (json_object_object_get_ex(out, "superadmin", &v)) {
+        printf("superadmin (use as \"from\"):\n");
+        print_member(v);
+    }
+    if (json_object_object_get_ex(out, "member", &v)) {
+        printf("member added:\n");
+        print_member(v);
+    }
+    if (json_object_object_get_ex(out, "removed", &v))
+        printf("member %s removed\n", json_object_get_string(v));
+    if (json_object_object_get_ex(out, "members", &arr)) {
+        if (strcmp(op, "channel.show") == 0)
+            printf("members:\n");
+        for (size_t i = 0; i < json_object_array_length(arr); i++)
+            print_member(json_object_array_get_idx(arr, i));
+    }
+}
+
+/* "N/S" or "off" into a rate object. */
+static struct json_object *parse_rate(const char *s)
+{
+    struct json_object *o;
+    unsigned long n, w = ADMIN_DEFAULT_RATE_WINDOW;
+    char buf[32];
+    char *slash;
+
+    if (strcmp(s, "off") == 0 || strcmp(s, "0") == 0)
+        return json_object_new_string("off");
+    snprintf(buf, sizeof buf, "%s", s);
+    slash = strchr(buf, '/');
+    if (slash)
+        *slash = '\0';
+    if (parse_uint(buf, 1000000000UL, &n) != 0 ||
+        (slash && parse_uint(slash + 1, 86400, &w) != 0) || w == 0)
+        return NULL;
+    o = json_object_new_object();
+    json_object_object_add(o, "count", json_object_new_int64((int64_t)n));
+    json_object_object_add(o, "window", json_object_new_int64((int64_t)w));
+    return o;
+}
+
+/*
+ * vcpd channel|member ACTION [POSITIONAL...] [--flag value ...]: flags become
+ * arguments of the same name; positionals fill the operation's slots.
+ */
+static int admin_cli(const char *group, int argc, char **argv)
+{
+    static const struct {
+        const char *op;
+        const char *slots[2]; /* names of positional arguments */
+        const char *flags;    /* accepted --flags (space separated, trailing space) */
+    } table[] = {
+        {"channel.create", {NULL, NULL},
+         "name superadmin webhook rate uri icon background category subcategory country "},
+        {"channel.list", {NULL, NULL}, ""},
+        {"channel.show", {"channel", NULL}, ""},
+        {"channel.block", {"channel", NULL}, ""},
+        {"channel.suspend", {"channel", NULL}, ""},
+        {"channel.activate", {"channel", NULL}, ""},
+        {"channel.delete", {"channel", NULL}, ""},
+        {"channel.rotate-token", {"channel", NULL}, ""},
+        {"channel.set-rate", {"channel", "rate"}, ""},
+        {"channel.set-webhook", {"channel", "url"}, ""},
+        {"member.add", {"channel", NULL}, "name role id avatar "},
+        {"member.remove", {"channel", "member"}, ""},
+        {"member.list", {"channel", NULL}, ""},
+    };
+    const char *usage = strcmp(group, "channel") == 0 ? usage_channel : usage_member;
+    const char *db = getenv("VCPD_DB") ? getenv("VCPD_DB") : DEFAULT_DB;
+    struct json_object *args = NULL, *out = NULL;
+    struct store *store = NULL;
+    char op[64], detail[256], err[512], flag[40];
+    const char *bad = NULL;
+    bool json = false;
+    int slot = 0, idx = -1, rc = 2;
+
+    if (argc < 2 || strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0) {
+        fputs(usage, argc < 2 ? stderr : stdout);
+        return argc < 2 ? 2 : 0;
+    }
+    snprintf(op, sizeof op, "%s.%s", group, argv[1]);
+    for (size_t i = 0; i < sizeof table / sizeof table[0]; i++)
+        if (strcmp(table[i].op, op) == 0)
+            idx = (int)i;
+    if (idx < 0) {
+        fprintf(stderr, "vcpd %s: unknown action '%s'\n%s", group, argv[1], usage);
+        return 2;
+    }
+    args = json_object_new_object();
+    for (int i = 2; i < argc; i++) {
+        const char *a = argv[i];
+        if (strcmp(a, "--help") == 0 || strcmp(a, "-h") == 0) {
+            fputs(usage, stdout);
+            rc = 0;
+            goto out;
+        }
+        if (strcmp(a, "--json") == 0) {
+            json = true;
+            continue;
+        }
+        if (strncmp(a, "--", 2) == 0) {
+            bad = a;
+            const char *name = a + 2, *val, *eq = strchr(name, '=');
+            size_t n = eq ? (size_t)(eq - name) : strlen(name);
+            if (n == 0 || n + 2 > sizeof flag)
+                goto bad_flag;
+            memcpy(flag, name, n);
+            flag[n] = ' ';
+            flag[n + 1] = '\0';
+            val = eq ? eq + 1 : (i + 1 < argc ? argv[++i] : NULL);
+            if (!val) {
+                fprintf(stderr, "vcpd %s: --%.*s needs a value\n", group, (int)n, name);
+                goto out;
+            }
+            flag[n] = '\0';
+            if (strcmp(flag, "db") == 0) {
+                db = val;
+                continue;
+            }
+            flag[n] = ' ';
+            if (!strstr(table[idx].flags, flag) ||
+                (strstr(table[idx].flags, flag) != table[idx].flags &&
+                 strstr(table[idx].flags, flag)[-1] != ' '))
+                goto bad_flag;
+            flag[n] = '\0';
+            if (strcmp(flag, "rate") == 0) {
+                struct json_object *r = parse_rate(val);
+                if (!r) {
+                    fprintf(stderr, "vcpd %s: --rate: expected N/S or off\n", group);
+                    goto out;
+                }
+                json_object_object_add(args, "rate", r);
+            } else {
+                json_object_object_add(args, flag, json_object_new_string(val));
+            }
+            continue;
+        }
+        if (slot >= 2 || !table[idx].slots[slot]) {
+            fprintf(stderr, "vcpd %s %s: unexpected argument '%s'\n", group, argv[1], a);
+            goto out;
+        }
+        if (strcmp(table[idx].slots[slot], "rate") == 0) {
+            struct json_object *r = parse_rate(a);
+            if (!r) {
+                fprintf(stderr, "vcpd %s %s: expected N/S or off, got '%s'\n", group, argv[1], a);
+                goto out;
+            }
+            json_object_object_add(args, "rate", r);
+        } else {
+            json_object_object_add(args, table[idx].slots[slot], json_object_new_string(a));
+        }
+        slot++;
+    }
+    for (int s = slot; s < 2; s++)
+        if (table[idx].slots[s]) {
+            fprintf(stderr, "vcpd %s %s: missing %s\n%s", group, argv[1], table[idx].slots[s],
+                    usage);
+            goto out;
+        }
+    if (store_open(db, &store, err, sizeof err) != STORE_OK) {
+        fprintf(stderr, "vcpd: database %s: %s\n", db, err);
+        rc = 1;
+        goto out;
+    }
+    rc = admin_exec(store, op, args, &out, detail, sizeof detail);
+    if (rc != ADMIN_OK) {
+        fprintf(stderr, "vcpd %s %s: %s\n", group, argv[1], detail);
+        rc = rc == ADMIN_ERROR ? 1 : 3;
+        goto out;
+    }
+    if (json)
+        printf("%s\n", json_object_to_json_string_ext(out, JSON_C_TO_STRING_PLAIN |
+                                                               JSON_C_TO_STRING_NOSLASHESCAPE));
+    else
+        print_human(op, out);
+    rc = 0;
+    goto out;
+bad_flag:
+    fprintf(stderr, "vcpd %s %s: unknown option '%s'\n%s", group, argv[1], bad, usage);
+out:
+    json_object_put(out);
+    json_object_put(args);
+    store_close(store);
+    return rc;
+}
+
+int main(int argc, char **argv)
+{
+    if (argc >= 2 && (strcmp(argv[1], "--version") == 0 || strcmp(argv[1], "-V") == 0)) {
+        printf("vcpd %s\n", VCPD_VERSION);
+        return 0;
+    }
+    if (argc >= 2 && (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0)) {
+        fputs(usage_main, stdout);
+        return 0;
+    }
+    if (argc >= 2 && strcmp(argv[1], "serve") == 0)
+        return serve(argc - 1, argv + 1);
+    if (argc >= 2 && (strcmp(argv[1], "channel") == 0 || strcmp(argv[1], "member") == 0))
+        return admin_cli(argv[1], argc - 1, argv + 1);
+    if (argc >= 2 && argv[1][0] != '-') {
+        fprintf(stderr, "vcpd: unknown command '%s'\n%s", argv[1], usage_main);
+        return 2;
+    }
+    return serve(argc, argv);
+}

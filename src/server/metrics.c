@@ -1,0 +1,54 @@
+/*
+ * /healthz and /metrics (Prometheus text format).  Counters are kept in
+ * struct metrics by the HTTP thread; the group-commit figures come from the
+ * committer.
+ */
+#include <inttypes.h>
+#include <stdio.h>
+
+#include "server/jsonw.h"
+#include "vcp/status.h"
+#include "server/server.h"
+
+enum MHD_Result health_get(struct req *r)
+{
+    return http_reply(r, 200, "{\"status\":\"ok\"}", 15);
+}
+
+enum MHD_Result metrics_get(struct req *r)
+{
+    const struct metrics *m = &r->srv->metrics;
+    struct jsonw w; /* used as a plain text buffer */
+    char line[160];
+    uint64_t commits = 0, rows = 0;
+    enum MHD_Result ret;
+    int n;
+
+    committer_stats(r->srv->committer, &commits, &rows);
+    jsonw_init(&w);
+#define LINE(...)                                                                                  \
+    do {                                                                                           \
+        n = snprintf(line, sizeof line, __VA_ARGS__);                                              \
+        jsonw_raw(&w, line, (size_t)n);                                                            \
+    } while (0)
+    LINE("# TYPE vcpd_http_requests_total counter\nvcpd_http_requests_total %" PRIu64 "\n",
+         m->requests);
+    LINE("# TYPE vcpd_http_errors_total counter\n");
+    LINE("vcpd_http_errors_total{class=\"4xx\"} %" PRIu64 "\n", m->http_4xx);
+    LINE("vcpd_http_errors_total{class=\"5xx\"} %" PRIu64 "\n", m->http_5xx);
+    LINE("# TYPE vcpd_api_responses_total counter\n");
+#define STATUS_LINE(e, code, name)                                                                 \
+    LINE("vcpd_api_responses_total{status=\"%d\",name=\"%s\"} %" PRIu64 "\n", code, name,          \
+         m->api_status[code]);
+    VCP_STATUS_TABLE(STATUS_LINE)
+#undef STATUS_LINE
+    LINE("# TYPE vcpd_posts_total counter\nvcpd_posts_total %" PRIu64 "\n", m->posts);
+    LINE("# TYPE vcpd_commits_total counter\nvcpd_commits_total %" PRIu64 "\n", commits);
+    LINE("# TYPE vcpd_commit_rows_total counter\nvcpd_commit_rows_total %" PRIu64 "\n", rows);
+    LINE("# TYPE vcpd_webhook_checks_total counter\nvcpd_webhook_checks_total %" PRIu64 "\n",
+         m->webhook_checks);
+#undef LINE
+    ret = http_reply_type(r, 200, "text/plain; version=0.0.4", w.buf, w.len);
+    jsonw_free(&w);
+    return ret;
+}

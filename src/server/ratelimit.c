@@ -1,0 +1,98 @@
+/*
+ * Token buckets in an open-addressing hash table keyed by channel row id.
+ * Channels are never removed from the table: a bucket is 32 bytes and the
+ * number of channels is what an operator created.
+ */
+#include "server/ratelimit.h"
+
+#include <stdlib.h>
+
+#include "server/util.h"
+
+struct bucket {
+    int64_t channel; /* 0 = empty slot (row ids start at 1) */
+    double tokens;
+    uint64_t last_us;
+};
+
+struct ratelimit {
+    struct bucket *slots;
+    size_t cap; /* power of two */
+    size_t used;
+};
+
+struct ratelimit *ratelimit_new(void)
+{
+    struct ratelimit *rl = xcalloc(1, sizeof *rl);
+    rl->cap = 64;
+    rl->slots = xcalloc(rl->cap, sizeof *rl->slots);
+    return rl;
+}
+
+void ratelimit_free(struct ratelimit *rl)
+{
+    if (!rl)
+        return;
+    free(rl->slots);
+    free(rl);
+}
+
+static size_t slot_of(int64_t channel, size_t cap)
+{
+    uint64_t h = (uint64_t)channel * 0x9E3779B97F4A7C15ULL;
+    return (size_t)(h >> 32) & (cap - 1);
+}
+
+static struct bucket *find(struct ratelimit *rl, int64_t channel)
+{
+    size_t i = slot_of(channel, rl->cap);
+
+    while (rl->slots[i].channel != 0 && rl->slots[i].channel != channel)
+        i = (i + 1) & (rl->cap - 1);
+    return &rl->slots[i];
+}
+
+static void grow(struct ratelimit *rl)
+{
+    struct bucket *old = rl->slots;
+    size_t old_cap = rl->cap;
+
+    rl->cap *= 2;
+    rl->slots = xcalloc(rl->cap, sizeof *rl->slots);
+    for (size_t i = 0; i < old_cap; i++)
+        if (old[i].channel != 0)
+            *find(rl, old[i].channel) = old[i];
+    free(old);
+}
+
+bool ratelimit_take(struct ratelimit *rl, int64_t channel, int count, int window_s,
+                    uint64_t now_us)
+{
+    struct bucket *b;
+    double rate;
+
+    if (count <= 0)
+        return true;
+    b = find(rl, channel);
+    if (b->channel == 0) {
+        if ((rl->used + 1) * 2 > rl->cap) {
+            grow(rl);
+            b = find(rl, channel);
+        }
+        b->channel = channel;
+        b->tokens = count;
+        b->last_us = now_us;
+        rl->used++;
+    }
+    rate = (double)count / (window_s > 0 ? window_s : 1) / 1e6; /* tokens per µs */
+    if (now_us > b->last_us) {
+        b->tokens += (double)(now_us - b->last_us) * rate;
+        b->last_us = now_us;
+    }
+    if (b->tokens > count)
+        b->tokens = count;
+    if (b->tokens < 1.0)
+        return false;
+    b->tokens -= 1.0;
+    return true;
+}

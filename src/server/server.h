@@ -1,0 +1,188 @@
+/*
+ * vcpd's one context struct and the request type shared by its modules.
+ *
+ * Threads: one libmicrohttpd thread (epoll) runs every handler, so handler
+ * state (store read connection, JSON tokener, rate buckets, token generator)
+ * needs no locks.  Two more threads never touch it: the group-commit writer
+ * (src/store/committer.c) and the webhook checker (src/webhook/check.c); both
+ * hand results back by filling the request and resuming its suspended
+ * connection.  All mutable state lives in struct server; there are no other
+ * globals.
+ */
+#ifndef VCP_SERVER_H
+#define VCP_SERVER_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+
+#include <pthread.h>
+
+#include <json-c/json.h>
+#include <microhttpd.h>
+
+#include "core/tokgen.h"
+#include "store/committer.h"
+#include "store/store.h"
+#include "webhook/webhook.h"
+
+#define BODY_API_MAX (30 * 1024)  /* Viber's documented maximum: larger is badData */
+#define BODY_HARD_MAX (1024 * 1024) /* past this: HTTP 413 and close */
+#define JSON_DEPTH_MAX 16
+
+struct ratelimit;
+struct sandbox;
+
+struct config {
+    const char *listen_host;  /* numeric address to bind */
+    int listen_port;          /* 0 = ephemeral */
+    const char *db;           /* store DSN */
+    const char *port_file;    /* written with the bound port once listening */
+    const char *admin_key;    /* NULL: admin HTTP API disabled */
+    const char *access_log;   /* path, "-" (stderr) or "off" */
+    bool sandbox;             /* http + private webhooks, /sandbox/webhook */
+    bool rate_limit;          /* false: --no-rate-limit */
+    unsigned node_id;         /* tokgen node, 0..1023 */
+    struct webhook_cfg webhook;
+    unsigned conn_limit;      /* total connections */
+    unsigned per_ip_limit;    /* connections per client address; 0 = none */
+    unsigned conn_timeout_s;  /* idle/slow connection timeout */
+};
+
+struct metrics {
+    uint64_t requests;           /* HTTP requests completed */
+    uint64_t api_status[100];    /* API answers by wire status (99 = general error) */
+    uint64_t http_4xx, http_5xx; /* 404/405/413/... */
+    uint64_t posts;              /* posts acknowledged */
+    uint64_t webhook_checks;     /* set_webhook checks started */
+};
+
+struct server {
+    struct config cfg;
+    struct MHD_Daemon *mhd;
+    struct store *store;          /* HTTP thread's connection */
+    struct committer *committer;  /* posts: group commit on its own thread */
+    struct webhook *webhook;      /* set_webhook checks on their own thread */
+    struct json_tokener *tok;     /* reused for every body (HTTP thread only) */
+    struct tokgen tokgen;         /* message_token ids (HTTP thread only) */
+    struct ratelimit *rl;         /* per-channel token buckets */
+    struct sandbox *sandbox;      /* pending self-checks; NULL unless --sandbox */
+    FILE *log;                    /* access log, NULL when off */
+    uint64_t log_flushed_ms;      /* last fflush of the access log */
+    struct metrics metrics;
+    /* Shutdown: handlers hand work to the committer and the checker only
+     * under intake_lock and while !stopping, so both can be drained and
+     * freed without a request slipping in behind. */
+    pthread_mutex_t intake_lock;
+    bool stopping;
+};
+
+struct req;
+/* A handler answers a request (queues a response or suspends). MHD_YES/NO. */
+typedef enum MHD_Result (*route_fn)(struct req *r);
+
+/* What a request is waiting for while its connection is suspended. */
+enum req_wait { WAIT_NONE, WAIT_COMMIT, WAIT_WEBHOOK };
+
+/*
+ * One HTTP request: created on the first call of the access handler, freed
+ * by the completion callback.  The body buffer starts inline; bigger bodies
+ * (up to BODY_HARD_MAX) move to the heap.
+ */
+struct req {
+    struct server *srv;
+    struct MHD_Connection *conn;
+    const struct route *route;
+    char method[8];
+    char path[128];        /* path without query, for the access log */
+    uint64_t start_us;
+    char *body;            /* body bytes, NUL-terminated */
+    size_t body_len;
+    size_t body_cap;
+    bool too_big;          /* body passed BODY_HARD_MAX */
+    enum req_wait wait;
+    route_fn cont;         /* called when the suspended work resumes the request */
+    bool answered;         /* a response is queued */
+    int http_status;       /* for the access log */
+    int api_status;        /* wire status answered, -1 when not an API answer */
+
+    /* state of suspended work */
+    struct commit_req commit;
+    struct channel *chan;  /* the request's channel (heap, for suspended work) */
+    char *post_json;       /* normalised message being committed */
+    char *webhook_url;     /* URL being checked */
+    uint64_t wh_token;     /* message_token of the check's callback */
+    int wh_status;         /* result of the webhook check */
+    char wh_detail[256];
+
+    char inline_body[2048];
+};
+
+struct route {
+    const char *method;  /* "GET", "POST", ... */
+    const char *path;    /* exact path, or a prefix ending in '/' when prefix is set */
+    bool prefix;
+    route_fn fn;
+};
+
+/* Current time (wall clock) in milliseconds and monotonic microseconds. */
+uint64_t now_ms(void);
+uint64_t mono_us(void);
+
+/* --- http.c ------------------------------------------------------------ */
+
+/* Starts libmicrohttpd on cfg.listen_*; fills srv->mhd.  0 or -1 (logged). */
+int http_start(struct server *srv);
+/* Bound port of the running daemon. */
+int http_port(struct server *srv);
+
+/* Queues body (copied) with the given HTTP status and content type. */
+enum MHD_Result http_reply_type(struct req *r, unsigned status, const char *type,
+                                const char *body, size_t len);
+/* Queues body (copied) with the given HTTP status and JSON content type. */
+enum MHD_Result http_reply(struct req *r, unsigned status, const char *body, size_t len);
+/* Queues an empty answer (404, 405, 413, ...) */
+enum MHD_Result http_reply_status(struct req *r, unsigned status);
+/* Queues a json-c object as the answer and releases it. */
+enum MHD_Result http_reply_json(struct req *r, unsigned status, struct json_object *o);
+/* Suspends the connection until req_resume() (any thread); then cont runs
+ * on the HTTP thread to answer. */
+void req_suspend(struct req *r, enum req_wait what, route_fn cont);
+void req_resume(struct req *r);
+
+/* --- routes.c ---------------------------------------------------------- */
+
+/*
+ * The route for method and path.  NULL with *method_known set when the path
+ * exists for another method (405), unset when the path is unknown (404).
+ */
+const struct route *route_find(const char *method, const char *path, bool *path_known);
+
+/* --- api.c: the /pa/ endpoints ------------------------------------------------------ */
+
+enum MHD_Result api_set_webhook(struct req *r);
+enum MHD_Result api_get_account_info(struct req *r);
+enum MHD_Result api_post(struct req *r);
+/* Writes the {"status":N,"status_message":...,"detail":...} answer. */
+enum MHD_Result api_reply_status(struct req *r, int status, const char *detail);
+
+/* --- admin_http.c ------------------------------------------------------- */
+
+enum MHD_Result admin_http(struct req *r);
+
+/* --- sandbox.c --------------------------------------------------------- */
+
+int sandbox_new(struct sandbox **out);
+void sandbox_free(struct sandbox *sb);
+/* Remembers token as the key of the self-check with this message_token. */
+int sandbox_expect(struct sandbox *sb, uint64_t message_token, const char *token);
+void sandbox_forget(struct sandbox *sb, uint64_t message_token);
+enum MHD_Result sandbox_webhook(struct req *r);
+
+/* --- misc -------------------------------------------------------------- */
+
+enum MHD_Result health_get(struct req *r);
+enum MHD_Result metrics_get(struct req *r);
+
+#endif

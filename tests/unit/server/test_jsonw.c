@@ -1,0 +1,78 @@
+/* The answer writer: escaping must give JSON that json-c reads back exactly. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <string.h>
+
+#include <cmocka.h>
+#include <json-c/json.h>
+
+#include "server/jsonw.h"
+
+static void escapes_round_trip(void **state)
+{
+    static const char nasty[] = "q\"b\\s/\n\r\t\x01\x1f\x7f é \xf0\x9f\x98\x80 </script>";
+    struct jsonw w;
+    struct json_object *o, *v;
+
+    jsonw_init(&w);
+    jsonw_lit(&w, "{");
+    jsonw_kv_str(&w, "s", nasty);
+    jsonw_kv_int(&w, "neg", INT64_MIN);
+    jsonw_kv_uint(&w, "big", UINT64_C(9223372036854775807));
+    jsonw_lit(&w, "}");
+    o = json_tokener_parse(w.buf);
+    assert_non_null(o);
+    assert_true(json_object_object_get_ex(o, "s", &v));
+    assert_string_equal(json_object_get_string(v), nasty);
+    assert_true(json_object_object_get_ex(o, "neg", &v));
+    assert_true(json_object_get_int64(v) == INT64_MIN);
+    assert_true(json_object_object_get_ex(o, "big", &v));
+    assert_true(json_object_get_int64(v) == INT64_MAX);
+    json_object_put(o);
+    jsonw_free(&w);
+}
+
+static void grows_past_inline_buffer(void **state)
+{
+    char big[5000];
+    struct jsonw w;
+    struct json_object *o;
+
+    memset(big, '"', sizeof big - 1); /* every byte needs escaping */
+    big[sizeof big - 1] = '\0';
+    jsonw_init(&w);
+    jsonw_lit(&w, "[");
+    jsonw_str(&w, big, strlen(big));
+    jsonw_lit(&w, "]");
+    assert_int_equal(w.len, 2 + 2 + 2 * (sizeof big - 1));
+    o = json_tokener_parse(w.buf);
+    assert_non_null(o);
+    assert_string_equal(json_object_get_string(json_object_array_get_idx(o, 0)), big);
+    json_object_put(o);
+    jsonw_free(&w);
+}
+
+static void commas_between_keys(void **state)
+{
+    struct jsonw w;
+
+    jsonw_init(&w);
+    jsonw_lit(&w, "{");
+    jsonw_kv_int(&w, "a", 1);
+    jsonw_kv_str(&w, "b", "x");
+    jsonw_lit(&w, "}");
+    assert_string_equal(w.buf, "{\"a\":1,\"b\":\"x\"}");
+    jsonw_free(&w);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(escapes_round_trip),
+        cmocka_unit_test(grows_past_inline_buffer),
+        cmocka_unit_test(commas_between_keys),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}

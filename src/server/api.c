@@ -52,6 +52,40 @@ static enum MHD_Result general_error(struct req *r, const char *what)
     return api_reply_status(r, VCP_STATUS_GENERAL_ERROR, "internal error; see the server log");
 }
 
+/*
+ * json-c, even in strict mode, accepts a few things that are not JSON:
+ * single-quoted strings, NaN, Infinity.  Outside strings, JSON has only
+ * white space, punctuation, numbers and the letters of true/false/null, so
+ * one pass over the bytes rejects those extensions before the parse.
+ * Returns n, or the offset of the first byte that cannot be JSON.
+ */
+static size_t plain_json(const char *s, size_t n)
+{
+    static const bool ok[256] = {
+        [' '] = 1, ['\t'] = 1, ['\r'] = 1, ['\n'] = 1, ['{'] = 1, ['}'] = 1, ['['] = 1,
+        [']'] = 1, [','] = 1, [':'] = 1, ['0'] = 1, ['1'] = 1, ['2'] = 1, ['3'] = 1,
+        ['4'] = 1, ['5'] = 1, ['6'] = 1, ['7'] = 1, ['8'] = 1, ['9'] = 1, ['-'] = 1,
+        ['+'] = 1, ['.'] = 1, ['e'] = 1, ['E'] = 1, ['t'] = 1, ['r'] = 1, ['u'] = 1,
+        ['f'] = 1, ['a'] = 1, ['l'] = 1, ['s'] = 1, ['n'] = 1,
+    };
+    bool in_string = false;
+
+    for (size_t i = 0; i < n; i++) {
+        char c = s[i];
+        if (in_string) {
+            if (c == '\\')
+                i++;
+            else if (c == '"')
+                in_string = false;
+        } else if (c == '"') {
+            in_string = true;
+        } else if (!ok[(unsigned char)c]) {
+            return i;
+        }
+    }
+    return n;
+}
+
 /* Step 1: the body as a JSON object.  Returns the object or NULL with the
  * status written to *status and the reason to detail. */
 static struct json_object *parse_body(struct req *r, bool empty_ok, int *status, char *detail,
@@ -60,7 +94,7 @@ static struct json_object *parse_body(struct req *r, bool empty_ok, int *status,
     struct json_tokener *tok = r->srv->tok;
     struct json_object *o;
     enum json_tokener_error err;
-    size_t end;
+    size_t bad;
 
     *status = VCP_STATUS_BAD_DATA;
     if (r->body_len > BODY_API_MAX) {
@@ -75,8 +109,14 @@ static struct json_object *parse_body(struct req *r, bool empty_ok, int *status,
         snprintf(detail, detail_len, "body: empty, expected a JSON object");
         return NULL;
     }
+    if ((bad = plain_json(r->body, r->body_len)) < r->body_len) {
+        snprintf(detail, detail_len, "body: invalid JSON (unexpected character at byte %zu)", bad);
+        return NULL;
+    }
+    /* The NUL after the body (http.c keeps one) is passed too: it ends a
+     * bare number such as "42", which json-c would otherwise wait to extend. */
     json_tokener_reset(tok);
-    o = json_tokener_parse_ex(tok, r->body, (int)r->body_len);
+    o = json_tokener_parse_ex(tok, r->body, (int)r->body_len + 1);
     err = json_tokener_get_error(tok);
     if (err != json_tokener_success) {
         json_object_put(o);
@@ -86,14 +126,6 @@ static struct json_object *parse_body(struct req *r, bool empty_ok, int *status,
             snprintf(detail, detail_len, "body: invalid JSON (%s)",
                      json_tokener_error_desc(err));
         return NULL;
-    }
-    for (end = json_tokener_get_parse_end(tok); end < r->body_len; end++) {
-        char c = r->body[end];
-        if (c != ' ' && c != '\t' && c != '\r' && c != '\n') {
-            json_object_put(o);
-            snprintf(detail, detail_len, "body: unexpected data after the JSON value");
-            return NULL;
-        }
     }
     if (!json_object_is_type(o, json_type_object)) {
         json_object_put(o);

@@ -195,11 +195,20 @@ static enum MHD_Result access_handler(void *cls, struct MHD_Connection *conn, co
         return MHD_YES;
     }
     if (*upload_data_size != 0) {
-        if (!body_append(r, upload_data, *upload_data_size))
-            return MHD_NO; /* a chunked body past the cap: close the connection */
+        /* A chunked body past the cap: libmicrohttpd cannot answer in the
+         * middle of a body, so the rest is read and dropped, and the 413 goes
+         * out at its end -- up to BODY_DISCARD_MAX more bytes; beyond that
+         * the connection is closed without an answer. */
+        if (r->too_big || !body_append(r, upload_data, *upload_data_size)) {
+            r->discarded += *upload_data_size;
+            if (r->discarded > BODY_DISCARD_MAX)
+                return MHD_NO;
+        }
         *upload_data_size = 0;
         return MHD_YES;
     }
+    if (r->too_big)
+        return http_reply_status(r, 413);
     if (r->wait != WAIT_NONE) {
         /* resumed after the group commit or the webhook check */
         r->wait = WAIT_NONE;

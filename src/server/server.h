@@ -29,6 +29,7 @@
 
 #define BODY_API_MAX (30 * 1024)  /* Viber's documented maximum: larger is badData */
 #define BODY_HARD_MAX (1024 * 1024) /* past this: HTTP 413 and close */
+#define BODY_DISCARD_MAX (8 * 1024 * 1024) /* chunked bodies: dropped past the cap, then closed */
 #define JSON_DEPTH_MAX 16
 
 struct ratelimit;
@@ -101,6 +102,7 @@ struct req {
     size_t body_len;
     size_t body_cap;
     bool too_big;          /* body passed BODY_HARD_MAX */
+    size_t discarded;      /* bytes dropped after that (chunked bodies) */
     enum req_wait wait;
     route_fn cont;         /* called when the suspended work resumes the request */
     bool answered;         /* a response is queued */

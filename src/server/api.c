@@ -86,22 +86,19 @@ static size_t plain_json(const char *s, size_t n)
     return n;
 }
 
-/* Step 1: the body as a JSON object.  Returns the object or NULL with the
- * status written to *status and the reason to detail. */
-static struct json_object *parse_body(struct req *r, bool empty_ok, int *status, char *detail,
-                                      size_t detail_len)
+struct json_object *api_parse_body(struct json_tokener *tok, const char *body, size_t len,
+                                   bool empty_ok, int *status, char *detail, size_t detail_len)
 {
-    struct json_tokener *tok = r->srv->tok;
     struct json_object *o;
     enum json_tokener_error err;
     size_t bad;
 
     *status = VCP_STATUS_BAD_DATA;
-    if (r->body_len > BODY_API_MAX) {
-        snprintf(detail, detail_len, "body: %zu bytes, max %d", r->body_len, BODY_API_MAX);
+    if (len > BODY_API_MAX) {
+        snprintf(detail, detail_len, "body: %zu bytes, max %d", len, BODY_API_MAX);
         return NULL;
     }
-    if (r->body_len == 0) {
+    if (len == 0) {
         if (empty_ok) {
             *status = VCP_STATUS_OK;
             return json_object_new_object();
@@ -109,14 +106,14 @@ static struct json_object *parse_body(struct req *r, bool empty_ok, int *status,
         snprintf(detail, detail_len, "body: empty, expected a JSON object");
         return NULL;
     }
-    if ((bad = plain_json(r->body, r->body_len)) < r->body_len) {
+    if ((bad = plain_json(body, len)) < len) {
         snprintf(detail, detail_len, "body: invalid JSON (unexpected character at byte %zu)", bad);
         return NULL;
     }
-    /* The NUL after the body (http.c keeps one) is passed too: it ends a
-     * bare number such as "42", which json-c would otherwise wait to extend. */
+    /* The NUL after the body is passed too: it ends a bare number such as
+     * "42", which json-c would otherwise wait to extend. */
     json_tokener_reset(tok);
-    o = json_tokener_parse_ex(tok, r->body, (int)r->body_len + 1);
+    o = json_tokener_parse_ex(tok, body, (int)len + 1);
     err = json_tokener_get_error(tok);
     if (err != json_tokener_success) {
         json_object_put(o);
@@ -134,6 +131,15 @@ static struct json_object *parse_body(struct req *r, bool empty_ok, int *status,
     }
     *status = VCP_STATUS_OK;
     return o;
+}
+
+struct json_tokener *api_tokener_new(void)
+{
+    struct json_tokener *tok = json_tokener_new_ex(JSON_DEPTH_MAX);
+
+    if (tok)
+        json_tokener_set_flags(tok, JSON_TOKENER_STRICT | JSON_TOKENER_VALIDATE_UTF8);
+    return tok;
 }
 
 /* The request's token: the header, else the body's auth_token.  NULL if absent. */
@@ -166,7 +172,8 @@ static int api_begin(struct req *r, bool empty_ok, struct json_object **body, co
     size_t len = 0;
     int status, rc;
 
-    *body = parse_body(r, empty_ok, &status, detail, detail_len);
+    *body = api_parse_body(r->srv->tok, r->body, r->body_len, empty_ok, &status, detail,
+                           detail_len);
     if (!*body)
         return status;
     *token = find_token(r, *body, &len);
@@ -331,6 +338,8 @@ static enum MHD_Result webhook_checked(struct req *r)
 
     if (srv->sandbox)
         sandbox_forget(srv->sandbox, r->wh_token);
+    if (r->wh_status == VCP_STATUS_GENERAL_ERROR)
+        return general_error(r, r->wh_detail);
     if (r->wh_status != VCP_STATUS_OK)
         return api_reply_status(r, r->wh_status, r->wh_detail);
     if (store_channel_set_webhook(srv->store, r->chan->id, r->webhook_url) != STORE_OK)

@@ -308,12 +308,11 @@ static int serve(int argc, char **argv)
         log_msg("error", "webhook checker: %s", err);
         goto out;
     }
-    srv->tok = json_tokener_new_ex(JSON_DEPTH_MAX);
+    srv->tok = api_tokener_new();
     if (!srv->tok) {
         log_msg("error", "out of memory");
         goto out;
     }
-    json_tokener_set_flags(srv->tok, JSON_TOKENER_STRICT | JSON_TOKENER_VALIDATE_UTF8);
     tokgen_init(&srv->tokgen, cfg->node_id);
     srv->rl = ratelimit_new();
     if (cfg->sandbox)

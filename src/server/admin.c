@@ -428,18 +428,12 @@ static const struct {
     bool needs_channel;
     op_fn fn;
 } ops[] = {
-    {"channel.create", false, op_channel_create},
-    {"channel.list", false, op_channel_list},
-    {"channel.show", true, op_channel_show},
-    {"channel.block", true, op_block},
-    {"channel.suspend", true, op_suspend},
-    {"channel.activate", true, op_activate},
-    {"channel.delete", true, op_delete},
-    {"channel.rotate-token", true, op_rotate},
-    {"channel.set-rate", true, op_set_rate},
-    {"channel.set-webhook", true, op_set_webhook},
-    {"member.add", true, op_member_add},
-    {"member.remove", true, op_member_remove},
+    {"channel.create", false, op_channel_create}, {"channel.list", false, op_channel_list},
+    {"channel.show", true, op_channel_show},      {"channel.block", true, op_block},
+    {"channel.suspend", true, op_suspend},        {"channel.activate", true, op_activate},
+    {"channel.delete", true, op_delete},          {"channel.rotate-token", true, op_rotate},
+    {"channel.set-rate", true, op_set_rate},      {"channel.set-webhook", true, op_set_webhook},
+    {"member.add", true, op_member_add},          {"member.remove", true, op_member_remove},
     {"member.list", true, op_member_list},
 };
 
@@ -451,8 +445,8 @@ int admin_op_known(const char *op)
     return 0;
 }
 
-int admin_exec(struct store *s, const char *op, struct json_object *args,
-               struct json_object **out, char *detail, size_t detail_len)
+int admin_exec(struct store *s, const char *op, struct json_object *args, struct json_object **out,
+               char *detail, size_t detail_len)
 {
     struct op_ctx *c;
     int rc = ADMIN_BAD_REQUEST;

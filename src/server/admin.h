@@ -23,8 +23,8 @@ enum admin_rc {
     ADMIN_ERROR        /* store failure (logged by the caller) */
 };
 
-#define ADMIN_DEFAULT_RATE_COUNT 500 /* Viber's documented broadcast limit: */
-#define ADMIN_DEFAULT_RATE_WINDOW 10 /* 500 requests per 10 s */
+#define ADMIN_DEFAULT_RATE_COUNT  500 /* Viber's documented broadcast limit: */
+#define ADMIN_DEFAULT_RATE_WINDOW 10  /* 500 requests per 10 s */
 
 /*
  * Runs operation op ("channel.create", "channel.list", "channel.show",
@@ -35,8 +35,8 @@ enum admin_rc {
  * args "channel".  On ADMIN_OK *out is a new object owned by the caller;
  * otherwise *out is NULL and detail says why.
  */
-int admin_exec(struct store *s, const char *op, struct json_object *args,
-               struct json_object **out, char *detail, size_t detail_len);
+int admin_exec(struct store *s, const char *op, struct json_object *args, struct json_object **out,
+               char *detail, size_t detail_len);
 
 /* True when op names an operation. */
 int admin_op_known(const char *op);

@@ -17,6 +17,7 @@
  */
 #include <string.h>
 
+#include "core/body.h"
 #include "server/admin.h"
 #include "server/auth.h"
 #include "server/server.h"
@@ -51,7 +52,7 @@ static const char *map_op(const char *method, const char *rest, struct json_obje
     size_t n;
 
     if (rest[0] == '\0')
-        return strcmp(method, "POST") == 0 ? "channel.create"
+        return strcmp(method, "POST") == 0  ? "channel.create"
                : strcmp(method, "GET") == 0 ? "channel.list"
                                             : NULL;
     if (rest[0] != '/')
@@ -107,7 +108,7 @@ enum MHD_Result admin_http(struct req *r)
         return http_reply_status(r, 401);
     if (strncmp(r->path, base, sizeof base - 1) != 0)
         return http_reply_status(r, 404);
-    if (r->body_len > BODY_API_MAX)
+    if (r->body_len > BODY_MAX)
         return reply_error(r, 400, "bad request", "body larger than 30 KiB");
     if (r->body_len > 0) {
         body = json_tokener_parse(r->body);

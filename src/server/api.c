@@ -14,6 +14,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/body.h"
 #include "core/msg.h"
 #include "server/auth.h"
 #include "server/jsonw.h"
@@ -52,96 +53,6 @@ static enum MHD_Result general_error(struct req *r, const char *what)
     return api_reply_status(r, VCP_STATUS_GENERAL_ERROR, "internal error; see the server log");
 }
 
-/*
- * json-c, even in strict mode, accepts a few things that are not JSON:
- * single-quoted strings, NaN, Infinity.  Outside strings, JSON has only
- * white space, punctuation, numbers and the letters of true/false/null, so
- * one pass over the bytes rejects those extensions before the parse.
- * Returns n, or the offset of the first byte that cannot be JSON.
- */
-static size_t plain_json(const char *s, size_t n)
-{
-    static const bool ok[256] = {
-        [' '] = 1, ['\t'] = 1, ['\r'] = 1, ['\n'] = 1, ['{'] = 1, ['}'] = 1, ['['] = 1,
-        [']'] = 1, [','] = 1, [':'] = 1, ['0'] = 1, ['1'] = 1, ['2'] = 1, ['3'] = 1,
-        ['4'] = 1, ['5'] = 1, ['6'] = 1, ['7'] = 1, ['8'] = 1, ['9'] = 1, ['-'] = 1,
-        ['+'] = 1, ['.'] = 1, ['e'] = 1, ['E'] = 1, ['t'] = 1, ['r'] = 1, ['u'] = 1,
-        ['f'] = 1, ['a'] = 1, ['l'] = 1, ['s'] = 1, ['n'] = 1,
-    };
-    bool in_string = false;
-
-    for (size_t i = 0; i < n; i++) {
-        char c = s[i];
-        if (in_string) {
-            if (c == '\\')
-                i++;
-            else if (c == '"')
-                in_string = false;
-        } else if (c == '"') {
-            in_string = true;
-        } else if (!ok[(unsigned char)c]) {
-            return i;
-        }
-    }
-    return n;
-}
-
-struct json_object *api_parse_body(struct json_tokener *tok, const char *body, size_t len,
-                                   bool empty_ok, int *status, char *detail, size_t detail_len)
-{
-    struct json_object *o;
-    enum json_tokener_error err;
-    size_t bad;
-
-    *status = VCP_STATUS_BAD_DATA;
-    if (len > BODY_API_MAX) {
-        snprintf(detail, detail_len, "body: %zu bytes, max %d", len, BODY_API_MAX);
-        return NULL;
-    }
-    if (len == 0) {
-        if (empty_ok) {
-            *status = VCP_STATUS_OK;
-            return json_object_new_object();
-        }
-        snprintf(detail, detail_len, "body: empty, expected a JSON object");
-        return NULL;
-    }
-    if ((bad = plain_json(body, len)) < len) {
-        snprintf(detail, detail_len, "body: invalid JSON (unexpected character at byte %zu)", bad);
-        return NULL;
-    }
-    /* The NUL after the body is passed too: it ends a bare number such as
-     * "42", which json-c would otherwise wait to extend. */
-    json_tokener_reset(tok);
-    o = json_tokener_parse_ex(tok, body, (int)len + 1);
-    err = json_tokener_get_error(tok);
-    if (err != json_tokener_success) {
-        json_object_put(o);
-        if (err == json_tokener_continue)
-            snprintf(detail, detail_len, "body: incomplete JSON");
-        else
-            snprintf(detail, detail_len, "body: invalid JSON (%s)",
-                     json_tokener_error_desc(err));
-        return NULL;
-    }
-    if (!json_object_is_type(o, json_type_object)) {
-        json_object_put(o);
-        snprintf(detail, detail_len, "body: must be a JSON object");
-        return NULL;
-    }
-    *status = VCP_STATUS_OK;
-    return o;
-}
-
-struct json_tokener *api_tokener_new(void)
-{
-    struct json_tokener *tok = json_tokener_new_ex(JSON_DEPTH_MAX);
-
-    if (tok)
-        json_tokener_set_flags(tok, JSON_TOKENER_STRICT | JSON_TOKENER_VALIDATE_UTF8);
-    return tok;
-}
-
 /* The request's token: the header, else the body's auth_token.  NULL if absent. */
 static const char *find_token(struct req *r, struct json_object *body, size_t *len)
 {
@@ -172,8 +83,7 @@ static int api_begin(struct req *r, bool empty_ok, struct json_object **body, co
     size_t len = 0;
     int status, rc;
 
-    *body = api_parse_body(r->srv->tok, r->body, r->body_len, empty_ok, &status, detail,
-                           detail_len);
+    *body = body_parse(r->srv->tok, r->body, r->body_len, empty_ok, &status, detail, detail_len);
     if (!*body)
         return status;
     *token = find_token(r, *body, &len);

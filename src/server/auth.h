@@ -12,7 +12,7 @@
 
 #include "store/store.h"
 
-#define AUTH_TOKEN_LEN 50 /* "xxxxxxxxxxxxxxxx-xxxxxxxxxxxxxxxx-xxxxxxxxxxxxxxxx" */
+#define AUTH_TOKEN_LEN 50  /* "xxxxxxxxxxxxxxxx-xxxxxxxxxxxxxxxx-xxxxxxxxxxxxxxxx" */
 #define AUTH_TOKEN_MAX 256 /* longer tokens are refused before hashing */
 
 /* A new token (192 random bits as three dash-separated groups of 16 hex

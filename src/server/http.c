@@ -47,8 +47,8 @@ static enum MHD_Result queue(struct req *r, unsigned status, struct MHD_Response
     return ret;
 }
 
-enum MHD_Result http_reply_type(struct req *r, unsigned status, const char *type,
-                                const char *body, size_t len)
+enum MHD_Result http_reply_type(struct req *r, unsigned status, const char *type, const char *body,
+                                size_t len)
 {
     struct MHD_Response *resp =
         MHD_create_response_from_buffer(len, (void *)body, MHD_RESPMEM_MUST_COPY);
@@ -241,8 +241,8 @@ static void access_log(struct server *srv, struct req *r, struct MHD_Connection 
     strftime(when, sizeof when, "%Y-%m-%dT%H:%M:%S", &tm);
     /* The token never appears: only method, path (no query), statuses, channel id. */
     fprintf(srv->log, "%s.%03ldZ %s %s %s %d %d %s %" PRIu64 "us\n", when, ts.tv_nsec / 1000000,
-            addr, r->method, r->path, r->http_status, r->api_status,
-            r->chan ? r->chan->pa_id : "-", mono_us() - r->start_us);
+            addr, r->method, r->path, r->http_status, r->api_status, r->chan ? r->chan->pa_id : "-",
+            mono_us() - r->start_us);
     now = now_ms();
     if (now - srv->log_flushed_ms >= 200) {
         fflush(srv->log);

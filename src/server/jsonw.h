@@ -11,7 +11,7 @@
 #include <stdint.h>
 
 struct jsonw {
-    char *buf;    /* NUL-terminated text; heap unless it is still inline */
+    char *buf; /* NUL-terminated text; heap unless it is still inline */
     size_t len;
     size_t cap;
     char inline_buf[512];

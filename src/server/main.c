@@ -14,6 +14,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "core/body.h"
 #include "server/admin.h"
 #include "server/ratelimit.h"
 #include "server/server.h"
@@ -308,7 +309,7 @@ static int serve(int argc, char **argv)
         log_msg("error", "webhook checker: %s", err);
         goto out;
     }
-    srv->tok = api_tokener_new();
+    srv->tok = body_tokener_new();
     if (!srv->tok) {
         log_msg("error", "out of memory");
         goto out;

@@ -26,10 +26,10 @@ enum MHD_Result metrics_get(struct req *r)
 
     committer_stats(r->srv->committer, &commits, &rows);
     jsonw_init(&w);
-#define LINE(...)                                                                                  \
-    do {                                                                                           \
-        n = snprintf(line, sizeof line, __VA_ARGS__);                                              \
-        jsonw_raw(&w, line, (size_t)n);                                                            \
+#define LINE(...)                                     \
+    do {                                              \
+        n = snprintf(line, sizeof line, __VA_ARGS__); \
+        jsonw_raw(&w, line, (size_t)n);               \
     } while (0)
     LINE("# TYPE vcpd_http_requests_total counter\nvcpd_http_requests_total %" PRIu64 "\n",
          m->requests);
@@ -37,8 +37,8 @@ enum MHD_Result metrics_get(struct req *r)
     LINE("vcpd_http_errors_total{class=\"4xx\"} %" PRIu64 "\n", m->http_4xx);
     LINE("vcpd_http_errors_total{class=\"5xx\"} %" PRIu64 "\n", m->http_5xx);
     LINE("# TYPE vcpd_api_responses_total counter\n");
-#define STATUS_LINE(e, code, name)                                                                 \
-    LINE("vcpd_api_responses_total{status=\"%d\",name=\"%s\"} %" PRIu64 "\n", code, name,          \
+#define STATUS_LINE(e, code, name)                                                        \
+    LINE("vcpd_api_responses_total{status=\"%d\",name=\"%s\"} %" PRIu64 "\n", code, name, \
          m->api_status[code]);
     VCP_STATUS_TABLE(STATUS_LINE)
 #undef STATUS_LINE

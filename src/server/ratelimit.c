@@ -65,8 +65,7 @@ static void grow(struct ratelimit *rl)
     free(old);
 }
 
-bool ratelimit_take(struct ratelimit *rl, int64_t channel, int count, int window_s,
-                    uint64_t now_us)
+bool ratelimit_take(struct ratelimit *rl, int64_t channel, int count, int window_s, uint64_t now_us)
 {
     struct bucket *b;
     double rate;

@@ -108,8 +108,8 @@ enum MHD_Result sandbox_webhook(struct req *r)
         webhook_sign(p->token, r->body, r->body_len, want);
         hdr = MHD_lookup_connection_value(r->conn, MHD_HEADER_KIND, "X-Viber-Content-Signature");
         sig = MHD_lookup_connection_value(r->conn, MHD_GET_ARGUMENT_KIND, "sig");
-        if (!hdr || !sig || strlen(hdr) != 64 || strlen(sig) != 64 ||
-            !auth_equal(hdr, want, 64) || !auth_equal(sig, want, 64))
+        if (!hdr || !sig || strlen(hdr) != 64 || strlen(sig) != 64 || !auth_equal(hdr, want, 64) ||
+            !auth_equal(sig, want, 64))
             return refuse(r, "bad signature");
         return http_reply(r, 200, "{\"status\":\"ok\"}", 15);
     }

@@ -27,10 +27,8 @@
 #include "store/store.h"
 #include "webhook/webhook.h"
 
-#define BODY_API_MAX (30 * 1024)  /* Viber's documented maximum: larger is badData */
 #define BODY_HARD_MAX (1024 * 1024) /* past this: HTTP 413 and close */
 #define BODY_DISCARD_MAX (8 * 1024 * 1024) /* chunked bodies: dropped past the cap, then closed */
-#define JSON_DEPTH_MAX 16
 
 struct ratelimit;
 struct sandbox;
@@ -166,16 +164,6 @@ const struct route *route_find(const char *method, const char *path, bool *path_
 enum MHD_Result api_set_webhook(struct req *r);
 enum MHD_Result api_get_account_info(struct req *r);
 enum MHD_Result api_post(struct req *r);
-/*
- * Step 1 of every endpoint: body (len bytes, NUL-terminated) as a JSON object
- * of at most BODY_API_MAX bytes, parsed with tok (see api_tokener_new).
- * Returns a new object (caller puts it), or NULL with *status badData and
- * the reason in detail.  An empty body is {} when empty_ok.
- */
-struct json_object *api_parse_body(struct json_tokener *tok, const char *body, size_t len,
-                                   bool empty_ok, int *status, char *detail, size_t detail_len);
-/* A tokener set up as the API parses: strict, UTF-8 checked, depth-limited. */
-struct json_tokener *api_tokener_new(void);
 /* Writes the {"status":N,"status_message":...,"detail":...} answer. */
 enum MHD_Result api_reply_status(struct req *r, int status, const char *detail);
 

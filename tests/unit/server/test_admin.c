@@ -89,9 +89,9 @@ static void create_shows_token_once_and_stores_hash(void **state)
     char detail[256], token[128], id[32];
     int role;
 
-    assert_int_equal(run(f, "channel.create", "{\"name\":\"News\",\"superadmin\":\"Ann\"}", &out,
-                         detail),
-                     ADMIN_OK);
+    assert_int_equal(
+        run(f, "channel.create", "{\"name\":\"News\",\"superadmin\":\"Ann\"}", &out, detail),
+        ADMIN_OK);
     snprintf(token, sizeof token, "%s", str(out, "token"));
     snprintf(id, sizeof id, "%s", str(out, "channel.id"));
     assert_int_equal(strlen(token), AUTH_TOKEN_LEN);

@@ -18,8 +18,7 @@ static void finds_api_routes(void **state)
     assert_ptr_equal(r->fn, api_post);
     assert_ptr_equal(route_find("POST", "/pa/set_webhook", &known)->fn, api_set_webhook);
     assert_ptr_equal(route_find("GET", "/pa/get_account_info", &known)->fn, api_get_account_info);
-    assert_ptr_equal(route_find("POST", "/pa/get_account_info", &known)->fn,
-                     api_get_account_info);
+    assert_ptr_equal(route_find("POST", "/pa/get_account_info", &known)->fn, api_get_account_info);
     assert_ptr_equal(route_find("DELETE", "/admin/v1/channels/pa:1/members/x", &known)->fn,
                      admin_http);
 }

@@ -1,0 +1,34 @@
+/*
+ * Reading a request body as JSON, the first step of every endpoint
+ * (DESIGN §1.1): at most BODY_MAX bytes, one JSON object, strict RFC 8259
+ * syntax, valid UTF-8, a bounded nesting depth.  vcpd judges what arrives
+ * with it and libvcp judges raw JSON messages with it before sending, so both
+ * answer a bad body with the same status and detail.
+ */
+#ifndef VCP_CORE_BODY_H
+#define VCP_CORE_BODY_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#include <json-c/json.h>
+
+#define BODY_MAX 30720   /* Viber's documented maximum (30 KiB); more is badData */
+#define BODY_DEPTH_MAX 16 /* JSON nesting levels; deeper is badData */
+
+/* A tokener set up as bodies are parsed: strict, UTF-8 checked, depth-limited.
+ * NULL on out-of-memory; free with json_tokener_free. Reuse it: reset is cheap. */
+struct json_tokener *body_tokener_new(void);
+
+/*
+ * Parses body (len bytes; body[len] must be readable and NUL) with tok.
+ * Returns a new object (the caller puts it), or NULL with *status set to
+ * VCP_STATUS_BAD_DATA and the reason in detail (MSG_DETAIL_MAX bytes always
+ * suffice): "body: N bytes, max 30720", "body: empty, expected a JSON
+ * object", "body: invalid JSON (...)", "body: must be a JSON object".  An empty body gives {} when empty_ok.  Only
+ * out-of-memory can make it return NULL with *status VCP_STATUS_GENERAL_ERROR.
+ */
+struct json_object *body_parse(struct json_tokener *tok, const char *body, size_t len,
+                               bool empty_ok, int *status, char *detail, size_t detail_len);
+
+#endif

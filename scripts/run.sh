@@ -62,6 +62,8 @@ Post a text message:
   curl -s $base/pa/post -H 'X-Viber-Auth-Token: $token' \\
     -d '{"from":"$from","type":"text","text":"Hello from vcpd"}'
 
+Or with the client:  $(dirname "$vcpd")/../cli/vcp post text "Hello" --token $token --api-url $base/pa
+
 Channel details:  curl -s $base/pa/get_account_info -H 'X-Viber-Auth-Token: $token'
 Administer:       $vcpd channel --help   (add --db $db)
 Stop:             Ctrl-C

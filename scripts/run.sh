@@ -23,6 +23,7 @@ for _ in $(seq 100); do
 	sleep 0.05
 done
 port=$(cat "$var/port")
+vcp=$(cd "$(dirname "$vcpd")/../cli" && pwd)/vcp
 host=${listen%:*}
 base="http://$host:$port"
 
@@ -62,7 +63,7 @@ Post a text message:
   curl -s $base/pa/post -H 'X-Viber-Auth-Token: $token' \\
     -d '{"from":"$from","type":"text","text":"Hello from vcpd"}'
 
-Or with the client:  $(dirname "$vcpd")/../cli/vcp post text "Hello" --token $token --api-url $base/pa
+Or with the client:  $vcp post text "Hello" --token $token --api-url $base/pa
 
 Channel details:  curl -s $base/pa/get_account_info -H 'X-Viber-Auth-Token: $token'
 Administer:       $vcpd channel --help   (add --db $db)

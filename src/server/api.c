@@ -17,6 +17,7 @@
 #include "core/body.h"
 #include "core/msg.h"
 #include "server/auth.h"
+#include "server/feed.h"
 #include "server/jsonw.h"
 #include "server/ratelimit.h"
 #include "server/server.h"
@@ -88,8 +89,8 @@ static int api_begin(struct req *r, bool empty_ok, struct json_object **body, co
         return status;
     *token = find_token(r, *body, &len);
     if (!*token) {
-        snprintf(detail, detail_len, "auth_token: missing (header " TOKEN_HEADER
-                                     " or body field auth_token)");
+        snprintf(detail, detail_len,
+                 "auth_token: missing (header " TOKEN_HEADER " or body field auth_token)");
         return VCP_STATUS_INVALID_AUTH_TOKEN;
     }
     if (len > AUTH_TOKEN_MAX) {
@@ -149,8 +150,8 @@ static enum MHD_Result fail(struct req *r, int status, const char *detail)
 
 /* --- get_account_info ---------------------------------------------------- */
 
-static void account_json(struct jsonw *w, const struct channel *c, const struct member *m,
-                         size_t n)
+static void account_json(struct jsonw *w, const struct channel *c, const struct member *m, size_t n,
+                         unsigned viewers)
 {
     char num[64];
 
@@ -169,7 +170,7 @@ static void account_json(struct jsonw *w, const struct channel *c, const struct 
     jsonw_kv_str(w, "webhook", c->webhook);
     jsonw_lit(w, ",\"event_types\":");
     jsonw_raw(w, event_types_json, sizeof event_types_json - 1);
-    jsonw_kv_int(w, "subscribers_count", 0);
+    jsonw_kv_int(w, "subscribers_count", viewers);
     jsonw_kv_str(w, "chat_hostname", c->name);
     jsonw_lit(w, ",\"members\":[");
     for (size_t i = 0; i < n; i++) {
@@ -206,7 +207,7 @@ enum MHD_Result api_get_account_info(struct req *r)
     if (store_member_list(r->srv->store, r->chan->id, &m, &n) != STORE_OK)
         return general_error(r, store_errmsg(r->srv->store));
     jsonw_init(&w);
-    account_json(&w, r->chan, m, n);
+    account_json(&w, r->chan, m, n, feed_viewers(r->srv->feed, r->chan->id));
     free(m);
     r->api_status = VCP_STATUS_OK;
     ret = http_reply(r, 200, w.buf, w.len);
@@ -346,6 +347,7 @@ static enum MHD_Result post_committed(struct req *r)
     if (r->commit.rc != STORE_OK)
         return general_error(r, "post not stored: commit failed");
     r->srv->metrics.posts++;
+    feed_publish(r->srv->feed, &r->commit.post);
     jsonw_init(&w);
     jsonw_lit(&w, "{\"status\":0,\"status_message\":\"ok\"");
     jsonw_kv_uint(&w, "message_token", r->commit.post.token);

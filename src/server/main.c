@@ -16,12 +16,13 @@
 
 #include "core/body.h"
 #include "server/admin.h"
+#include "server/feed.h"
 #include "server/ratelimit.h"
 #include "server/server.h"
 #include "server/util.h"
 
 #define VCPD_VERSION "0.1.0"
-#define DEFAULT_DB "vcpd.db"
+#define DEFAULT_DB   "vcpd.db"
 
 static const char usage_main[] =
     "usage: vcpd [serve] [options]        run the server\n"
@@ -157,8 +158,20 @@ static int serve(int argc, char **argv)
 {
     static char host[64];
     enum {
-        O_LISTEN = 256, O_DB, O_PORT_FILE, O_ADMIN_KEY, O_ACCESS_LOG, O_SANDBOX, O_NO_RATE,
-        O_NODE, O_WH_CA, O_WH_CONNECT, O_WH_TIMEOUT, O_MAXCONN, O_MAXIP, O_CONN_TIMEOUT
+        O_LISTEN = 256,
+        O_DB,
+        O_PORT_FILE,
+        O_ADMIN_KEY,
+        O_ACCESS_LOG,
+        O_SANDBOX,
+        O_NO_RATE,
+        O_NODE,
+        O_WH_CA,
+        O_WH_CONNECT,
+        O_WH_TIMEOUT,
+        O_MAXCONN,
+        O_MAXIP,
+        O_CONN_TIMEOUT
     };
     static const struct option opts[] = {
         {"listen", required_argument, NULL, O_LISTEN},
@@ -238,8 +251,7 @@ static int serve(int argc, char **argv)
             unsigned long max = c == O_NODE ? TOKGEN_NODE_MAX : 1000000000UL;
             if (parse_uint(optarg, max, &v) != 0 ||
                 ((c == O_WH_CONNECT || c == O_WH_TIMEOUT || c == O_MAXCONN) && v == 0)) {
-                fprintf(stderr, "vcpd: --%s: bad value '%s'\n",
-                        opts[c - O_LISTEN].name, optarg);
+                fprintf(stderr, "vcpd: --%s: bad value '%s'\n", opts[c - O_LISTEN].name, optarg);
                 return 2;
             }
             if (c == O_NODE)
@@ -301,6 +313,8 @@ static int serve(int argc, char **argv)
         log_msg("error", "database %s: %s", cfg->db, err);
         goto out;
     }
+    if (feed_new(&srv->feed, srv) != 0) /* live streams' writer thread */
+        goto out;
     if (committer_new(&srv->committer, cfg->db, err, sizeof err) != 0) {
         log_msg("error", "database %s: %s", cfg->db, err);
         goto out;
@@ -326,9 +340,9 @@ static int serve(int argc, char **argv)
         log_msg("error", "--port-file %s: %s", cfg->port_file, strerror(errno));
         goto stop;
     }
-    log_msg("info", "listening on http://%s%s%s:%d (database %s%s%s)",
-            strchr(host, ':') ? "[" : "", host, strchr(host, ':') ? "]" : "", port, cfg->db,
-            cfg->sandbox ? ", sandbox" : "", cfg->admin_key ? ", admin API on" : "");
+    log_msg("info", "listening on http://%s%s%s:%d (database %s%s%s)", strchr(host, ':') ? "[" : "",
+            host, strchr(host, ':') ? "]" : "", port, cfg->db, cfg->sandbox ? ", sandbox" : "",
+            cfg->admin_key ? ", admin API on" : "");
 
     if (sigwait(&sigs, &sig) == 0)
         log_msg("info", "%s: shutting down", sig == SIGINT ? "SIGINT" : "SIGTERM");
@@ -340,6 +354,7 @@ stop:
     pthread_mutex_lock(&srv->intake_lock);
     srv->stopping = true;
     pthread_mutex_unlock(&srv->intake_lock);
+    feed_stop(srv->feed); /* end the live streams first */
     committer_free(srv->committer);
     srv->committer = NULL;
     webhook_free(srv->webhook);
@@ -347,6 +362,7 @@ stop:
     usleep(100 * 1000); /* let the HTTP thread send the answers just resumed */
     MHD_stop_daemon(srv->mhd);
 out:
+    feed_free(srv->feed); /* after MHD_stop_daemon: draining commits still publish */
     committer_free(srv->committer);
     webhook_free(srv->webhook);
     sandbox_free(srv->sandbox);
@@ -417,8 +433,7 @@ static void print_human(const char *op, struct json_object *out)
     if (json_object_object_get_ex(out, "channel", &v))
         print_channel(v);
     if (json_object_object_get_ex(out, "token", &v))
-        printf("token: %s\n  (shown once: vcpd keeps only its hash)\n",
-               json_object_get_string(v));
+        printf("token: %s\n  (shown once: vcpd keeps only its hash)\n", json_object_get_string(v));
     if (json_object_object_get_ex(out, "superadmin", &v)) {
         printf("superadmin (use as \"from\"):\n");
         print_member(v);
@@ -471,7 +486,8 @@ static int admin_cli(const char *group, int argc, char **argv)
         const char *slots[2]; /* names of positional arguments */
         const char *flags;    /* accepted --flags (space separated, trailing space) */
     } table[] = {
-        {"channel.create", {NULL, NULL},
+        {"channel.create",
+         {NULL, NULL},
          "name superadmin webhook rate uri icon background category subcategory country "},
         {"channel.list", {NULL, NULL}, ""},
         {"channel.show", {"channel", NULL}, ""},

@@ -5,6 +5,7 @@
  */
 #include <string.h>
 
+#include "server/feed.h"
 #include "server/server.h"
 
 static const struct route routes[] = {
@@ -19,6 +20,13 @@ static const struct route routes[] = {
     {"POST", "/admin/v1/", true, admin_http},
     {"PUT", "/admin/v1/", true, admin_http},
     {"DELETE", "/admin/v1/", true, admin_http},
+
+    /* the channel seen live: read API, event streams, pages (feed.c, page.c) */
+    {"GET", "/api/v1/channels", false, feed_api},
+    {"GET", "/api/v1/channels/", true, feed_api},
+    {"GET", "/", false, page_index},
+    {"GET", "/channels/", true, page_channel},
+    {"GET", "/assets/", true, page_asset},
 };
 
 static bool path_matches(const struct route *rt, const char *path)

@@ -27,26 +27,27 @@
 #include "store/store.h"
 #include "webhook/webhook.h"
 
-#define BODY_HARD_MAX (1024 * 1024) /* past this: HTTP 413 and close */
+#define BODY_HARD_MAX    (1024 * 1024)     /* past this: HTTP 413 and close */
 #define BODY_DISCARD_MAX (8 * 1024 * 1024) /* chunked bodies: dropped past the cap, then closed */
 
 struct ratelimit;
 struct sandbox;
+struct feed;
 
 struct config {
-    const char *listen_host;  /* numeric address to bind */
-    int listen_port;          /* 0 = ephemeral */
-    const char *db;           /* store DSN */
-    const char *port_file;    /* written with the bound port once listening */
-    const char *admin_key;    /* NULL: admin HTTP API disabled */
-    const char *access_log;   /* path, "-" (stderr) or "off" */
-    bool sandbox;             /* http + private webhooks, /sandbox/webhook */
-    bool rate_limit;          /* false: --no-rate-limit */
-    unsigned node_id;         /* tokgen node, 0..1023 */
+    const char *listen_host; /* numeric address to bind */
+    int listen_port;         /* 0 = ephemeral */
+    const char *db;          /* store DSN */
+    const char *port_file;   /* written with the bound port once listening */
+    const char *admin_key;   /* NULL: admin HTTP API disabled */
+    const char *access_log;  /* path, "-" (stderr) or "off" */
+    bool sandbox;            /* http + private webhooks, /sandbox/webhook */
+    bool rate_limit;         /* false: --no-rate-limit */
+    unsigned node_id;        /* tokgen node, 0..1023 */
     struct webhook_cfg webhook;
-    unsigned conn_limit;      /* total connections */
-    unsigned per_ip_limit;    /* connections per client address; 0 = none */
-    unsigned conn_timeout_s;  /* idle/slow connection timeout */
+    unsigned conn_limit;     /* total connections */
+    unsigned per_ip_limit;   /* connections per client address; 0 = none */
+    unsigned conn_timeout_s; /* idle/slow connection timeout */
 };
 
 struct metrics {
@@ -60,15 +61,16 @@ struct metrics {
 struct server {
     struct config cfg;
     struct MHD_Daemon *mhd;
-    struct store *store;          /* HTTP thread's connection */
-    struct committer *committer;  /* posts: group commit on its own thread */
-    struct webhook *webhook;      /* set_webhook checks on their own thread */
-    struct json_tokener *tok;     /* reused for every body (HTTP thread only) */
-    struct tokgen tokgen;         /* message_token ids (HTTP thread only) */
-    struct ratelimit *rl;         /* per-channel token buckets */
-    struct sandbox *sandbox;      /* pending self-checks; NULL unless --sandbox */
-    FILE *log;                    /* access log, NULL when off */
-    uint64_t log_flushed_ms;      /* last fflush of the access log */
+    struct store *store;         /* HTTP thread's connection */
+    struct committer *committer; /* posts: group commit on its own thread */
+    struct webhook *webhook;     /* set_webhook checks on their own thread */
+    struct json_tokener *tok;    /* reused for every body (HTTP thread only) */
+    struct tokgen tokgen;        /* message_token ids (HTTP thread only) */
+    struct ratelimit *rl;        /* per-channel token buckets */
+    struct sandbox *sandbox;     /* pending self-checks; NULL unless --sandbox */
+    struct feed *feed;           /* read API and live streams (feed.h) */
+    FILE *log;                   /* access log, NULL when off */
+    uint64_t log_flushed_ms;     /* last fflush of the access log */
     struct metrics metrics;
     /* Shutdown: handlers hand work to the committer and the checker only
      * under intake_lock and while !stopping, so both can be drained and
@@ -94,34 +96,34 @@ struct req {
     struct MHD_Connection *conn;
     const struct route *route;
     char method[8];
-    char path[128];        /* path without query, for the access log */
+    char path[128]; /* path without query, for the access log */
     uint64_t start_us;
-    char *body;            /* body bytes, NUL-terminated */
+    char *body; /* body bytes, NUL-terminated */
     size_t body_len;
     size_t body_cap;
-    bool too_big;          /* body passed BODY_HARD_MAX */
-    size_t discarded;      /* bytes dropped after that (chunked bodies) */
+    bool too_big;     /* body passed BODY_HARD_MAX */
+    size_t discarded; /* bytes dropped after that (chunked bodies) */
     enum req_wait wait;
-    route_fn cont;         /* called when the suspended work resumes the request */
-    bool answered;         /* a response is queued */
-    int http_status;       /* for the access log */
-    int api_status;        /* wire status answered, -1 when not an API answer */
+    route_fn cont;   /* called when the suspended work resumes the request */
+    bool answered;   /* a response is queued */
+    int http_status; /* for the access log */
+    int api_status;  /* wire status answered, -1 when not an API answer */
 
     /* state of suspended work */
     struct commit_req commit;
-    struct channel *chan;  /* the request's channel (heap, for suspended work) */
-    char *post_json;       /* normalised message being committed */
-    char *webhook_url;     /* URL being checked */
-    uint64_t wh_token;     /* message_token of the check's callback */
-    int wh_status;         /* result of the webhook check */
+    struct channel *chan; /* the request's channel (heap, for suspended work) */
+    char *post_json;      /* normalised message being committed */
+    char *webhook_url;    /* URL being checked */
+    uint64_t wh_token;    /* message_token of the check's callback */
+    int wh_status;        /* result of the webhook check */
     char wh_detail[256];
 
     char inline_body[2048];
 };
 
 struct route {
-    const char *method;  /* "GET", "POST", ... */
-    const char *path;    /* exact path, or a prefix ending in '/' when prefix is set */
+    const char *method; /* "GET", "POST", ... */
+    const char *path;   /* exact path, or a prefix ending in '/' when prefix is set */
     bool prefix;
     route_fn fn;
 };
@@ -138,8 +140,8 @@ int http_start(struct server *srv);
 int http_port(struct server *srv);
 
 /* Queues body (copied) with the given HTTP status and content type. */
-enum MHD_Result http_reply_type(struct req *r, unsigned status, const char *type,
-                                const char *body, size_t len);
+enum MHD_Result http_reply_type(struct req *r, unsigned status, const char *type, const char *body,
+                                size_t len);
 /* Queues body (copied) with the given HTTP status and JSON content type. */
 enum MHD_Result http_reply(struct req *r, unsigned status, const char *body, size_t len);
 /* Queues an empty answer (404, 405, 413, ...) */

@@ -1,0 +1,403 @@
+/*
+ * The read API: GET /api/v1/channels, /api/v1/channels/{id},
+ * /api/v1/channels/{id}/posts and /api/v1/channels/{id}/events.
+ *
+ * {id} is the channel's public id ("pa:" + digits).  Deleted channels are
+ * gone for readers (404, like an unknown id); blocked and suspended channels
+ * stay readable (their posts were legitimately published; only posting is
+ * refused).  Errors are HTTP statuses with {"error":…,"detail":…} bodies, as
+ * the admin API answers: these endpoints are vcpd's own, not Viber's.
+ *
+ * The event stream is set up here, on the HTTP thread, and then handed to
+ * the writer thread (sse.c).  Resuming with Last-Event-ID replays from the
+ * store every post newer than that id, oldest first.  No gap and no
+ * duplicate between replay and live posts, because publishing
+ * (post_committed -> feed_publish) runs on this same thread: a post is
+ * committed before it is published, so every post published before the
+ * replay query is in it, and every post published after it reaches the
+ * writer behind this subscriber; the subscriber's cursor (the newest token
+ * replayed) drops live posts the replay already had.
+ */
+#include <errno.h>
+#include <inttypes.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/msg.h"
+#include "server/feed.h"
+#include "server/jsonw.h"
+#include "server/server.h"
+#include "server/util.h"
+
+#define API_PREFIX   "/api/v1/channels"
+#define REPLAY_MAX   1000 /* posts replayed on one connection; the rest on the next */
+#define SSE_RETRY_MS 2000
+
+static const char *const msg_types[] = {"text",    "picture",  "video", "file",
+                                        "contact", "location", "url",   "sticker"};
+
+void feed_post_json(struct jsonw *w, const struct post *p)
+{
+    jsonw_lit(w, "{");
+    jsonw_kv_uint(w, "message_token", p->token);
+    jsonw_kv_str(w, "type", p->type);
+    jsonw_kv_str(w, "from", p->from);
+    jsonw_kv_int(w, "created_ms", p->created_ms);
+    jsonw_lit(w, ",\"message\":");
+    jsonw_raw(w, p->json, strlen(p->json));
+    jsonw_lit(w, "}");
+}
+
+/* {"error":what,"detail":detail} with an HTTP status. */
+static enum MHD_Result reply_error(struct req *r, unsigned status, const char *what,
+                                   const char *detail)
+{
+    struct jsonw w;
+    enum MHD_Result ret;
+
+    jsonw_init(&w);
+    jsonw_lit(&w, "{");
+    jsonw_kv_str(&w, "error", what);
+    if (detail)
+        jsonw_kv_str(&w, "detail", detail);
+    jsonw_lit(&w, "}");
+    ret = http_reply(r, status, w.buf, w.len);
+    jsonw_free(&w);
+    return ret;
+}
+
+/* A decimal uint64 of digits only (no sign, no spaces).  0 or -1. */
+static int parse_u64(const char *s, uint64_t *out)
+{
+    uint64_t v = 0;
+
+    if (!s || !*s || strlen(s) > 20)
+        return -1;
+    for (; *s; s++) {
+        if (*s < '0' || *s > '9')
+            return -1;
+        if (v > (UINT64_MAX - (uint64_t)(*s - '0')) / 10)
+            return -1;
+        v = v * 10 + (uint64_t)(*s - '0');
+    }
+    *out = v;
+    return 0;
+}
+
+/* "pa:" followed by 1..28 digits. */
+static bool pa_id_valid(const char *s, size_t n)
+{
+    if (n < 4 || n > 31 || strncmp(s, "pa:", 3) != 0)
+        return false;
+    for (size_t i = 3; i < n; i++)
+        if (s[i] < '0' || s[i] > '9')
+            return false;
+    return true;
+}
+
+static const char *state_name(int state)
+{
+    switch (state) {
+    case CHANNEL_BLOCKED:
+        return "blocked";
+    case CHANNEL_SUSPENDED:
+        return "suspended";
+    case CHANNEL_DELETED:
+        return "deleted";
+    default:
+        return "active";
+    }
+}
+
+/* The public fields of a channel, as GET /api/v1/channels/{id} answers them. */
+static void channel_json(struct jsonw *w, struct feed *f, const struct channel *c)
+{
+    jsonw_lit(w, "{");
+    jsonw_kv_str(w, "id", c->pa_id);
+    jsonw_kv_str(w, "name", c->name);
+    jsonw_kv_str(w, "uri", c->uri);
+    jsonw_kv_str(w, "icon", c->icon);
+    jsonw_kv_str(w, "state", state_name(c->state));
+    jsonw_kv_int(w, "subscribers_count", feed_viewers(f, c->id));
+    jsonw_lit(w, "}");
+}
+
+/*
+ * Finds the channel pa_id (n bytes) into r->chan.  Returns 0, or answers
+ * (404 for unknown, malformed or deleted ids, 500 on a store failure) and
+ * returns -1 with *ret set.
+ */
+static int lookup(struct req *r, const char *pa_id, size_t n, enum MHD_Result *ret)
+{
+    char id[32];
+    int rc;
+
+    if (!pa_id_valid(pa_id, n)) {
+        *ret = reply_error(r, 404, "not found", "no such channel");
+        return -1;
+    }
+    memcpy(id, pa_id, n);
+    id[n] = '\0';
+    r->chan = xmalloc(sizeof *r->chan);
+    rc = store_channel_by_pa_id(r->srv->store, id, r->chan);
+    if (rc == STORE_OK && r->chan->state != CHANNEL_DELETED)
+        return 0;
+    free(r->chan);
+    r->chan = NULL;
+    if (rc == STORE_OK || rc == STORE_NOTFOUND) {
+        *ret = reply_error(r, 404, "not found", "no such channel");
+        return -1;
+    }
+    log_msg("error", "%s %s: store: %s", r->method, r->path, store_errmsg(r->srv->store));
+    *ret = reply_error(r, 500, "internal error", "see the server log");
+    return -1;
+}
+
+/* --- GET /api/v1/channels ---------------------------------------------- */
+
+static enum MHD_Result list_channels(struct req *r)
+{
+    struct channel *cs = NULL;
+    size_t n = 0;
+    bool first = true;
+    struct jsonw w;
+    enum MHD_Result ret;
+
+    if (store_channel_list(r->srv->store, &cs, &n) != STORE_OK) {
+        log_msg("error", "%s %s: store: %s", r->method, r->path, store_errmsg(r->srv->store));
+        return reply_error(r, 500, "internal error", "see the server log");
+    }
+    jsonw_init(&w);
+    jsonw_lit(&w, "{\"channels\":[");
+    for (size_t i = 0; i < n; i++) {
+        if (cs[i].state == CHANNEL_DELETED)
+            continue;
+        if (!first)
+            jsonw_lit(&w, ",");
+        first = false;
+        channel_json(&w, r->srv->feed, &cs[i]);
+    }
+    jsonw_lit(&w, "]}");
+    free(cs);
+    ret = http_reply(r, 200, w.buf, w.len);
+    jsonw_free(&w);
+    return ret;
+}
+
+/* --- GET /api/v1/channels/{id}/posts ------------------------------------ */
+
+static enum MHD_Result list_posts(struct req *r)
+{
+    const char *s;
+    uint64_t before = 0, limit = FEED_PAGE_DEFAULT;
+    const char *type = NULL;
+    struct post *p = NULL;
+    size_t n = 0, shown;
+    struct jsonw w;
+    enum MHD_Result ret;
+
+    s = MHD_lookup_connection_value(r->conn, MHD_GET_ARGUMENT_KIND, "limit");
+    if (s && (parse_u64(s, &limit) != 0 || limit < 1 || limit > FEED_PAGE_MAX))
+        return reply_error(r, 400, "bad request", "limit: must be an integer 1..200");
+    s = MHD_lookup_connection_value(r->conn, MHD_GET_ARGUMENT_KIND, "before");
+    if (s && (parse_u64(s, &before) != 0 || before == 0 || before > INT64_MAX))
+        return reply_error(r, 400, "bad request", "before: must be a message_token");
+    s = MHD_lookup_connection_value(r->conn, MHD_GET_ARGUMENT_KIND, "type");
+    if (s) {
+        for (size_t i = 0; i < sizeof msg_types / sizeof msg_types[0]; i++)
+            if (strcmp(s, msg_types[i]) == 0)
+                type = msg_types[i];
+        if (!type)
+            return reply_error(r, 400, "bad request",
+                               "type: must be one of text, picture, video, file, contact, "
+                               "location, url, sticker");
+    }
+    /* One more than asked tells whether there is a next page. */
+    if (store_post_list(r->srv->store, r->chan->id, before, type, (size_t)limit + 1, &p, &n) !=
+        STORE_OK) {
+        log_msg("error", "%s %s: store: %s", r->method, r->path, store_errmsg(r->srv->store));
+        return reply_error(r, 500, "internal error", "see the server log");
+    }
+    shown = n > limit ? (size_t)limit : n;
+    jsonw_init(&w);
+    jsonw_lit(&w, "{\"posts\":[");
+    for (size_t i = 0; i < shown; i++) {
+        if (i > 0)
+            jsonw_lit(&w, ",");
+        feed_post_json(&w, &p[i]);
+    }
+    jsonw_lit(&w, "]");
+    if (n > limit)
+        jsonw_kv_uint(&w, "next", p[shown - 1].token);
+    else
+        jsonw_lit(&w, ",\"next\":null");
+    jsonw_lit(&w, "}");
+    store_posts_free(p, n);
+    ret = http_reply(r, 200, w.buf, w.len);
+    jsonw_free(&w);
+    return ret;
+}
+
+/* --- GET /api/v1/channels/{id}/events ----------------------------------- */
+
+/* Pages of posts newer than a token, fetched newest first. */
+struct page {
+    struct post *p;
+    size_t n;
+};
+
+/*
+ * Appends to w, oldest first, the events of at most REPLAY_MAX of the oldest
+ * posts of the channel with token > after.  *last is the newest token
+ * appended (after when none), *more whether newer ones were left out.
+ * Returns 0 or -1 on a store failure (logged).
+ */
+static int replay(struct req *r, uint64_t after, struct jsonw *w, uint64_t *last, bool *more)
+{
+    struct page pages[REPLAY_MAX / FEED_PAGE_MAX + 2];
+    size_t npages = 0, kept = 0, total = 0;
+    uint64_t before = 0;
+    int rc = 0;
+
+    *last = after;
+    *more = false;
+    for (;;) {
+        struct page pg = {NULL, 0};
+        size_t newer = 0;
+        if (store_post_list(r->srv->store, r->chan->id, before, NULL, FEED_PAGE_MAX, &pg.p,
+                            &pg.n) != STORE_OK) {
+            log_msg("error", "%s %s: store: %s", r->method, r->path, store_errmsg(r->srv->store));
+            rc = -1;
+            break;
+        }
+        while (newer < pg.n && pg.p[newer].token > after)
+            newer++;
+        total += newer;
+        if (newer == 0) {
+            store_posts_free(pg.p, pg.n);
+            break;
+        }
+        /* Only the oldest REPLAY_MAX are sent: pages of newer posts that are
+         * no longer needed are let go as the scan goes on. */
+        while (npages > 0 && kept - pages[0].n >= REPLAY_MAX) {
+            kept -= pages[0].n;
+            store_posts_free(pages[0].p, pages[0].n);
+            memmove(pages, pages + 1, (npages - 1) * sizeof pages[0]);
+            npages--;
+        }
+        pages[npages++] = (struct page){pg.p, newer};
+        kept += newer;
+        if (newer < pg.n || pg.n < FEED_PAGE_MAX) {
+            /* the tail of this page is <= after: drop it from the kept list */
+            for (size_t i = newer; i < pg.n; i++)
+                free((char *)pg.p[i].json);
+            break;
+        }
+        before = pg.p[pg.n - 1].token;
+    }
+    if (rc == 0) {
+        size_t skip = kept > REPLAY_MAX ? kept - REPLAY_MAX : 0;
+        *more = total > REPLAY_MAX;
+        /* pages are newest first; posts in each page newest first */
+        for (size_t k = npages; k-- > 0;) {
+            for (size_t i = pages[k].n; i-- > 0;) {
+                const struct post *p = &pages[k].p[i];
+                char num[40];
+                int len;
+                if (skip > 0 && k == 0 && i < skip)
+                    continue;
+                len = snprintf(num, sizeof num, "id: %" PRIu64 "\n", p->token);
+                jsonw_raw(w, num, (size_t)len);
+                jsonw_lit(w, "event: post\ndata: ");
+                feed_post_json(w, p);
+                jsonw_lit(w, "\n\n");
+                *last = p->token;
+            }
+        }
+    }
+    for (size_t k = 0; k < npages; k++) {
+        /* free what store_post_list gave; the dropped tails were freed above */
+        for (size_t i = 0; i < pages[k].n; i++)
+            free((char *)pages[k].p[i].json);
+        free(pages[k].p);
+    }
+    return rc;
+}
+
+static enum MHD_Result events(struct req *r)
+{
+    const char *s = MHD_lookup_connection_value(r->conn, MHD_HEADER_KIND, "Last-Event-ID");
+    uint64_t after = 0, last;
+    bool resume = false, more = false;
+    struct jsonw w;
+    char *head;
+    size_t len;
+
+    if (!s || !*s)
+        s = MHD_lookup_connection_value(r->conn, MHD_GET_ARGUMENT_KIND, "last_event_id");
+    if (s && *s) {
+        if (parse_u64(s, &after) != 0 || after > INT64_MAX)
+            return reply_error(r, 400, "bad request", "Last-Event-ID: must be a message_token");
+        resume = true;
+    }
+    jsonw_init(&w);
+    jsonw_lit(&w, "HTTP/1.1 200 OK\r\n"
+                  "Content-Type: text/event-stream; charset=utf-8\r\n"
+                  "Cache-Control: no-store\r\n"
+                  "Connection: close\r\n"
+                  "X-Accel-Buffering: no\r\n"
+                  "X-Content-Type-Options: nosniff\r\n"
+                  "\r\n");
+    {
+        char retry[32];
+        int n = snprintf(retry, sizeof retry, "retry: %d\n\n", SSE_RETRY_MS);
+        jsonw_raw(&w, retry, (size_t)n);
+    }
+    last = after;
+    if (resume && replay(r, after, &w, &last, &more) != 0) {
+        jsonw_free(&w);
+        return reply_error(r, 500, "internal error", "see the server log");
+    }
+    len = w.len;
+    head = xmalloc(len);
+    memcpy(head, w.buf, len);
+    jsonw_free(&w);
+    return feed_subscribe(r->srv->feed, r, r->chan->id, head, len, last, more);
+}
+
+/* --- GET /api/v1/channels/{id} ------------------------------------------ */
+
+static enum MHD_Result channel_info(struct req *r)
+{
+    struct jsonw w;
+    enum MHD_Result ret;
+
+    jsonw_init(&w);
+    channel_json(&w, r->srv->feed, r->chan);
+    ret = http_reply(r, 200, w.buf, w.len);
+    jsonw_free(&w);
+    return ret;
+}
+
+enum MHD_Result feed_api(struct req *r)
+{
+    const char *rest, *slash;
+    size_t idlen;
+    enum MHD_Result ret;
+
+    if (strcmp(r->path, API_PREFIX) == 0 || strcmp(r->path, API_PREFIX "/") == 0)
+        return list_channels(r);
+    rest = r->path + strlen(API_PREFIX "/");
+    slash = strchr(rest, '/');
+    idlen = slash ? (size_t)(slash - rest) : strlen(rest);
+    if (slash && strcmp(slash, "/posts") != 0 && strcmp(slash, "/events") != 0 &&
+        strcmp(slash, "/") != 0)
+        return reply_error(r, 404, "not found", NULL);
+    if (lookup(r, rest, idlen, &ret) != 0)
+        return ret;
+    if (slash && strcmp(slash, "/posts") == 0)
+        return list_posts(r);
+    if (slash && strcmp(slash, "/events") == 0)
+        return events(r);
+    return channel_info(r);
+}

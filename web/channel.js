@@ -1,0 +1,316 @@
+// The channel page: the feed from the read API, live posts from the event
+// stream, older posts on scroll.  Every string from a post is set with
+// textContent or as a checked http(s) URL attribute; nothing is parsed as
+// markup (and the Content-Security-Policy forbids inline script anyway).
+"use strict";
+
+(function () {
+  const PAGE = 30;
+  const id = decodeURIComponent(location.pathname.split("/")[2] || "");
+  const api = "/api/v1/channels/" + encodeURIComponent(id);
+  const postsEl = document.getElementById("posts");
+  const statusEl = document.getElementById("older-status");
+  const jump = document.getElementById("jump");
+  const seen = new Set();
+  let channel = { name: id, icon: "" };
+  let oldest = null; // token (string) of the oldest post shown
+  let newest = null; // token (string) of the newest post shown
+  let more = true;
+  let loading = false;
+
+  // message_token does not fit a JavaScript number: keep tokens as strings.
+  function parse(text) {
+    return JSON.parse(text.replace(/"(message_token|next)":(\d+)/g, '"$1":"$2"'));
+  }
+
+  async function get(path) {
+    const r = await fetch(path, { headers: { Accept: "application/json" } });
+    if (!r.ok) throw new Error(path + ": HTTP " + r.status);
+    return parse(await r.text());
+  }
+
+  function el(tag, cls, text) {
+    const e = document.createElement(tag);
+    if (cls) e.className = cls;
+    if (text !== undefined && text !== null) e.textContent = String(text);
+    return e;
+  }
+
+  function safeUrl(u) {
+    try {
+      const url = new URL(String(u));
+      return url.protocol === "http:" || url.protocol === "https:" ? url.href : null;
+    } catch (e) {
+      return null;
+    }
+  }
+
+  function link(href, text, cls) {
+    const u = safeUrl(href);
+    if (!u) return el("span", cls, text);
+    const a = el("a", cls, text);
+    a.href = u;
+    a.target = "_blank";
+    a.rel = "noopener noreferrer nofollow";
+    return a;
+  }
+
+  // Text with its http(s) links made clickable; nothing else interpreted.
+  function linkified(text, cls) {
+    const box = el("div", cls || "text");
+    const re = /\bhttps?:\/\/[^\s<>"']+/gi;
+    let last = 0;
+    let m;
+    text = String(text || "");
+    while ((m = re.exec(text)) !== null) {
+      let url = m[0];
+      const trail = url.match(/[.,;:!?)\]}]+$/);
+      if (trail) url = url.slice(0, -trail[0].length);
+      if (m.index > last) box.appendChild(document.createTextNode(text.slice(last, m.index)));
+      box.appendChild(link(url, url));
+      last = m.index + url.length;
+      re.lastIndex = last;
+    }
+    if (last < text.length) box.appendChild(document.createTextNode(text.slice(last)));
+    return box;
+  }
+
+  function size(n) {
+    n = Number(n) || 0;
+    if (n < 1024) return n + " B";
+    if (n < 1024 * 1024) return (n / 1024).toFixed(1) + " KB";
+    return (n / 1024 / 1024).toFixed(1) + " MB";
+  }
+
+  function duration(s) {
+    s = Math.max(0, Math.floor(Number(s) || 0));
+    return Math.floor(s / 60) + ":" + String(s % 60).padStart(2, "0");
+  }
+
+  function image(src, alt) {
+    const u = safeUrl(src);
+    if (!u) return el("div", "noimg", alt || "image");
+    const img = el("img");
+    img.src = u;
+    img.alt = alt || "";
+    img.loading = "lazy";
+    img.referrerPolicy = "no-referrer";
+    img.addEventListener("error", () => img.replaceWith(el("div", "noimg", alt || "image unavailable")));
+    return img;
+  }
+
+  function avatar(cls) {
+    const a = el("div", cls);
+    const u = safeUrl(channel.icon);
+    if (u) {
+      const img = el("img");
+      img.src = u;
+      img.alt = "";
+      img.referrerPolicy = "no-referrer";
+      img.addEventListener("error", () => { img.remove(); a.textContent = initial(channel.name); });
+      a.appendChild(img);
+    } else {
+      a.textContent = initial(channel.name);
+    }
+    return a;
+  }
+
+  function initial(s) {
+    return (Array.from(String(s || "?").trim())[0] || "?").toUpperCase();
+  }
+
+  function extension(name) {
+    const i = String(name).lastIndexOf(".");
+    return i > 0 ? String(name).slice(i + 1).toUpperCase().slice(0, 5) : "FILE";
+  }
+
+  function card(iconText, iconCls, main, detail) {
+    const c = el("div", "card");
+    c.appendChild(el("div", "icon " + (iconCls || ""), iconText));
+    const lines = el("div", "lines");
+    lines.appendChild(main);
+    for (const d of detail) if (d) lines.appendChild(d);
+    c.appendChild(lines);
+    return c;
+  }
+
+  // The body of one message, by type.
+  function body(p) {
+    const m = p.message || {};
+    const b = el("div", "body");
+    switch (p.type) {
+    case "text":
+      b.appendChild(linkified(m.text));
+      break;
+    case "picture": {
+      const a = link(m.media, "", "media");
+      a.appendChild(image(m.media, m.text || "picture"));
+      b.appendChild(a);
+      if (m.text) b.appendChild(linkified(m.text));
+      break;
+    }
+    case "video": {
+      const a = link(m.media, "", "media video");
+      if (m.thumbnail) a.appendChild(image(m.thumbnail, "video"));
+      else a.appendChild(el("div", "noimg", "video"));
+      a.appendChild(el("span", "play", "\u25B6"));
+      if (m.duration !== undefined) a.appendChild(el("span", "badge duration", duration(m.duration)));
+      b.appendChild(a);
+      const info = el("div", "detail video-info");
+      info.textContent = "Video \u00B7 " + size(m.size) +
+        (m.duration !== undefined ? " \u00B7 " + duration(m.duration) : "");
+      b.appendChild(info);
+      break;
+    }
+    case "file":
+      b.appendChild(card(extension(m.file_name), "", link(m.media, m.file_name, "main file-name"),
+        [el("div", "detail file-info", size(m.size) + " \u00B7 " + extension(m.file_name) + " file")]));
+      break;
+    case "contact": {
+      const c = m.contact || {};
+      b.appendChild(card(initial(c.name), "contact-initial", el("div", "main contact-name", c.name),
+        [el("div", "detail contact-phone", c.phone_number), el("div", "detail", "Contact")]));
+      break;
+    }
+    case "location": {
+      const l = m.location || {};
+      const lat = Number(l.lat), lon = Number(l.lon);
+      const coords = lat.toFixed(5) + ", " + lon.toFixed(5);
+      const map = "https://www.openstreetmap.org/?mlat=" + lat + "&mlon=" + lon +
+        "#map=16/" + lat + "/" + lon;
+      b.appendChild(card("MAP", "", el("div", "main", "Location"),
+        [el("div", "detail coords", coords), link(map, "Open map", "map-link")]));
+      break;
+    }
+    case "url": {
+      const box = el("div", "urlcard");
+      if (m.text) box.appendChild(linkified(m.text));
+      box.appendChild(link(m.media, m.media, "url-link"));
+      const u = safeUrl(m.media);
+      if (u) box.appendChild(el("div", "host", new URL(u).host));
+      b.appendChild(box);
+      break;
+    }
+    case "sticker": {
+      const s = el("div", "sticker");
+      s.setAttribute("role", "img");
+      s.setAttribute("aria-label", "sticker " + m.sticker_id);
+      s.appendChild(el("div", "face", "\u263A"));
+      s.appendChild(el("div", "sid", "sticker " + m.sticker_id));
+      b.appendChild(s);
+      break;
+    }
+    default:
+      b.appendChild(el("div", "text", "(" + p.type + " message)"));
+    }
+    return b;
+  }
+
+  function render(p, fresh) {
+    const art = el("article", "post post-" + String(p.type).replace(/[^a-z]/g, "") + (fresh ? " fresh" : ""));
+    art.dataset.token = p.message_token;
+    art.dataset.type = p.type;
+    art.appendChild(avatar("avatar small"));
+    const bub = el("div", "bubble");
+    bub.appendChild(el("div", "sender", channel.name)); // posts appear as the channel
+    bub.appendChild(body(p));
+    const t = el("time", "time", new Date(Number(p.created_ms)).toLocaleTimeString([],
+      { hour: "2-digit", minute: "2-digit" }));
+    t.dateTime = new Date(Number(p.created_ms)).toISOString();
+    t.title = new Date(Number(p.created_ms)).toLocaleString();
+    bub.appendChild(t);
+    art.appendChild(bub);
+    return art;
+  }
+
+  function nearBottom() {
+    const d = document.documentElement;
+    return d.scrollHeight - (window.scrollY + window.innerHeight) < 160;
+  }
+
+  function toBottom() {
+    window.scrollTo(0, document.documentElement.scrollHeight);
+  }
+
+  // A live post: appended in token order (the stream is ordered already).
+  function addLive(p) {
+    if (seen.has(p.message_token)) return;
+    seen.add(p.message_token);
+    const stick = nearBottom();
+    postsEl.appendChild(render(p, true));
+    if (newest === null || BigInt(p.message_token) > BigInt(newest)) newest = p.message_token;
+    if (oldest === null) oldest = p.message_token;
+    if (stick) toBottom();
+    else jump.hidden = false;
+  }
+
+  async function loadOlder() {
+    if (loading || !more) return;
+    loading = true;
+    statusEl.textContent = "Loading\u2026";
+    try {
+      const q = "?limit=" + PAGE + (oldest ? "&before=" + oldest : "");
+      const page = await get(api + "/posts" + q);
+      const before = document.documentElement.scrollHeight;
+      const frag = document.createDocumentFragment();
+      for (const p of page.posts.slice().reverse()) {
+        if (seen.has(p.message_token)) continue;
+        seen.add(p.message_token);
+        frag.appendChild(render(p, false));
+      }
+      postsEl.insertBefore(frag, postsEl.firstChild);
+      if (page.posts.length) {
+        oldest = page.posts[page.posts.length - 1].message_token;
+        if (newest === null) newest = page.posts[0].message_token;
+      }
+      more = page.next !== null;
+      window.scrollBy(0, document.documentElement.scrollHeight - before);
+      statusEl.textContent = more ? "" : (seen.size ? "Beginning of the channel" : "No posts yet");
+    } catch (e) {
+      statusEl.textContent = "Could not load posts";
+    } finally {
+      loading = false;
+    }
+  }
+
+  async function refreshInfo() {
+    try {
+      const c = await get(api);
+      channel = c;
+      document.title = c.name;
+      document.getElementById("name").textContent = c.name;
+      const n = Number(c.subscribers_count) || 0;
+      document.getElementById("viewers").textContent = n + (n === 1 ? " viewer" : " viewers") +
+        (c.state && c.state !== "active" ? " \u00B7 " + c.state : "");
+      const av = document.getElementById("avatar");
+      av.replaceWith(Object.assign(avatar("avatar"), { id: "avatar" }));
+    } catch (e) { /* shown by the live badge */ }
+  }
+
+  function stream() {
+    const liveEl = document.getElementById("live");
+    // Resume right after the newest post loaded: nothing posted in between is lost.
+    const es = new EventSource(api + "/events?last_event_id=" + (newest || "0"));
+    es.addEventListener("open", () => { liveEl.textContent = "live"; liveEl.className = "live on"; refreshInfo(); });
+    es.addEventListener("error", () => { liveEl.textContent = "reconnecting"; liveEl.className = "live off"; });
+    es.addEventListener("post", (e) => {
+      try { addLive(parse(e.data)); } catch (err) { /* ignore a malformed event */ }
+    });
+  }
+
+  async function start() {
+    await refreshInfo();
+    await loadOlder();
+    toBottom();
+    stream();
+    new IntersectionObserver((entries) => {
+      if (entries.some((e) => e.isIntersecting)) loadOlder();
+    }).observe(document.getElementById("top"));
+    jump.addEventListener("click", () => { jump.hidden = true; toBottom(); });
+    window.addEventListener("scroll", () => { if (nearBottom()) jump.hidden = true; });
+    setInterval(refreshInfo, 10000);
+    document.body.dataset.ready = "1";
+  }
+
+  start();
+})();

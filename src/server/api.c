@@ -17,6 +17,7 @@
 #include "core/body.h"
 #include "core/msg.h"
 #include "server/auth.h"
+#include "server/chancache.h"
 #include "server/feed.h"
 #include "server/jsonw.h"
 #include "server/ratelimit.h"
@@ -98,20 +99,16 @@ static int api_begin(struct req *r, bool empty_ok, struct json_object **body, co
         return VCP_STATUS_INVALID_AUTH_TOKEN;
     }
     auth_token_hash(*token, len, hash);
-    r->chan = xmalloc(sizeof *r->chan);
-    rc = store_channel_by_token(r->srv->store, hash, r->chan);
+    rc = chancache_get(r->srv->cache, r->srv->store, hash, &r->ent);
     if (rc == STORE_NOTFOUND) {
-        free(r->chan);
-        r->chan = NULL;
         snprintf(detail, detail_len, "auth_token: not valid");
         return VCP_STATUS_INVALID_AUTH_TOKEN;
     }
     if (rc != STORE_OK) {
-        free(r->chan);
-        r->chan = NULL;
         snprintf(detail, detail_len, "store: %s", store_errmsg(r->srv->store));
         return VCP_STATUS_GENERAL_ERROR;
     }
+    r->chan = &r->ent->ch;
     switch (r->chan->state) {
     case CHANNEL_BLOCKED:
         snprintf(detail, detail_len, "channel %s is blocked", r->chan->pa_id);
@@ -189,8 +186,6 @@ enum MHD_Result api_get_account_info(struct req *r)
     char detail[MSG_DETAIL_MAX];
     struct json_object *body = NULL;
     const char *token;
-    struct member *m = NULL;
-    size_t n = 0;
     struct jsonw w;
     enum MHD_Result ret;
     int status;
@@ -204,11 +199,9 @@ enum MHD_Result api_get_account_info(struct req *r)
         return fail(r, status, detail);
     }
     json_object_put(body);
-    if (store_member_list(r->srv->store, r->chan->id, &m, &n) != STORE_OK)
-        return general_error(r, store_errmsg(r->srv->store));
     jsonw_init(&w);
-    account_json(&w, r->chan, m, n, feed_viewers(r->srv->feed, r->chan->id));
-    free(m);
+    account_json(&w, r->chan, r->ent->members, r->ent->n_members,
+                 feed_viewers(r->srv->feed, r->chan->id));
     r->api_status = VCP_STATUS_OK;
     ret = http_reply(r, 200, w.buf, w.len);
     jsonw_free(&w);
@@ -365,9 +358,10 @@ enum MHD_Result api_post(struct req *r)
     char detail[MSG_DETAIL_MAX];
     struct json_object *body = NULL, *v, *norm;
     const char *token, *from;
+    const struct member *sender;
     struct post *p = &r->commit.post;
     size_t len;
-    int status, role, rc;
+    int status;
 
     detail[0] = '\0';
     status = api_begin(r, false, &body, &token, detail, sizeof detail);
@@ -384,17 +378,10 @@ enum MHD_Result api_post(struct req *r)
         goto answer;
     json_object_object_get_ex(body, "from", &v);
     from = json_object_get_string(v);
-    if (!json_object_is_type(v, json_type_string) ||
-        (size_t)json_object_get_string_len(v) >= sizeof p->from ||
-        (rc = store_member_role(srv->store, r->chan->id, from, &role)) == STORE_NOTFOUND ||
-        (rc == STORE_OK && role != ROLE_SUPERADMIN)) {
+    if (!json_object_is_type(v, json_type_string) || !(sender = chan_entry_member(r->ent, from)) ||
+        sender->role != ROLE_SUPERADMIN) {
         status = VCP_STATUS_BAD_DATA;
         snprintf(detail, sizeof detail, "from: not a superadmin of this channel");
-        goto answer;
-    }
-    if (rc != STORE_OK) {
-        status = VCP_STATUS_GENERAL_ERROR;
-        snprintf(detail, sizeof detail, "store: %s", store_errmsg(srv->store));
         goto answer;
     }
     if ((status = msg_check_content(body, detail, sizeof detail)) != VCP_STATUS_OK)

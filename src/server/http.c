@@ -19,6 +19,7 @@
 #include <sys/socket.h>
 #include <time.h>
 
+#include "server/chancache.h"
 #include "server/server.h"
 #include "server/util.h"
 
@@ -132,7 +133,10 @@ static void req_free(struct req *r)
 {
     if (r->body != r->inline_body)
         free(r->body);
-    free(r->chan);
+    if (r->ent)
+        chancache_put(r->ent);
+    else
+        free(r->chan);
     free(r->post_json);
     free(r->webhook_url);
     free(r);

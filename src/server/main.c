@@ -16,6 +16,7 @@
 
 #include "core/body.h"
 #include "server/admin.h"
+#include "server/chancache.h"
 #include "server/feed.h"
 #include "server/ratelimit.h"
 #include "server/server.h"
@@ -330,6 +331,7 @@ static int serve(int argc, char **argv)
     }
     tokgen_init(&srv->tokgen, cfg->node_id);
     srv->rl = ratelimit_new();
+    srv->cache = chancache_new();
     if (cfg->sandbox)
         sandbox_new(&srv->sandbox);
 
@@ -367,6 +369,7 @@ out:
     webhook_free(srv->webhook);
     sandbox_free(srv->sandbox);
     ratelimit_free(srv->rl);
+    chancache_free(srv->cache);
     if (srv->tok)
         json_tokener_free(srv->tok);
     store_close(srv->store);

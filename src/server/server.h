@@ -33,6 +33,8 @@
 struct ratelimit;
 struct sandbox;
 struct feed;
+struct chancache;
+struct chan_entry;
 
 struct config {
     const char *listen_host; /* numeric address to bind */
@@ -62,6 +64,7 @@ struct server {
     struct config cfg;
     struct MHD_Daemon *mhd;
     struct store *store;         /* HTTP thread's connection */
+    struct chancache *cache;     /* token hash -> channel (HTTP thread only) */
     struct committer *committer; /* posts: group commit on its own thread */
     struct webhook *webhook;     /* set_webhook checks on their own thread */
     struct json_tokener *tok;    /* reused for every body (HTTP thread only) */
@@ -111,11 +114,12 @@ struct req {
 
     /* state of suspended work */
     struct commit_req commit;
-    struct channel *chan; /* the request's channel (heap, for suspended work) */
-    char *post_json;      /* normalised message being committed */
-    char *webhook_url;    /* URL being checked */
-    uint64_t wh_token;    /* message_token of the check's callback */
-    int wh_status;        /* result of the webhook check */
+    struct channel *chan;   /* the request's channel: &ent->ch, or heap when ent is NULL */
+    struct chan_entry *ent; /* the cache entry chan belongs to (a reference), or NULL */
+    char *post_json;        /* normalised message being committed */
+    char *webhook_url;      /* URL being checked */
+    uint64_t wh_token;      /* message_token of the check's callback */
+    int wh_status;          /* result of the webhook check */
     char wh_detail[256];
 
     char inline_body[2048];

@@ -23,10 +23,13 @@
 #include "store/store.h"
 #include "store/sqlite_schema.h"
 
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <time.h>
+#include <unistd.h>
 
 #include <sqlite3.h>
 
@@ -113,6 +116,7 @@ struct sq {
     sqlite3_stmt *st[ST_COUNT]; /* prepared at open, finalized at close */
     char err[ERR_MAX];          /* last failure, "" until one happens */
     int64_t busy_since_ns;      /* when the current wait for a lock began (on_busy) */
+    uint64_t *version;          /* config version, shared by mmap (see open_version); or NULL */
 };
 
 /* Stops a function at the first failing sqlite3_bind_* (rc must be in scope). */
@@ -223,6 +227,48 @@ static void read_channel(sqlite3_stmt *stmt, struct channel *c, int with_count)
  * Runs a bound write statement that must touch one row: STORE_NOTFOUND when
  * it touched none.  Resets the statement in every case.
  */
+/*
+ * The config version lives in a small file beside the database, PATH-vcpver,
+ * mapped shared by every connection of every process: a change to channels
+ * or members increments it after its commit, and a reader learns of the
+ * change with one memory load -- no query, no lock, no system call on the
+ * request path.  (SQLite's PRAGMA data_version would need a read
+ * transaction, and it moves with every stored post as well.)
+ */
+static void open_version(struct sq *s, const char *path)
+{
+    char vpath[4096];
+    void *map;
+    int fd;
+
+    if (snprintf(vpath, sizeof vpath, "%s-vcpver", path) >= (int)sizeof vpath)
+        return;
+    fd = open(vpath, O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+    if (fd < 0)
+        return;
+    if (ftruncate(fd, sizeof(uint64_t)) == 0) { /* 8 bytes; existing contents are kept */
+        map = mmap(NULL, sizeof(uint64_t), PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+        if (map != MAP_FAILED)
+            s->version = map;
+    }
+    close(fd); /* the mapping stays valid */
+}
+
+/* After a committed change to channels or members. */
+static void bump_version(struct sq *s)
+{
+    if (s->version)
+        __atomic_add_fetch(s->version, 1, __ATOMIC_SEQ_CST);
+}
+
+static uint64_t sq_config_version(struct store *st)
+{
+    struct sq *s = sq_of(st);
+
+    /* never 0 while the map exists: 0 means "cannot tell" */
+    return s->version ? __atomic_load_n(s->version, __ATOMIC_SEQ_CST) | (1ULL << 63) : 0;
+}
+
 static int write_one(struct sq *s, sqlite3_stmt *stmt, const char *what)
 {
     int rc = sqlite3_step(stmt);
@@ -233,6 +279,8 @@ static int write_one(struct sq *s, sqlite3_stmt *stmt, const char *what)
     else if (sqlite3_changes(s->db) == 0)
         ret = STORE_NOTFOUND;
     done_with(stmt);
+    if (ret == STORE_OK)
+        bump_version(s);
     return ret;
 }
 
@@ -378,6 +426,8 @@ static void sq_close(struct store *st)
     for (int i = 0; i < ST_COUNT; i++)
         sqlite3_finalize(s->st[i]);
     sqlite3_close(s->db);
+    if (s->version)
+        munmap(s->version, sizeof(uint64_t));
     free(s);
 }
 
@@ -421,6 +471,7 @@ static int sq_open(const char *dsn, struct store **out, char *err, size_t err_le
     }
     if (migrate(s->db, err, err_len) != SQLITE_OK)
         goto fail;
+    open_version(s, path);
     for (int i = 0; i < ST_COUNT; i++) {
         rc = sqlite3_prepare_v3(s->db, stmt_sql[i], -1, SQLITE_PREPARE_PERSISTENT, &s->st[i], NULL);
         if (rc != SQLITE_OK) {
@@ -474,6 +525,7 @@ static int sq_channel_create(struct store *st, struct channel *c,
         c->created_ms = created;
         c->posts_count = 0;
         rc = SQLITE_OK;
+        bump_version(s);
     }
 out:
     if (rc != SQLITE_OK)
@@ -644,8 +696,10 @@ static int sq_member_add(struct store *st, int64_t channel, const struct member 
     BIND(bind_field(stmt, 4, m->avatar, sizeof m->avatar));
     BIND(sqlite3_bind_int(stmt, 5, m->role));
     rc = sqlite3_step(stmt);
-    if (rc == SQLITE_DONE)
+    if (rc == SQLITE_DONE) {
         rc = SQLITE_OK;
+        bump_version(s);
+    }
 out:
     if (rc != SQLITE_OK)
         ret = fail(s, rc, "member_add");
@@ -868,6 +922,7 @@ const struct store_ops store_sqlite_ops = {
     .open = sq_open,
     .close = sq_close,
     .errmsg = sq_errmsg,
+    .config_version = sq_config_version,
     .channel_create = sq_channel_create,
     .channel_by_token = sq_channel_by_token,
     .channel_by_pa_id = sq_channel_by_pa_id,

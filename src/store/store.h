@@ -85,6 +85,14 @@ struct store_ops {
      * valid until its next call.  Never holds token hashes or DSN passwords.
      */
     const char *(*errmsg)(struct store *s);
+    /*
+     * A number that changes whenever a channel or a member changes, through
+     * any connection of any process using the same database, and is cheap
+     * to read (no query): callers may cache channel data while it stays the
+     * same.  0 means the backend cannot tell, so nothing may be cached.
+     * Changes made through this interface move it after they are committed.
+     */
+    uint64_t (*config_version)(struct store *s);
 
     /*
      * Creates a channel from c.  The caller chooses c->pa_id (random digits);
@@ -165,6 +173,7 @@ struct store {
 };
 
 #define store_errmsg(s) ((s)->ops->errmsg(s))
+#define store_config_version(s) ((s)->ops->config_version(s))
 #define store_channel_create(s, c, h) ((s)->ops->channel_create((s), (c), (h)))
 #define store_channel_by_token(s, h, o) ((s)->ops->channel_by_token((s), (h), (o)))
 #define store_channel_by_pa_id(s, id, o) ((s)->ops->channel_by_pa_id((s), (id), (o)))

@@ -613,6 +613,54 @@ static void test_two_connections(void **state)
     store_close(s2);
 }
 
+
+/* Every committed change to channels or members moves the config version,
+ * as seen from another connection; posts do not move it. */
+static void test_config_version(void **state)
+{
+    struct fx *f = *state;
+    struct store *s = f->s, *other = NULL;
+    struct member m;
+    uint8_t h[STORE_HASH_LEN];
+    char err[256], body[64];
+    uint64_t v;
+    int64_t ch;
+
+    if (store_config_version(s) == 0) {
+        skip(); /* a backend that cannot tell caches nothing; nothing to check */
+        return;
+    }
+    assert_int_equal(store_open(f->dsn, &other, err, sizeof err), STORE_OK);
+#define MOVES(call)                                                                                \
+    do {                                                                                           \
+        v = store_config_version(other);                                                           \
+        call;                                                                                      \
+        assert_true(store_config_version(other) != v);                                             \
+        assert_int_equal(store_config_version(other), store_config_version(s));                   \
+    } while (0)
+    MOVES(ch = fx_make_channel(s, NULL, h));
+    MOVES(assert_int_equal(store_channel_set_state(s, ch, CHANNEL_BLOCKED), STORE_OK));
+    fx_hash(h, fx_unique());
+    MOVES(assert_int_equal(store_channel_set_token(s, ch, h), STORE_OK));
+    MOVES(assert_int_equal(store_channel_set_webhook(s, ch, "https://x.example/"), STORE_OK));
+    MOVES(assert_int_equal(store_channel_set_rate(s, ch, 5, 10), STORE_OK));
+    memset(&m, 0, sizeof m);
+    snprintf(m.id, sizeof m.id, "v%llu", (unsigned long long)fx_unique());
+    snprintf(m.name, sizeof m.name, "V");
+    MOVES(assert_int_equal(store_member_add(s, ch, &m), STORE_OK));
+    MOVES(assert_int_equal(store_member_remove(s, ch, m.id), STORE_OK));
+#undef MOVES
+    /* posts are not configuration */
+    v = store_config_version(other);
+    struct post p = mkpost(ch, fx_tokens(1), "text", body, sizeof body);
+    assert_int_equal(store_post_insert_batch(s, &p, 1), STORE_OK);
+    assert_true(store_config_version(other) == v);
+    /* a failed change does not move it */
+    assert_int_equal(store_channel_set_state(s, ch + 1000000, CHANNEL_ACTIVE), STORE_NOTFOUND);
+    assert_true(store_config_version(other) == v);
+    store_close(other);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -631,6 +679,7 @@ int main(void)
         T(test_posts_all_or_nothing),
         T(test_posts_large),
         T(test_two_connections),
+        T(test_config_version),
 #undef T
     };
 

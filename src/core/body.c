@@ -13,10 +13,13 @@
 /*
  * Outside strings, JSON has only white space, punctuation, numbers and the
  * letters of true/false/null, so one pass over the bytes rejects json-c's
- * extensions before the parse.  Returns n, or the offset of the first byte
- * that cannot be JSON.
+ * extensions before the parse.  The same pass counts container nesting
+ * (json-c's own depth limit also counts a scalar as a level, so it cannot
+ * say "16 levels of objects and arrays" exactly).  Returns n, or the offset
+ * of the first byte that cannot be JSON with *too_deep false, or of the
+ * bracket that opens level BODY_DEPTH_MAX + 1 with *too_deep true.
  */
-static size_t plain_json(const char *s, size_t n)
+static size_t plain_json(const char *s, size_t n, bool *too_deep)
 {
     static const bool ok[256] = {
         [' '] = 1, ['\t'] = 1, ['\r'] = 1, ['\n'] = 1, ['{'] = 1, ['}'] = 1, ['['] = 1,
@@ -26,7 +29,9 @@ static size_t plain_json(const char *s, size_t n)
         ['f'] = 1, ['a'] = 1,  ['l'] = 1,  ['s'] = 1,  ['n'] = 1,
     };
     bool in_string = false;
+    int depth = 0;
 
+    *too_deep = false;
     for (size_t i = 0; i < n; i++) {
         char c = s[i];
         if (in_string) {
@@ -36,6 +41,13 @@ static size_t plain_json(const char *s, size_t n)
                 in_string = false;
         } else if (c == '"') {
             in_string = true;
+        } else if (c == '{' || c == '[') {
+            if (++depth > BODY_DEPTH_MAX) {
+                *too_deep = true;
+                return i;
+            }
+        } else if (c == '}' || c == ']') {
+            depth--; /* unbalanced input is json-c's to refuse */
         } else if (!ok[(unsigned char)c]) {
             return i;
         }
@@ -58,6 +70,7 @@ struct json_object *body_parse(struct json_tokener *tok, const char *body, size_
 {
     struct json_object *o;
     enum json_tokener_error err;
+    bool too_deep;
     size_t bad;
 
     *status = VCP_STATUS_BAD_DATA;
@@ -74,8 +87,12 @@ struct json_object *body_parse(struct json_tokener *tok, const char *body, size_
         *status = o ? VCP_STATUS_OK : VCP_STATUS_GENERAL_ERROR;
         return o;
     }
-    if ((bad = plain_json(body, len)) < len) {
-        snprintf(detail, detail_len, "body: invalid JSON (unexpected character at byte %zu)", bad);
+    if ((bad = plain_json(body, len, &too_deep)) < len) {
+        if (too_deep)
+            snprintf(detail, detail_len, "body: nested deeper than %d levels", BODY_DEPTH_MAX);
+        else
+            snprintf(detail, detail_len, "body: invalid JSON (unexpected character at byte %zu)",
+                     bad);
         return NULL;
     }
     /* The NUL after the body is passed too: it ends a bare number such as

@@ -14,7 +14,7 @@
 #include <json-c/json.h>
 
 #define BODY_MAX 30720   /* Viber's documented maximum (30 KiB); more is badData */
-#define BODY_DEPTH_MAX 16 /* JSON nesting levels; deeper is badData */
+#define BODY_DEPTH_MAX 16 /* nested objects/arrays; deeper is badData */
 
 /* A tokener set up as bodies are parsed: strict, UTF-8 checked, depth-limited.
  * NULL on out-of-memory; free with json_tokener_free. Reuse it: reset is cheap. */
@@ -25,7 +25,8 @@ struct json_tokener *body_tokener_new(void);
  * Returns a new object (the caller puts it), or NULL with *status set to
  * VCP_STATUS_BAD_DATA and the reason in detail (MSG_DETAIL_MAX bytes always
  * suffice): "body: N bytes, max 30720", "body: empty, expected a JSON
- * object", "body: invalid JSON (...)", "body: must be a JSON object".  An empty body gives {} when empty_ok.  Only
+ * object", "body: invalid JSON (...)", "body: nested deeper than 16 levels",
+ * "body: must be a JSON object".  An empty body gives {} when empty_ok.  Only
  * out-of-memory can make it return NULL with *status VCP_STATUS_GENERAL_ERROR.
  */
 struct json_object *body_parse(struct json_tokener *tok, const char *body, size_t len,

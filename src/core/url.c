@@ -79,6 +79,11 @@ static bool ipv6_ok(const char *s, size_t len)
 
     if (len == 0 || len >= sizeof buf)
         return false;
+    /* Only what an IPv6 literal is made of: inet_pton stops at a NUL and
+     * would accept "[::1\0<anything>]" (found by fuzzing). */
+    for (size_t i = 0; i < len; i++)
+        if (!is_hex((unsigned char)s[i]) && s[i] != ':' && s[i] != '.')
+            return false;
     memcpy(buf, s, len);
     buf[len] = '\0';
     return inet_pton(AF_INET6, buf, addr) == 1;

@@ -58,7 +58,8 @@ static void table(void **state)
         struct json_object *o =
             body_parse(tok, r->body, strlen(r->body), r->empty_ok, &status, detail, sizeof detail);
         if (status != r->status)
-            fail_msg("row %zu (%s): status %d, want %d (%s)", i, r->body, status, r->status, detail);
+            fail_msg("row %zu (%s): status %d, want %d (%s)", i, r->body, status, r->status,
+                     detail);
         if (n > 0 && r->detail[n - 1] == '*')
             assert_memory_equal(detail, r->detail, n - 1);
         else if (r->status != VCP_STATUS_OK)
@@ -88,18 +89,28 @@ static void size_and_depth_limits(void **state)
     assert_null(body_parse(tok, big, BODY_MAX + 1, false, &status, detail, sizeof detail));
     assert_string_equal(detail, "body: 30721 bytes, max 30720");
 
-    /* BODY_DEPTH_MAX levels pass, one more is refused */
-    for (int depth = BODY_DEPTH_MAX; depth <= BODY_DEPTH_MAX + 1; depth++) {
-        size_t n = 0;
-        for (int i = 0; i < depth; i++)
-            n += (size_t)snprintf(big + n, 8, "{\"a\":");
-        n += (size_t)snprintf(big + n, 8, "1");
-        for (int i = 0; i < depth; i++)
-            big[n++] = '}';
-        big[n] = '\0';
-        o = body_parse(tok, big, n, false, &status, detail, sizeof detail);
-        assert_int_equal(status, depth <= BODY_DEPTH_MAX ? VCP_STATUS_OK : VCP_STATUS_BAD_DATA);
-        json_object_put(o);
+    /* BODY_DEPTH_MAX levels of objects and arrays pass, one more is refused,
+     * whether the innermost holds a value or is empty */
+    for (int inner = 0; inner < 2; inner++) {
+        for (int depth = BODY_DEPTH_MAX; depth <= BODY_DEPTH_MAX + 1; depth++) {
+            size_t n = 0;
+            for (int i = 0; i < depth - 1; i++)
+                n += (size_t)snprintf(big + n, 8, i % 2 ? "[" : "{\"a\":");
+            n += (size_t)snprintf(big + n, 8, (depth - 1) % 2 ? "[" : "{");
+            if (inner)
+                n += (size_t)snprintf(big + n, 8, (depth - 1) % 2 ? "1" : "\"b\":1");
+            for (int i = depth - 1; i >= 0; i--)
+                big[n++] = i % 2 ? ']' : '}';
+            big[n] = '\0';
+            o = body_parse(tok, big, n, false, &status, detail, sizeof detail);
+            if (depth <= BODY_DEPTH_MAX) {
+                assert_int_equal(status, VCP_STATUS_OK);
+            } else {
+                assert_int_equal(status, VCP_STATUS_BAD_DATA);
+                assert_string_equal(detail, "body: nested deeper than 16 levels");
+            }
+            json_object_put(o);
+        }
     }
     free(big);
     json_tokener_free(tok);

@@ -94,6 +94,8 @@ static const struct pcase parse_cases[] = {
     BAD("http://[zz]/"),
     BAD("http://[::1]x/"),
     BAD("http://[::1]:/"),
+    /* a NUL inside the brackets must not end the address early (fuzzing) */
+    {"http://[::1\0\"><img src=x>]/a.jpg", 30, -1, false, NULL, 0, NULL},
     BAD("http://[fe80::1%25eth0]/"),
     BAD("http://[v1.x]/"),
     BAD("http://::1/"),

@@ -30,18 +30,23 @@
 static const char event_types_json[] =
     "[\"delivered\",\"seen\",\"failed\",\"subscribed\",\"unsubscribed\",\"conversation_started\"]";
 
+void api_status_json(struct jsonw *w, int status, const char *detail)
+{
+    jsonw_lit(w, "{");
+    jsonw_kv_int(w, "status", status);
+    jsonw_kv_str(w, "status_message", vcp_status_name(status));
+    if (detail && detail[0])
+        jsonw_kv_str(w, "detail", detail);
+    jsonw_lit(w, "}");
+}
+
 enum MHD_Result api_reply_status(struct req *r, int status, const char *detail)
 {
     struct jsonw w;
     enum MHD_Result ret;
 
     jsonw_init(&w);
-    jsonw_lit(&w, "{");
-    jsonw_kv_int(&w, "status", status);
-    jsonw_kv_str(&w, "status_message", vcp_status_name(status));
-    if (detail && detail[0])
-        jsonw_kv_str(&w, "detail", detail);
-    jsonw_lit(&w, "}");
+    api_status_json(&w, status, detail);
     r->api_status = status;
     ret = http_reply(r, 200, w.buf, w.len);
     jsonw_free(&w);

@@ -601,26 +601,24 @@ static int stand_in(struct feed *f, int sv[2])
 /*
  * Takes the connection's socket away from libmicrohttpd, which then forgets
  * the connection, memory and all.  There is no API for that, so it is done
- * under its feet, on its own thread (no epoll_wait of its is running): the
- * socket is duplicated for the writer; its entry in libmicrohttpd's epoll
- * set is removed; the descriptor number libmicrohttpd holds is pointed
- * (dup3) at one end of a fresh loopback TCP pair, registered in that epoll
- * set in the socket's place.  The handler then answers as usual; the answer
- * goes into the stand-in, the writer reads it (sink_read) and closes its
- * end, and libmicrohttpd closes the connection as a client that left.  This
- * relies on libmicrohttpd 0.9.75's epoll mode (Debian 12); the stream tests
- * guard it.  Returns the socket (non-blocking) with *sink our end of the
- * stand-in, or -1 with nothing changed.
+ * under its feet, on its own thread (no poll() of its is running): the
+ * socket is duplicated for the writer, and the descriptor number
+ * libmicrohttpd holds is pointed (dup3) at one end of a fresh loopback TCP
+ * pair.  libmicrohttpd, which builds its poll set from those numbers on
+ * every turn, carries on with the stand-in: the handler answers as usual,
+ * the answer goes into the stand-in, the writer reads it (sink_read) and
+ * closes its end, and libmicrohttpd closes the connection as a client that
+ * left.  This relies on libmicrohttpd's poll mode (http.c says why not
+ * epoll); the stream tests guard it.  Returns the socket (non-blocking) with
+ * *sink our end of the stand-in, or -1 with nothing changed.
  */
 static int take_socket(struct feed *f, struct req *r, int *sink)
 {
     const union MHD_ConnectionInfo *ci =
         MHD_get_connection_info(r->conn, MHD_CONNECTION_INFO_CONNECTION_FD);
-    const union MHD_DaemonInfo *di = MHD_get_daemon_info(r->srv->mhd, MHD_DAEMON_INFO_EPOLL_FD);
-    struct epoll_event ee;
     int fd, own, sv[2];
 
-    if (!ci || !di || di->epoll_fd < 0)
+    if (!ci)
         return -1;
     fd = ci->connect_fd;
     own = fcntl(fd, F_DUPFD_CLOEXEC, 3);
@@ -628,18 +626,9 @@ static int take_socket(struct feed *f, struct req *r, int *sink)
         return -1;
     if (stand_in(f, sv) != 0)
         goto undo_dup;
-    if (epoll_ctl(di->epoll_fd, EPOLL_CTL_DEL, fd, NULL) != 0)
+    if (dup3(sv[0], fd, O_CLOEXEC) < 0)
         goto undo_pair;
-    memset(&ee, 0, sizeof ee);
-    ee.events = EPOLLIN | EPOLLOUT | EPOLLPRI | EPOLLET; /* as libmicrohttpd registers it */
-    ee.data.ptr = r->conn;
-    if (dup3(sv[0], fd, O_CLOEXEC) < 0) {
-        epoll_ctl(di->epoll_fd, EPOLL_CTL_ADD, fd, &ee);
-        goto undo_pair;
-    }
     close(sv[0]);
-    if (epoll_ctl(di->epoll_fd, EPOLL_CTL_ADD, fd, &ee) != 0)
-        log_msg("error", "event stream: epoll_ctl: %s", strerror(errno));
     *sink = sv[1];
     fcntl(own, F_SETFL, fcntl(own, F_GETFL) | O_NONBLOCK);
     return own;

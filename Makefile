@@ -6,6 +6,7 @@
 #   make test-sanitize the same suite built with ASan + UBSan
 #   make build         just build (./build)
 #   make install       install vcpd, vcp, libvcp, headers, man pages (PREFIX=/usr/local)
+#   make bench         benchmarks against nginx and Prism (bench/run; not a test)
 
 BUILD ?= build
 ASAN_BUILD ?= build-asan
@@ -13,7 +14,7 @@ PREFIX ?= /usr/local
 JOBS ?= $(shell nproc 2>/dev/null || echo 2)
 CTEST_ARGS ?=
 
-.PHONY: all build run test test-sanitize install deps deps-test clean
+.PHONY: all build run test test-sanitize install deps deps-test clean bench
 
 all: build
 
@@ -46,5 +47,8 @@ test-sanitize: deps-test
 install: build
 	cmake --install $(BUILD)
 
+bench:
+	bench/run
+
 clean:
-	rm -rf $(BUILD) $(ASAN_BUILD)
+	rm -rf $(BUILD) $(ASAN_BUILD) build-bench

@@ -82,6 +82,8 @@ enum MHD_Result feed_subscribe(struct feed *f, struct req *r, int64_t channel, c
 enum MHD_Result feed_api(struct req *r);
 /* GET / : the channel index page */
 enum MHD_Result page_index(struct req *r);
+/* GET /openapi.yaml: docs/openapi.yaml (built in), the API's OpenAPI 3 description. */
+enum MHD_Result page_openapi(struct req *r);
 /* GET /channels/{id} : one channel's page */
 enum MHD_Result page_channel(struct req *r);
 /* GET /assets/{name} : the pages' script and style sheet, built into vcpd */

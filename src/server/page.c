@@ -96,6 +96,13 @@ enum MHD_Result page_channel(struct req *r)
     return send_asset(r, 200, asset("channel.html"));
 }
 
+enum MHD_Result page_openapi(struct req *r)
+{
+    const struct web_asset *a = asset("openapi.yaml");
+
+    return a ? send_asset(r, 200, a) : not_found(r);
+}
+
 enum MHD_Result page_asset(struct req *r)
 {
     const char *name = r->path + strlen("/assets/");

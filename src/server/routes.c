@@ -16,6 +16,7 @@ static const struct route routes[] = {
     {"POST", "/sandbox/webhook", false, sandbox_webhook},
     {"GET", "/healthz", false, health_get},
     {"GET", "/metrics", false, metrics_get},
+    {"GET", "/openapi.yaml", false, page_openapi},
     {"GET", "/admin/v1/", true, admin_http},
     {"POST", "/admin/v1/", true, admin_http},
     {"PUT", "/admin/v1/", true, admin_http},

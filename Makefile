@@ -6,15 +6,18 @@
 #   make test-sanitize the same suite built with ASan + UBSan
 #   make build         just build (./build)
 #   make install       install vcpd, vcp, libvcp, headers, man pages (PREFIX=/usr/local)
+#   make fuzz          build the libFuzzer targets (clang) and run each FUZZ_SECONDS
 #   make bench         benchmarks against nginx and Prism (bench/run; not a test)
 
 BUILD ?= build
 ASAN_BUILD ?= build-asan
+FUZZ_BUILD ?= build-fuzz
+FUZZ_SECONDS ?= 60
 PREFIX ?= /usr/local
 JOBS ?= $(shell nproc 2>/dev/null || echo 2)
 CTEST_ARGS ?=
 
-.PHONY: all build run test test-sanitize install deps deps-test clean bench
+.PHONY: all build run test test-sanitize install deps deps-test clean fuzz bench
 
 all: build
 
@@ -47,8 +50,11 @@ test-sanitize: deps-test
 install: build
 	cmake --install $(BUILD)
 
+fuzz: deps-test
+	FUZZ_BUILD=$(FUZZ_BUILD) FUZZ_SECONDS=$(FUZZ_SECONDS) tests/fuzz/run
+
 bench:
 	bench/run
 
 clean:
-	rm -rf $(BUILD) $(ASAN_BUILD) build-bench
+	rm -rf $(BUILD) $(ASAN_BUILD) $(FUZZ_BUILD) build-bench

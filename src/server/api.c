@@ -103,7 +103,7 @@ static int api_begin(struct req *r, bool empty_ok, struct json_object **body, co
         snprintf(detail, detail_len, "auth_token: not valid");
         return VCP_STATUS_INVALID_AUTH_TOKEN;
     }
-    auth_token_hash(*token, len, hash);
+    auth_hasher_token(r->srv->hasher, *token, len, hash);
     rc = chancache_get(r->srv->cache, r->srv->store, hash, &r->ent);
     if (rc == STORE_NOTFOUND) {
         snprintf(detail, detail_len, "auth_token: not valid");
@@ -399,9 +399,10 @@ enum MHD_Result api_post(struct req *r)
     }
     r->post_json = xstrdup(json_object_to_json_string_length(norm, JSON_C_TO_STRING_PLAIN, &len));
     json_object_object_get_ex(norm, "type", &v);
-    snprintf(p->type, sizeof p->type, "%s", json_object_get_string(v));
+    /* both fit: the type is one of the eight names, from matched a member id */
+    memcpy(p->type, json_object_get_string(v), (size_t)json_object_get_string_len(v) + 1);
     json_object_put(norm);
-    snprintf(p->from, sizeof p->from, "%s", from);
+    memcpy(p->from, sender->id, strlen(sender->id) + 1);
     json_object_put(body);
 
     p->token = tokgen_next(&srv->tokgen, now_ms());

@@ -14,6 +14,7 @@
 #include <errno.h>
 #include <inttypes.h>
 #include <netinet/in.h>
+#include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
@@ -112,9 +113,11 @@ void req_resume(struct req *r)
 static struct req *req_new(struct server *srv, struct MHD_Connection *conn, const char *url,
                            const char *method)
 {
-    struct req *r = xcalloc(1, sizeof *r);
+    struct req *r = xmalloc(sizeof *r);
     size_t n = strcspn(url, "?");
 
+    /* everything but the inline body buffer, which need not be zeroed */
+    memset(r, 0, offsetof(struct req, inline_body));
     r->srv = srv;
     r->conn = conn;
     r->start_us = mono_us();
@@ -275,6 +278,15 @@ static void completed(void *cls, struct MHD_Connection *conn, void **con_cls,
     *con_cls = NULL;
 }
 
+/*
+ * libmicrohttpd's per-connection memory: it holds the request line, the
+ * headers and the read buffer (bodies are copied out into struct req as they
+ * arrive), and libmicrohttpd zeroes it for every request -- at 32 KiB that
+ * memset was 40% of a post's instructions.  8 KiB still takes headers of
+ * several KiB; larger ones get 431.
+ */
+#define CONN_MEMORY (8 * 1024)
+
 int http_start(struct server *srv)
 {
     const struct config *cfg = &srv->cfg;
@@ -310,7 +322,7 @@ int http_start(struct server *srv)
         (struct sockaddr *)&ss, MHD_OPTION_NOTIFY_COMPLETED, completed, srv,
         MHD_OPTION_CONNECTION_LIMIT, cfg->conn_limit, MHD_OPTION_PER_IP_CONNECTION_LIMIT,
         cfg->per_ip_limit, MHD_OPTION_CONNECTION_TIMEOUT, cfg->conn_timeout_s,
-        MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)(32 * 1024), MHD_OPTION_LISTEN_BACKLOG_SIZE,
+        MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)CONN_MEMORY, MHD_OPTION_LISTEN_BACKLOG_SIZE,
         1024u, MHD_OPTION_END);
     if (!srv->mhd) {
         log_msg("error", "cannot listen on %s:%d", cfg->listen_host, cfg->listen_port);

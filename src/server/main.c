@@ -16,6 +16,7 @@
 
 #include "core/body.h"
 #include "server/admin.h"
+#include "server/auth.h"
 #include "server/chancache.h"
 #include "server/feed.h"
 #include "server/ratelimit.h"
@@ -332,6 +333,11 @@ static int serve(int argc, char **argv)
     tokgen_init(&srv->tokgen, cfg->node_id);
     srv->rl = ratelimit_new();
     srv->cache = chancache_new();
+    srv->hasher = auth_hasher_new();
+    if (!srv->hasher) {
+        log_msg("error", "OpenSSL: no SHA-256");
+        goto out;
+    }
     if (cfg->sandbox)
         sandbox_new(&srv->sandbox);
 
@@ -370,6 +376,7 @@ out:
     sandbox_free(srv->sandbox);
     ratelimit_free(srv->rl);
     chancache_free(srv->cache);
+    auth_hasher_free(srv->hasher);
     if (srv->tok)
         json_tokener_free(srv->tok);
     store_close(srv->store);

@@ -34,6 +34,7 @@ struct ratelimit;
 struct sandbox;
 struct feed;
 struct chancache;
+struct auth_hasher;
 struct chan_entry;
 
 struct config {
@@ -65,6 +66,7 @@ struct server {
     struct MHD_Daemon *mhd;
     struct store *store;         /* HTTP thread's connection */
     struct chancache *cache;     /* token hash -> channel (HTTP thread only) */
+    struct auth_hasher *hasher;  /* token hashing (HTTP thread only) */
     struct committer *committer; /* posts: group commit on its own thread */
     struct webhook *webhook;     /* set_webhook checks on their own thread */
     struct json_tokener *tok;    /* reused for every body (HTTP thread only) */
@@ -122,7 +124,7 @@ struct req {
     int wh_status;          /* result of the webhook check */
     char wh_detail[256];
 
-    char inline_body[2048];
+    char inline_body[2048]; /* last: req_new zeroes everything before it */
 };
 
 struct route {

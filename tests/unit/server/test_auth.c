@@ -34,6 +34,24 @@ static void hash_is_sha256(void **state)
     assert_string_equal(hex, "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad");
 }
 
+static void hasher_matches_one_shot(void **state)
+{
+    struct auth_hasher *h = auth_hasher_new();
+    uint8_t a[STORE_HASH_LEN], b[STORE_HASH_LEN];
+    char tok[AUTH_TOKEN_LEN + 1];
+
+    assert_non_null(h);
+    for (int i = 0; i < 50; i++) { /* the context is reused: no state leaks between calls */
+        assert_int_equal(auth_token_new(tok), 0);
+        size_t n = (size_t)i % sizeof tok;
+        auth_token_hash(tok, n, a);
+        auth_hasher_token(h, tok, n, b);
+        assert_memory_equal(a, b, sizeof a);
+    }
+    auth_hasher_free(h);
+    auth_hasher_free(NULL);
+}
+
 static void comparisons(void **state)
 {
     assert_true(auth_str_equal("secret-admin-key-1", "secret-admin-key-1"));
@@ -67,6 +85,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(token_shape_and_uniqueness),
         cmocka_unit_test(hash_is_sha256),
+        cmocka_unit_test(hasher_matches_one_shot),
         cmocka_unit_test(comparisons),
         cmocka_unit_test(ids),
     };

@@ -25,6 +25,7 @@
  * spend over a second just parsing.  The blob is kept as the fallback for a
  * libcurl built on another TLS library, where the callback does not exist.
  */
+#define _GNU_SOURCE /* memmem */
 #include <errno.h>
 #include <inttypes.h>
 #include <limits.h>
@@ -405,8 +406,8 @@ static int pem_certs(const char *pem, size_t len, X509_STORE *store)
 }
 
 /*
- * Builds w->ca (the system bundle followed by the extra CA) and w->store
- * (the same, parsed).  libcurl's CA options replace each other rather than
+ * Builds w->ca (the system bundle followed by the extra CA); ca_store()
+ * parses it on first use.  libcurl's CA options replace each other rather than
  * add up, so the union is made here: the extra CA adds trust to the system
  * CAs, it does not replace them.
  */
@@ -447,15 +448,10 @@ static int load_cas(struct webhook *w, const struct webhook_cfg *cfg, char *err,
         memcpy(w->ca + sys_len + 1, extra, extra_len);
     w->ca_len = sys_len + 1 + extra_len;
     w->ca[w->ca_len] = '\0';
-    w->store = X509_STORE_new();
-    if (w->store == NULL) {
-        snprintf(err, err_len, "out of memory");
-        goto out;
-    }
-    /* What curl does with its own stores: an intermediate given as the
-     * extra CA is a trust anchor of its own. */
-    X509_STORE_set_flags(w->store, X509_V_FLAG_PARTIAL_CHAIN);
-    if (pem_certs(w->ca, w->ca_len, w->store) == 0) {
+    /* Parsing ~150 certificates into an X509_STORE costs milliseconds and a
+     * few MiB of touched library pages, so it waits for the first check
+     * (ca_store); here only make sure there is something to parse. */
+    if (!memmem(w->ca, w->ca_len, "-----BEGIN CERTIFICATE-----", 27)) {
         snprintf(err, err_len, "no trusted CA certificates in %s", sys_path);
         goto out;
     }
@@ -569,14 +565,35 @@ static char *signed_url(const char *url, const char *hex)
     return s;
 }
 
+/* The CA store, parsed from w->ca on the first call.  Checker thread only. */
+static X509_STORE *ca_store(struct webhook *w)
+{
+    if (w->store != NULL)
+        return w->store;
+    w->store = X509_STORE_new();
+    if (w->store == NULL)
+        return NULL;
+    /* What curl does with its own stores: an intermediate given as the
+     * extra CA is a trust anchor of its own. */
+    X509_STORE_set_flags(w->store, X509_V_FLAG_PARTIAL_CHAIN);
+    if (pem_certs(w->ca, w->ca_len, w->store) == 0) {
+        X509_STORE_free(w->store);
+        w->store = NULL;
+    }
+    return w->store;
+}
+
 /* Gives a new connection's SSL_CTX the checker's CA store.  Runs on the
- * checker thread; the store is only read from then on. */
+ * checker thread; the store is only read once built. */
 static CURLcode on_ssl_ctx(CURL *e, void *ssl_ctx, void *userdata)
 {
-    const struct webhook *w = userdata;
+    struct webhook *w = userdata;
+    X509_STORE *store = ca_store(w);
 
     (void)e;
-    SSL_CTX_set1_cert_store(ssl_ctx, w->store); /* takes its own reference */
+    if (store == NULL)
+        return CURLE_SSL_CACERT_BADFILE;     /* reported as a TLS failure of this check */
+    SSL_CTX_set1_cert_store(ssl_ctx, store); /* takes its own reference */
     return CURLE_OK;
 }
 

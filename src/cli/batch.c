@@ -33,34 +33,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "batch.h"
 #include "cli.h"
-
-enum line_state { TODO, DONE, OPEN };
-
-struct line {
-    long no;    /* 1-based line number in the file */
-    char *text; /* the line, NUL-terminated, in the file buffer */
-    size_t len;
-    uint64_t hash; /* FNV-1a of text */
-    vcp_msg *msg;
-    enum line_state state;
-};
-
-struct batch {
-    struct cli *cli;
-    const char *path, *state_path;
-    char *buf; /* the whole file */
-    struct line *lines;
-    size_t n;
-    int state_fd;
-    /* progress */
-    bool bar;       /* draw a bar on stderr (a terminal) */
-    bool lines_out; /* print a result line per post on stdout */
-    size_t total, done_before, posted;
-    double t0, last_draw;
-    char note[96]; /* shown after the bar (rate limited, ...) */
-    long current;  /* line being posted */
-};
 
 static volatile sig_atomic_t interrupted;
 
@@ -126,12 +100,12 @@ static char *slurp(const char *path, size_t *len)
     return buf;
 }
 
-/* Splits the file into non-blank lines. */
-static int split_lines(struct batch *b, size_t len)
+/* Splits buf into non-blank lines. */
+static int split_lines(struct batch *b, char *buf, size_t len)
 {
     size_t cap = 0;
     long no = 0;
-    char *p = b->buf, *end = b->buf + len;
+    char *p = buf, *end = buf + len;
 
     while (p < end) {
         char *nl = memchr(p, '\n', (size_t)(end - p));
@@ -224,6 +198,52 @@ static void sync_dir(const char *path)
     }
 }
 
+int batch_parse_state(struct batch *b, const char *buf, size_t len)
+{
+    char *copy = malloc(len + 1), *p, *end;
+    long recno = 0;
+
+    if (copy == NULL) {
+        fprintf(b->err, "vcp: out of memory\n");
+        return EXIT_IO;
+    }
+    memcpy(copy, buf, len);
+    copy[len] = '\0';
+    p = copy;
+    end = copy + len;
+    while (p < end) {
+        char *nl = memchr(p, '\n', (size_t)(end - p));
+        if (nl == NULL)
+            break; /* a torn last record was never complete: ignore it */
+        *nl = '\0';
+        recno++;
+        char kind = 0;
+        long no = 0;
+        unsigned long long h = 0, extra = 0;
+        int got = sscanf(p, "%c %ld %llx %llu", &kind, &no, &h, &extra);
+        p = nl + 1;
+        if (recno == 1 || got < 3)
+            continue; /* header, or a damaged record */
+        struct line *ln = find_line(b, no);
+        if (ln == NULL || ln->hash != h) {
+            fprintf(b->err,
+                    "vcp: %s does not match %s (line %ld changed since it was recorded);\n"
+                    "vcp: remove the state file only if you mean to post the file again\n",
+                    b->state_path, b->path, no);
+            free(copy);
+            return EXIT_IO;
+        }
+        if (kind == 'S')
+            ln->state = ln->state == DONE ? DONE : OPEN;
+        else if (kind == 'A' || kind == 'K')
+            ln->state = DONE;
+        else if (kind == 'F' && ln->state != DONE)
+            ln->state = TODO;
+    }
+    free(copy);
+    return 0;
+}
+
 /* Loads the state file (if any) into the lines' states; opens it for appending. */
 static int load_state(struct batch *b)
 {
@@ -236,36 +256,10 @@ static int load_state(struct batch *b)
         return EXIT_IO;
     }
     if (buf) {
-        char *p = buf, *end = buf + len;
-        long recno = 0;
-        while (p < end) {
-            char *nl = memchr(p, '\n', (size_t)(end - p));
-            if (nl == NULL)
-                break; /* a torn last record was never complete: ignore it */
-            *nl = '\0';
-            recno++;
-            char kind = 0;
-            long no = 0;
-            unsigned long long h = 0, extra = 0;
-            int got = sscanf(p, "%c %ld %llx %llu", &kind, &no, &h, &extra);
-            p = nl + 1;
-            if (recno == 1 || got < 3)
-                continue; /* header, or a damaged record */
-            struct line *ln = find_line(b, no);
-            if (ln == NULL || ln->hash != h) {
-                fprintf(stderr,
-                        "vcp: %s does not match %s (line %ld changed since it was recorded);\n"
-                        "vcp: remove the state file only if you mean to post the file again\n",
-                        b->state_path, b->path, no);
-                free(buf);
-                return EXIT_IO;
-            }
-            if (kind == 'S')
-                ln->state = ln->state == DONE ? DONE : OPEN;
-            else if (kind == 'A' || kind == 'K')
-                ln->state = DONE;
-            else if (kind == 'F' && ln->state != DONE)
-                ln->state = TODO;
+        int rc = batch_parse_state(b, buf, len);
+        if (rc != 0) {
+            free(buf);
+            return rc;
         }
         bool torn = len > 0 && buf[len - 1] != '\n';
         free(buf);
@@ -337,23 +331,26 @@ static void on_retry(void *arg, int attempt, long delay_ms, const char *reason)
 
 /* ---------------------------------------------------------------- run */
 
-/* Parses and validates every line; prints every problem.  0 or an exit code. */
-static int prepare(struct batch *b)
+int batch_parse_lines(struct batch *b, char *buf, size_t len)
 {
     struct vcp_result res;
     const char *from = NULL;
     size_t bad = 0, i;
     int rc;
 
+    if (split_lines(b, buf, len) != 0) {
+        fprintf(b->err, "vcp: out of memory\n");
+        return EXIT_IO;
+    }
     for (i = 0; i < b->n; i++) {
         struct line *ln = &b->lines[i];
         rc = vcp_msg_from_json(ln->text, ln->len, &ln->msg, &res);
         if (rc == VCP_E_NOMEM) {
-            fprintf(stderr, "vcp: out of memory\n");
+            fprintf(b->err, "vcp: out of memory\n");
             return EXIT_IO;
         }
         if (rc != VCP_E_OK) {
-            fprintf(stderr, "%s:%ld: %s (%d): %s\n", b->path, ln->no, res.status_name, res.status,
+            fprintf(b->err, "%s:%ld: %s (%d): %s\n", b->path, ln->no, res.status_name, res.status,
                     res.detail);
             bad++;
             continue;
@@ -365,16 +362,25 @@ static int prepare(struct batch *b)
                 return EXIT_IO;
         }
         if (vcp_msg_validate(ln->msg, &res) != VCP_E_OK) {
-            fprintf(stderr, "%s:%ld: %s (%d): %s\n", b->path, ln->no, res.status_name, res.status,
+            fprintf(b->err, "%s:%ld: %s (%d): %s\n", b->path, ln->no, res.status_name, res.status,
                     res.detail);
             bad++;
         }
     }
     if (bad) {
-        fprintf(stderr, "vcp: %zu of %zu lines invalid; nothing sent\n", bad, b->n);
+        fprintf(b->err, "vcp: %zu of %zu lines invalid; nothing sent\n", bad, b->n);
         return EXIT_INVALID;
     }
     return 0;
+}
+
+void batch_clear(struct batch *b)
+{
+    for (size_t i = 0; i < b->n; i++)
+        vcp_msg_free(b->lines[i].msg);
+    free(b->lines);
+    b->lines = NULL;
+    b->n = 0;
 }
 
 static void line_out(struct batch *b, const struct line *ln, const struct vcp_result *res, int rc)
@@ -480,6 +486,7 @@ int cmd_batch(struct cli *cli)
     memset(&b, 0, sizeof(b));
     b.cli = cli;
     b.path = cli->batch;
+    b.err = stderr;
     b.state_fd = -1;
     if (cli->unknown && strcmp(cli->unknown, "skip") != 0 && strcmp(cli->unknown, "resend") != 0) {
         fprintf(stderr, "vcp: --unknown: want skip or resend\n");
@@ -497,10 +504,6 @@ int cmd_batch(struct cli *cli)
         rc = EXIT_IO;
         goto out;
     }
-    if (split_lines(&b, len) != 0) {
-        rc = EXIT_IO;
-        goto out;
-    }
     b.bar = !cli->quiet && isatty(STDERR_FILENO);
     b.lines_out = cli->json || !isatty(STDOUT_FILENO);
     /* A batch outlives short rate limits: wait longer than a single command would. */
@@ -508,7 +511,7 @@ int cmd_batch(struct cli *cli)
         cli->retries = 30;
     if ((rc = cli_client(cli, on_retry, &b)) != 0)
         goto out;
-    if ((rc = prepare(&b)) != 0)
+    if ((rc = batch_parse_lines(&b, b.buf, len)) != 0)
         goto out;
     if ((rc = load_state(&b)) != 0)
         goto out;
@@ -558,9 +561,7 @@ int cmd_batch(struct cli *cli)
 out:
     if (b.state_fd >= 0)
         close(b.state_fd);
-    for (i = 0; i < b.n; i++)
-        vcp_msg_free(b.lines[i].msg);
-    free(b.lines);
+    batch_clear(&b);
     free(b.buf);
     free(state);
     return rc;

@@ -1,7 +1,7 @@
 /*
  * Shared state of the vcp tool: the parsed command line, the client made
- * from it, and the documented exit codes.  The tool uses only the public
- * libvcp API (<vcp/vcp.h>), like any other program would.
+ * from it, the command table's row type, and the documented exit codes.  The tool uses only the
+ * public libvcp API (<vcp/vcp.h>), like any other program would.
  */
 #ifndef VCP_CLI_H
 #define VCP_CLI_H
@@ -27,6 +27,25 @@ enum {
 
 #define CLI_MAX_POS 8
 
+struct cli;
+
+/* One row of the command table (args.c). */
+struct cli_command {
+    const char *words; /* "post text" */
+    int (*run)(struct cli *);
+    int min_pos, max_pos; /* positional arguments it takes */
+    const char *usage;    /* after "vcp <words> " */
+    const char *help;
+};
+
+/* What the command line asks for, when it is not refused (cli_parse_args). */
+enum cli_action {
+    CLI_RUN,     /* run cli->command */
+    CLI_USAGE,   /* print the general usage (cli_usage) on stdout, exit 0 */
+    CLI_HELP,    /* print cli->command's help (cli_command_help) on stdout, exit 0 */
+    CLI_VERSION, /* print the version on stdout, exit 0 */
+};
+
 /* Everything the command line said. */
 struct cli {
     const char *cmd;              /* "post text", "webhook set", ... */
@@ -47,9 +66,26 @@ struct cli {
     const char *listen, *cert, *key, *port_file;
     bool accept_unsigned;
 
-    vcp_client *client;   /* made on first use */
-    char *looked_up_from; /* first superadmin, looked up once */
+    const struct cli_command *command; /* the command given (points into the table) */
+    vcp_client *client;                /* made on first use */
+    char *looked_up_from;              /* first superadmin, looked up once */
 };
+
+/*
+ * Parses argv[1..argc-1] into *cli (zeroed by the caller), which then points
+ * into argv.  Returns 0 with *action saying what to do (for CLI_RUN and
+ * CLI_HELP cli->command is set; for CLI_RUN the positional arguments are in
+ * cli->pos and fit the command), or EXIT_USAGE after writing the reason (or
+ * the usage) to err.  Reads no environment and writes nowhere but err; the
+ * caller fills in the token and API URL from the environment.
+ */
+int cli_parse_args(struct cli *cli, int argc, char **argv, FILE *err, enum cli_action *action);
+
+/* Writes the general usage (every command, the global options, exit codes) to f. */
+void cli_usage(FILE *f);
+
+/* Writes command c's usage, help and options to f. */
+void cli_command_help(FILE *f, const struct cli_command *c);
 
 /* Makes cli->client from the options (once); prints and returns an exit code on failure. */
 int cli_client(struct cli *cli, vcp_retry_fn on_retry, void *arg);

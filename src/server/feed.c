@@ -66,8 +66,7 @@ static enum MHD_Result reply_error(struct req *r, unsigned status, const char *w
     return ret;
 }
 
-/* A decimal uint64 of digits only (no sign, no spaces).  0 or -1. */
-static int parse_u64(const char *s, uint64_t *out)
+int feed_parse_u64(const char *s, uint64_t *out)
 {
     uint64_t v = 0;
 
@@ -80,6 +79,16 @@ static int parse_u64(const char *s, uint64_t *out)
             return -1;
         v = v * 10 + (uint64_t)(*s - '0');
     }
+    *out = v;
+    return 0;
+}
+
+int feed_parse_event_id(const char *s, uint64_t *out)
+{
+    uint64_t v;
+
+    if (feed_parse_u64(s, &v) != 0 || v > INT64_MAX)
+        return -1;
     *out = v;
     return 0;
 }
@@ -197,10 +206,10 @@ static enum MHD_Result list_posts(struct req *r)
     enum MHD_Result ret;
 
     s = MHD_lookup_connection_value(r->conn, MHD_GET_ARGUMENT_KIND, "limit");
-    if (s && (parse_u64(s, &limit) != 0 || limit < 1 || limit > FEED_PAGE_MAX))
+    if (s && (feed_parse_u64(s, &limit) != 0 || limit < 1 || limit > FEED_PAGE_MAX))
         return reply_error(r, 400, "bad request", "limit: must be an integer 1..200");
     s = MHD_lookup_connection_value(r->conn, MHD_GET_ARGUMENT_KIND, "before");
-    if (s && (parse_u64(s, &before) != 0 || before == 0 || before > INT64_MAX))
+    if (s && (feed_parse_u64(s, &before) != 0 || before == 0 || before > INT64_MAX))
         return reply_error(r, 400, "bad request", "before: must be a message_token");
     s = MHD_lookup_connection_value(r->conn, MHD_GET_ARGUMENT_KIND, "type");
     if (s) {
@@ -336,7 +345,7 @@ static enum MHD_Result events(struct req *r)
     if (!s || !*s)
         s = MHD_lookup_connection_value(r->conn, MHD_GET_ARGUMENT_KIND, "last_event_id");
     if (s && *s) {
-        if (parse_u64(s, &after) != 0 || after > INT64_MAX)
+        if (feed_parse_event_id(s, &after) != 0)
             return reply_error(r, 400, "bad request", "Last-Event-ID: must be a message_token");
         resume = true;
     }

@@ -76,6 +76,23 @@ void feed_post_json(struct jsonw *w, const struct post *p);
 enum MHD_Result feed_subscribe(struct feed *f, struct req *r, int64_t channel, char *head,
                                size_t head_len, uint64_t cursor, bool close_after);
 
+/*
+ * Reads a decimal uint64 of digits only: no sign, no spaces, at most 20
+ * characters (leading zeros count), no overflow.  Returns 0 and stores the
+ * value in *out, or -1 (NULL, empty or anything else; *out untouched).  The
+ * paging parameters (limit, before) of GET .../posts use it.
+ */
+int feed_parse_u64(const char *s, uint64_t *out);
+
+/*
+ * Reads a stream's resume point, the Last-Event-ID header or the
+ * ?last_event_id= parameter: feed_parse_u64 and at most INT64_MAX (a
+ * message_token).  Returns 0 and stores the id in *out, or -1 (*out
+ * untouched).  The caller treats a missing or empty value as "no resume"
+ * before asking.
+ */
+int feed_parse_event_id(const char *s, uint64_t *out);
+
 /* --- handlers (routes.c) ----------------------------------------------- */
 
 /* GET /api/v1/channels and /api/v1/channels/{id}[/posts|/events] */

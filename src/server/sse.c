@@ -595,6 +595,11 @@ static int stand_in(struct feed *f, int sv[2])
     }
     fcntl(sv[0], F_SETFL, fcntl(sv[0], F_GETFL) | O_NONBLOCK);
     setsockopt(sv[1], IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+    /* Our end closes first, with a reset: no TIME_WAIT is left behind per
+     * stream, which would hold a loopback port for a minute and, with
+     * thousands of viewers arriving, run the ephemeral ports out. */
+    setsockopt(sv[1], SOL_SOCKET, SO_LINGER, &(struct linger){.l_onoff = 1, .l_linger = 0},
+               sizeof(struct linger));
     return 0;
 }
 

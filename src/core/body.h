@@ -13,8 +13,8 @@
 
 #include <json-c/json.h>
 
-#define BODY_MAX 30720   /* Viber's documented maximum (30 KiB); more is badData */
-#define BODY_DEPTH_MAX 16 /* nested objects/arrays; deeper is badData */
+#define BODY_MAX       30720 /* Viber's documented maximum (30 KiB); more is badData */
+#define BODY_DEPTH_MAX 16    /* nested objects/arrays; deeper is badData */
 
 /* A tokener set up as bodies are parsed: strict, UTF-8 checked, depth-limited.
  * NULL on out-of-memory; free with json_tokener_free. Reuse it: reset is cheap. */

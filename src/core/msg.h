@@ -32,27 +32,27 @@
 #include "vcp/status.h"
 
 /* Limits from the seed; characters are Unicode code points. */
-#define MSG_TEXT_MAX 7000
-#define MSG_PICTURE_TEXT_MAX 768
-#define MSG_URL_TEXT_MAX 120
-#define MSG_URL_MEDIA_MAX 2000
-#define MSG_FILE_NAME_MAX 256
-#define MSG_CONTACT_NAME_MAX 28
-#define MSG_CONTACT_PHONE_MAX 18
-#define MSG_SENDER_NAME_MAX 28
-#define MSG_MEDIA_SIZE_MAX 52428800 /* 50 MB */
+#define MSG_TEXT_MAX           7000
+#define MSG_PICTURE_TEXT_MAX   768
+#define MSG_URL_TEXT_MAX       120
+#define MSG_URL_MEDIA_MAX      2000
+#define MSG_FILE_NAME_MAX      256
+#define MSG_CONTACT_NAME_MAX   28
+#define MSG_CONTACT_PHONE_MAX  18
+#define MSG_SENDER_NAME_MAX    28
+#define MSG_MEDIA_SIZE_MAX     52428800 /* 50 MB */
 #define MSG_VIDEO_DURATION_MAX 180
-#define MSG_STICKER_ID_MAX 9007199254740992LL /* 2^53: exact in every JSON reader, JS too */
-#define MSG_DETAIL_MAX 256 /* a detail buffer of this size never truncates */
+#define MSG_STICKER_ID_MAX     9007199254740992LL /* 2^53: exact in every JSON reader, JS too */
+#define MSG_DETAIL_MAX         256                /* a detail buffer of this size never truncates */
 
-#define MSG_TYPE_TABLE(X)                                                                          \
-    X(TEXT, "text")                                                                                \
-    X(PICTURE, "picture")                                                                          \
-    X(VIDEO, "video")                                                                              \
-    X(FILE, "file")                                                                                \
-    X(CONTACT, "contact")                                                                          \
-    X(LOCATION, "location")                                                                        \
-    X(URL, "url")                                                                                  \
+#define MSG_TYPE_TABLE(X)   \
+    X(TEXT, "text")         \
+    X(PICTURE, "picture")   \
+    X(VIDEO, "video")       \
+    X(FILE, "file")         \
+    X(CONTACT, "contact")   \
+    X(LOCATION, "location") \
+    X(URL, "url")           \
     X(STICKER, "sticker")
 
 enum msg_type {

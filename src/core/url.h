@@ -11,11 +11,11 @@
 
 /* Offsets into the parsed string; a piece that is absent has len 0. */
 struct url_parts {
-    bool https;         /* scheme is https (else http) */
-    size_t host_off;    /* host without brackets for IPv6 literals */
+    bool https;      /* scheme is https (else http) */
+    size_t host_off; /* host without brackets for IPv6 literals */
     size_t host_len;
-    int port;           /* explicit port, or -1 */
-    size_t path_off;    /* path without query and fragment ("" allowed) */
+    int port;        /* explicit port, or -1 */
+    size_t path_off; /* path without query and fragment ("" allowed) */
     size_t path_len;
 };
 

@@ -39,38 +39,38 @@ enum channel_state {
 enum member_role { ROLE_SUPERADMIN = 0, ROLE_ADMIN = 1 };
 
 struct channel {
-    int64_t id;             /* internal row id */
-    char pa_id[32];         /* public id: "pa:" + 20 digits */
-    char name[129];         /* chat_hostname / name, <= 128 bytes */
-    char uri[129];          /* channel URI (slug) */
-    char icon[1025];        /* avatar URL or "" */
-    char background[1025];  /* background URL or "" */
+    int64_t id;            /* internal row id */
+    char pa_id[32];        /* public id: "pa:" + 20 digits */
+    char name[129];        /* chat_hostname / name, <= 128 bytes */
+    char uri[129];         /* channel URI (slug) */
+    char icon[1025];       /* avatar URL or "" */
+    char background[1025]; /* background URL or "" */
     char category[129];
     char subcategory[129];
-    char country[3];        /* ISO 3166 alpha-2 or "" */
-    double lat, lon;        /* location */
-    char webhook[2049];     /* "" when none is set */
-    int state;              /* enum channel_state */
-    int rate_count;         /* token bucket: requests per window; 0 = unlimited */
-    int rate_window_s;      /* window in seconds (>= 1) */
-    int64_t created_ms;     /* Unix ms */
-    int64_t posts_count;    /* number of stored posts (informational) */
+    char country[3];     /* ISO 3166 alpha-2 or "" */
+    double lat, lon;     /* location */
+    char webhook[2049];  /* "" when none is set */
+    int state;           /* enum channel_state */
+    int rate_count;      /* token bucket: requests per window; 0 = unlimited */
+    int rate_window_s;   /* window in seconds (>= 1) */
+    int64_t created_ms;  /* Unix ms */
+    int64_t posts_count; /* number of stored posts (informational) */
 };
 
 struct member {
-    char id[65];      /* Viber-style user id, e.g. base64 of 16 random bytes */
+    char id[65]; /* Viber-style user id, e.g. base64 of 16 random bytes */
     char name[129];
     char avatar[1025];
-    int role;         /* enum member_role */
+    int role; /* enum member_role */
 };
 
 struct post {
-    uint64_t token;       /* message_token (primary key) */
-    int64_t channel;      /* channel row id */
-    int64_t created_ms;   /* Unix ms */
-    char type[16];        /* "text", ... */
-    char from[65];        /* sender member id */
-    const char *json;     /* normalised message (msg_normalize); owned by whoever made the struct */
+    uint64_t token;     /* message_token (primary key) */
+    int64_t channel;    /* channel row id */
+    int64_t created_ms; /* Unix ms */
+    char type[16];      /* "text", ... */
+    char from[65];      /* sender member id */
+    const char *json;   /* normalised message (msg_normalize); owned by whoever made the struct */
 };
 
 struct store; /* one connection; opaque */
@@ -104,7 +104,8 @@ struct store_ops {
      * The channel whose token hashes to hash, deleted ones included (STORE_NOTFOUND if none).
      * On every request's path, so one index lookup: out->posts_count is NOT counted, it is 0.
      */
-    int (*channel_by_token)(struct store *s, const uint8_t hash[STORE_HASH_LEN], struct channel *out);
+    int (*channel_by_token)(struct store *s, const uint8_t hash[STORE_HASH_LEN],
+                            struct channel *out);
     /* The channel with that pa_id, posts_count filled in; STORE_NOTFOUND if none. */
     int (*channel_by_pa_id)(struct store *s, const char *pa_id, struct channel *out);
     /*
@@ -172,22 +173,22 @@ struct store {
     const struct store_ops *ops;
 };
 
-#define store_errmsg(s) ((s)->ops->errmsg(s))
-#define store_config_version(s) ((s)->ops->config_version(s))
-#define store_channel_create(s, c, h) ((s)->ops->channel_create((s), (c), (h)))
-#define store_channel_by_token(s, h, o) ((s)->ops->channel_by_token((s), (h), (o)))
-#define store_channel_by_pa_id(s, id, o) ((s)->ops->channel_by_pa_id((s), (id), (o)))
-#define store_channel_list(s, o, n) ((s)->ops->channel_list((s), (o), (n)))
-#define store_channel_set_state(s, id, st) ((s)->ops->channel_set_state((s), (id), (st)))
-#define store_channel_set_token(s, id, h) ((s)->ops->channel_set_token((s), (id), (h)))
+#define store_errmsg(s)                     ((s)->ops->errmsg(s))
+#define store_config_version(s)             ((s)->ops->config_version(s))
+#define store_channel_create(s, c, h)       ((s)->ops->channel_create((s), (c), (h)))
+#define store_channel_by_token(s, h, o)     ((s)->ops->channel_by_token((s), (h), (o)))
+#define store_channel_by_pa_id(s, id, o)    ((s)->ops->channel_by_pa_id((s), (id), (o)))
+#define store_channel_list(s, o, n)         ((s)->ops->channel_list((s), (o), (n)))
+#define store_channel_set_state(s, id, st)  ((s)->ops->channel_set_state((s), (id), (st)))
+#define store_channel_set_token(s, id, h)   ((s)->ops->channel_set_token((s), (id), (h)))
 #define store_channel_set_webhook(s, id, u) ((s)->ops->channel_set_webhook((s), (id), (u)))
 #define store_channel_set_rate(s, id, c, w) ((s)->ops->channel_set_rate((s), (id), (c), (w)))
-#define store_member_add(s, ch, m) ((s)->ops->member_add((s), (ch), (m)))
-#define store_member_remove(s, ch, m) ((s)->ops->member_remove((s), (ch), (m)))
-#define store_member_list(s, ch, o, n) ((s)->ops->member_list((s), (ch), (o), (n)))
-#define store_member_role(s, ch, m, r) ((s)->ops->member_role((s), (ch), (m), (r)))
-#define store_post_insert_batch(s, p, n) ((s)->ops->post_insert_batch((s), (p), (n)))
-#define store_post_list(s, ch, b, t, l, o, n)                                                      \
+#define store_member_add(s, ch, m)          ((s)->ops->member_add((s), (ch), (m)))
+#define store_member_remove(s, ch, m)       ((s)->ops->member_remove((s), (ch), (m)))
+#define store_member_list(s, ch, o, n)      ((s)->ops->member_list((s), (ch), (o), (n)))
+#define store_member_role(s, ch, m, r)      ((s)->ops->member_role((s), (ch), (m), (r)))
+#define store_post_insert_batch(s, p, n)    ((s)->ops->post_insert_batch((s), (p), (n)))
+#define store_post_list(s, ch, b, t, l, o, n) \
     ((s)->ops->post_list((s), (ch), (b), (t), (l), (o), (n)))
 
 #endif

@@ -613,7 +613,6 @@ static void test_two_connections(void **state)
     store_close(s2);
 }
 
-
 /* Every committed change to channels or members moves the config version,
  * as seen from another connection; posts do not move it. */
 static void test_config_version(void **state)
@@ -631,12 +630,12 @@ static void test_config_version(void **state)
         return;
     }
     assert_int_equal(store_open(f->dsn, &other, err, sizeof err), STORE_OK);
-#define MOVES(call)                                                                                \
-    do {                                                                                           \
-        v = store_config_version(other);                                                           \
-        call;                                                                                      \
-        assert_true(store_config_version(other) != v);                                             \
-        assert_int_equal(store_config_version(other), store_config_version(s));                   \
+#define MOVES(call)                                                             \
+    do {                                                                        \
+        v = store_config_version(other);                                        \
+        call;                                                                   \
+        assert_true(store_config_version(other) != v);                          \
+        assert_int_equal(store_config_version(other), store_config_version(s)); \
     } while (0)
     MOVES(ch = fx_make_channel(s, NULL, h));
     MOVES(assert_int_equal(store_channel_set_state(s, ch, CHANNEL_BLOCKED), STORE_OK));

@@ -65,6 +65,8 @@ Post a text message:
 
 Or with the client:  $vcp post text "Hello" --token $token --api-url $base/pa
 
+The channel, live:  $base/channels/$channel   (all channels: $base/)
+
 Channel details:  curl -s $base/pa/get_account_info -H 'X-Viber-Auth-Token: $token'
 Administer:       $vcpd channel --help   (add --db $db)
 Stop:             Ctrl-C

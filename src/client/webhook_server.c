@@ -17,31 +17,17 @@
 
 #include <microhttpd.h>
 #include <openssl/crypto.h>
-#include <openssl/evp.h>
-#include <openssl/hmac.h>
 
 #include "client/internal.h"
+#include "core/sig.h"
 
 #define HOOK_BODY_MAX (64 * 1024)
 
 int vcp_signature(const char *token, const void *body, size_t len, char out[65])
 {
-    unsigned char mac[EVP_MAX_MD_SIZE];
-    unsigned int mac_len = 0;
-    static const char hex[] = "0123456789abcdef";
-
     if (token == NULL || out == NULL || (body == NULL && len > 0))
         return VCP_E_ARG;
-    if (HMAC(EVP_sha256(), token, (int)strlen(token), body ? body : (const void *)"", len, mac,
-             &mac_len) == NULL ||
-        mac_len != 32)
-        return VCP_E_NOMEM;
-    for (unsigned int i = 0; i < mac_len; i++) {
-        out[2 * i] = hex[mac[i] >> 4];
-        out[2 * i + 1] = hex[mac[i] & 15];
-    }
-    out[64] = '\0';
-    return VCP_E_OK;
+    return sig_hmac_hex(token, body, len, out) == 0 ? VCP_E_OK : VCP_E_NOMEM;
 }
 
 bool vcp_signature_verify(const char *token, const void *body, size_t len, const char *sig)

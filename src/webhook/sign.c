@@ -10,29 +10,14 @@
 #include <stdio.h>
 #include <string.h>
 
-#include <openssl/evp.h>
-#include <openssl/hmac.h>
-
 #include "webhook/webhook.h"
+
+#include "core/sig.h"
 
 void webhook_sign(const char *key, const void *body, size_t body_len, char hex[65])
 {
-    static const char digits[] = "0123456789abcdef";
-    unsigned char mac[EVP_MAX_MD_SIZE];
-    unsigned int mac_len = 0;
-
-    /* HMAC() is one-shot and thread-safe; a NULL result (OpenSSL failure)
-     * leaves an all-zero MAC, which no receiver will accept. */
-    if (HMAC(EVP_sha256(), key, (int)strlen(key), body, body_len, mac, &mac_len) == NULL ||
-        mac_len != 32) {
-        memset(mac, 0, sizeof mac);
-        mac_len = 32;
-    }
-    for (unsigned int i = 0; i < 32; i++) {
-        hex[2 * i] = digits[mac[i] >> 4];
-        hex[2 * i + 1] = digits[mac[i] & 0x0f];
-    }
-    hex[64] = '\0';
+    /* a failure leaves an all-zero signature, which no receiver accepts */
+    (void)sig_hmac_hex(key, body, body_len, hex);
 }
 
 /* A growing write into a fixed buffer; ok turns false once it overflows. */

@@ -99,7 +99,7 @@ enum MHD_Result admin_http(struct req *r)
     struct json_object *args, *body = NULL, *out = NULL, *v;
     char detail[256];
     const char *op;
-    int rc;
+    int rc, status;
 
     if (!r->srv->cfg.admin_key)
         return reply_error(r, 403, "admin API disabled",
@@ -108,15 +108,10 @@ enum MHD_Result admin_http(struct req *r)
         return http_reply_status(r, 401);
     if (strncmp(r->path, base, sizeof base - 1) != 0)
         return http_reply_status(r, 404);
-    if (r->body_len > BODY_MAX)
-        return reply_error(r, 400, "bad request", "body larger than 30 KiB");
-    if (r->body_len > 0) {
-        body = json_tokener_parse(r->body);
-        if (!body || !json_object_is_type(body, json_type_object)) {
-            json_object_put(body);
-            return reply_error(r, 400, "bad request", "body must be a JSON object");
-        }
-    }
+    /* the API's own body reader: same limits, same strict JSON, same details */
+    body = body_parse(r->srv->tok, r->body, r->body_len, true, &status, detail, sizeof detail);
+    if (!body)
+        return reply_error(r, 400, "bad request", detail);
     args = json_object_new_object();
     op = map_op(r->method, r->path + sizeof base - 1, args);
     if (!op) {

@@ -236,6 +236,16 @@ class AdminApi(Base):
                 r = V.admin("POST", "/admin/v1/channels", body)
                 self.assertEqual(r.status, 400, r.short())
 
+    def test_admin_bodies_are_read_like_api_bodies(self):
+        # the same reader as /pa/*: strict JSON, 30 KiB, the same details
+        for body, detail in (("{'name':'x'}", "body: invalid JSON (unexpected character at byte 1)"),
+                             ("[1]", "body: must be a JSON object"),
+                             ('{"name":"%s"}' % ("x" * 30720), "body: 30731 bytes, max 30720")):
+            with self.subTest(body=body[:20]):
+                r = V.admin("POST", "/admin/v1/channels", body)
+                self.assertEqual(r.status, 400, r.short())
+                self.assertEqual(r.json["detail"], detail)
+
 
 if __name__ == "__main__":
     vcptest.main()

@@ -77,6 +77,7 @@ enum stmt_id {
     ST_MB_ROLE,
     ST_POST_INSERT,
     ST_POST_LIST,
+    ST_POST_AFTER,
     ST_COUNT
 };
 
@@ -107,6 +108,8 @@ static const char *const stmt_sql[ST_COUNT] = {
     [ST_POST_LIST] = "SELECT token, created_ms, type, sender, body FROM posts"
                      " WHERE channel = ?1 AND token <= ?2 AND (?3 IS NULL OR type = ?3)"
                      " ORDER BY token DESC LIMIT ?4",
+    [ST_POST_AFTER] = "SELECT token, created_ms, type, sender, body FROM posts"
+                      " WHERE channel = ?1 AND token > ?2 ORDER BY token LIMIT ?3",
 };
 
 /* One connection.  base must come first: store.h's wrappers read s->ops. */
@@ -845,30 +848,20 @@ out:
     return ret;
 }
 
-static int sq_post_list(struct store *st, int64_t channel, uint64_t before, const char *type,
-                        size_t limit, struct post **out, size_t *n)
+/*
+ * Steps stmt (bound by the caller, rc its last bind result) and collects up
+ * to limit rows of (token, created_ms, type, sender, body) as posts of
+ * channel.  Resets stmt.  what names the operation in failures.
+ */
+static int read_posts(struct sq *s, sqlite3_stmt *stmt, int rc, int64_t channel, size_t limit,
+                      const char *what, struct post **out, size_t *n)
 {
-    struct sq *s = sq_of(st);
-    sqlite3_stmt *stmt = s->st[ST_POST_LIST];
     struct post *v = NULL;
     size_t len = 0, cap = 0;
     int ret = STORE_OK;
-    int rc;
 
-    *out = NULL;
-    *n = 0;
-    if (limit == 0)
-        return STORE_OK;
-    /*
-     * token < before, as the inclusive bound token <= before - 1 so that
-     * "from the newest" (0, or anything past 2^63 - 1) includes the largest
-     * token too.  Still one index range: (channel, token) up to the bound.
-     */
-    uint64_t last = before == 0 || before > (uint64_t)INT64_MAX ? (uint64_t)INT64_MAX : before - 1;
-    BIND(sqlite3_bind_int64(stmt, 1, channel));
-    BIND(sqlite3_bind_int64(stmt, 2, (int64_t)last));
-    BIND(type ? sqlite3_bind_text(stmt, 3, type, -1, SQLITE_STATIC) : sqlite3_bind_null(stmt, 3));
-    BIND(sqlite3_bind_int64(stmt, 4, limit > (size_t)INT64_MAX ? INT64_MAX : (int64_t)limit));
+    if (rc != SQLITE_OK)
+        goto out;
     while ((rc = sqlite3_step(stmt)) == SQLITE_ROW) {
         const unsigned char *body = sqlite3_column_text(stmt, 4);
         size_t blen = body ? (size_t)sqlite3_column_bytes(stmt, 4) : 0;
@@ -880,14 +873,14 @@ static int sq_post_list(struct store *st, int64_t channel, uint64_t before, cons
             struct post *nv = realloc(v, ncap * sizeof *v);
 
             if (!nv) {
-                ret = fail_msg(s, "post_list", "out of memory");
+                ret = fail_msg(s, what, "out of memory");
                 goto out;
             }
             v = nv;
             cap = ncap;
         }
         if (!(json = malloc(blen + 1))) {
-            ret = fail_msg(s, "post_list", "out of memory");
+            ret = fail_msg(s, what, "out of memory");
             goto out;
         }
         if (blen)
@@ -906,7 +899,7 @@ static int sq_post_list(struct store *st, int64_t channel, uint64_t before, cons
         rc = SQLITE_OK;
 out:
     if (ret == STORE_OK && rc != SQLITE_OK)
-        ret = fail(s, rc, "post_list");
+        ret = fail(s, rc, what);
     done_with(stmt);
     if (ret != STORE_OK || len == 0) {
         store_posts_free(v, len);
@@ -915,6 +908,55 @@ out:
     *out = v;
     *n = len;
     return STORE_OK;
+}
+
+/* SQLite's LIMIT is a signed 64-bit integer. */
+static int64_t sql_limit(size_t limit)
+{
+    return limit > (size_t)INT64_MAX ? INT64_MAX : (int64_t)limit;
+}
+
+static int sq_post_list(struct store *st, int64_t channel, uint64_t before, const char *type,
+                        size_t limit, struct post **out, size_t *n)
+{
+    struct sq *s = sq_of(st);
+    sqlite3_stmt *stmt = s->st[ST_POST_LIST];
+    int rc;
+
+    *out = NULL;
+    *n = 0;
+    if (limit == 0)
+        return STORE_OK;
+    /*
+     * token < before, as the inclusive bound token <= before - 1 so that
+     * "from the newest" (0, or anything past 2^63 - 1) includes the largest
+     * token too.  Still one index range: (channel, token) up to the bound.
+     */
+    uint64_t last = before == 0 || before > (uint64_t)INT64_MAX ? (uint64_t)INT64_MAX : before - 1;
+    BIND(sqlite3_bind_int64(stmt, 1, channel));
+    BIND(sqlite3_bind_int64(stmt, 2, (int64_t)last));
+    BIND(type ? sqlite3_bind_text(stmt, 3, type, -1, SQLITE_STATIC) : sqlite3_bind_null(stmt, 3));
+    BIND(sqlite3_bind_int64(stmt, 4, sql_limit(limit)));
+out:
+    return read_posts(s, stmt, rc, channel, limit, "post_list", out, n);
+}
+
+static int sq_post_list_after(struct store *st, int64_t channel, uint64_t after, size_t limit,
+                              struct post **out, size_t *n)
+{
+    struct sq *s = sq_of(st);
+    sqlite3_stmt *stmt = s->st[ST_POST_AFTER];
+    int rc;
+
+    *out = NULL;
+    *n = 0;
+    if (limit == 0 || after >= (uint64_t)INT64_MAX)
+        return STORE_OK;
+    BIND(sqlite3_bind_int64(stmt, 1, channel));
+    BIND(sqlite3_bind_int64(stmt, 2, (int64_t)after));
+    BIND(sqlite3_bind_int64(stmt, 3, sql_limit(limit)));
+out:
+    return read_posts(s, stmt, rc, channel, limit, "post_list_after", out, n);
 }
 
 const struct store_ops store_sqlite_ops = {
@@ -937,4 +979,5 @@ const struct store_ops store_sqlite_ops = {
     .member_role = sq_member_role,
     .post_insert_batch = sq_post_insert_batch,
     .post_list = sq_post_list,
+    .post_list_after = sq_post_list_after,
 };

@@ -151,6 +151,13 @@ struct store_ops {
      */
     int (*post_list)(struct store *s, int64_t channel, uint64_t before, const char *type,
                      size_t limit, struct post **out, size_t *n);
+    /*
+     * Up to limit posts of channel with token > after, OLDEST first: the
+     * pages a resumed event stream replays.  Same ownership as post_list;
+     * one index range, so a page costs the same on a channel of any size.
+     */
+    int (*post_list_after)(struct store *s, int64_t channel, uint64_t after, size_t limit,
+                           struct post **out, size_t *n);
 };
 
 extern const struct store_ops store_sqlite_ops;
@@ -190,5 +197,7 @@ struct store {
 #define store_post_insert_batch(s, p, n)    ((s)->ops->post_insert_batch((s), (p), (n)))
 #define store_post_list(s, ch, b, t, l, o, n) \
     ((s)->ops->post_list((s), (ch), (b), (t), (l), (o), (n)))
+#define store_post_list_after(s, ch, a, l, o, n) \
+    ((s)->ops->post_list_after((s), (ch), (a), (l), (o), (n)))
 
 #endif

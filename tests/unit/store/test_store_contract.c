@@ -500,6 +500,61 @@ static void test_posts_paging(void **state)
     assert_int_equal(n, 0);
 }
 
+/* Pages newer than a token, oldest first: what a resumed stream replays. */
+static void test_posts_after(void **state)
+{
+    struct store *s = S(state);
+    int64_t a = fx_make_channel(s, NULL, NULL);
+    int64_t b = fx_make_channel(s, NULL, NULL);
+    uint64_t t0 = fx_tokens(30);
+    struct post p[30], *v;
+    char body[30][128];
+    size_t n;
+
+    /* tokens t0..t0+29: the first 25 in a, the last 5 in b */
+    for (int i = 0; i < 30; i++)
+        p[i] = mkpost(i < 25 ? a : b, t0 + (uint64_t)i, "text", body[i], sizeof body[i]);
+    assert_int_equal(store_post_insert_batch(s, p, 30), STORE_OK);
+
+    /* from the start in pages of 10: 10, 10, 5, then nothing; b's never */
+    uint64_t after = 0, expect = t0;
+    size_t pages[] = {10, 10, 5, 0};
+    for (size_t pg = 0; pg < 4; pg++) {
+        assert_int_equal(store_post_list_after(s, a, after, 10, &v, &n), STORE_OK);
+        assert_int_equal(n, pages[pg]);
+        for (size_t i = 0; i < n; i++) {
+            assert_int_equal(v[i].token, expect++);
+            assert_int_equal(v[i].channel, a);
+            assert_string_equal(v[i].json, p[v[i].token - t0].json);
+        }
+        if (n)
+            after = v[n - 1].token;
+        else
+            assert_null(v);
+        store_posts_free(v, n);
+    }
+    assert_int_equal(expect, t0 + 25);
+
+    /* after is exclusive */
+    assert_int_equal(store_post_list_after(s, a, t0 + 20, 100, &v, &n), STORE_OK);
+    assert_int_equal(n, 4);
+    assert_int_equal(v[0].token, t0 + 21);
+    assert_int_equal(v[3].token, t0 + 24);
+    store_posts_free(v, n);
+    assert_int_equal(store_post_list_after(s, b, t0 + 24, 2, &v, &n), STORE_OK);
+    assert_int_equal(n, 2);
+    assert_int_equal(v[0].token, t0 + 25);
+    store_posts_free(v, n);
+    /* past every token, and the largest bound: nothing */
+    assert_int_equal(store_post_list_after(s, a, t0 + 24, 10, &v, &n), STORE_OK);
+    assert_int_equal(n, 0);
+    assert_int_equal(store_post_list_after(s, a, UINT64_MAX, 10, &v, &n), STORE_OK);
+    assert_int_equal(n, 0);
+    assert_int_equal(store_post_list_after(s, a, 0, 0, &v, &n), STORE_OK);
+    assert_int_equal(n, 0);
+    assert_null(v);
+}
+
 /* A batch that breaks a rule stores nothing, and the connection stays usable. */
 static void test_posts_all_or_nothing(void **state)
 {
@@ -675,6 +730,7 @@ int main(void)
         T(test_members),
         T(test_posts_batch_and_list),
         T(test_posts_paging),
+        T(test_posts_after),
         T(test_posts_all_or_nothing),
         T(test_posts_large),
         T(test_two_connections),

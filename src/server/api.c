@@ -18,7 +18,7 @@
 #include "core/msg.h"
 #include "server/auth.h"
 #include "server/chancache.h"
-#include "server/feed.h"
+#include "server/stream.h"
 #include "server/jsonw.h"
 #include "server/ratelimit.h"
 #include "server/server.h"
@@ -206,7 +206,7 @@ enum MHD_Result api_get_account_info(struct req *r)
     json_object_put(body);
     jsonw_init(&w);
     account_json(&w, r->chan, r->ent->members, r->ent->n_members,
-                 feed_viewers(r->srv->feed, r->chan->id));
+                 streams_viewers(r->srv->streams, r->chan->id));
     r->api_status = VCP_STATUS_OK;
     ret = http_reply(r, 200, w.buf, w.len);
     jsonw_free(&w);
@@ -331,10 +331,19 @@ answer:
 
 /* --- post ------------------------------------------------------------------ */
 
-/* Runs on the group-commit thread once the post's transaction is done. */
+/*
+ * Runs on the group-commit thread once the post's transaction is done, for
+ * each post of a batch in commit order: publishing here (not when the
+ * request resumes, in whatever order libmicrohttpd resumes them) keeps the
+ * live streams in token order.
+ */
 static void commit_done(struct commit_req *cr)
 {
-    req_resume(cr->arg);
+    struct req *r = cr->arg;
+
+    if (cr->rc == STORE_OK)
+        streams_publish(r->srv->streams, &cr->post);
+    req_resume(r);
 }
 
 static enum MHD_Result post_committed(struct req *r)
@@ -345,7 +354,6 @@ static enum MHD_Result post_committed(struct req *r)
     if (r->commit.rc != STORE_OK)
         return general_error(r, "post not stored: commit failed");
     r->srv->metrics.posts++;
-    feed_publish(r->srv->feed, &r->commit.post);
     jsonw_init(&w);
     jsonw_lit(&w, "{\"status\":0,\"status_message\":\"ok\"");
     jsonw_kv_uint(&w, "message_token", r->commit.post.token);

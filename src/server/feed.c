@@ -8,15 +8,10 @@
  * refused).  Errors are HTTP statuses with {"error":…,"detail":…} bodies, as
  * the admin API answers: these endpoints are vcpd's own, not Viber's.
  *
- * The event stream is set up here, on the HTTP thread, and then handed to
- * the writer thread (sse.c).  Resuming with Last-Event-ID replays from the
- * store every post newer than that id, oldest first.  No gap and no
- * duplicate between replay and live posts, because publishing
- * (post_committed -> feed_publish) runs on this same thread: a post is
- * committed before it is published, so every post published before the
- * replay query is in it, and every post published after it reaches the
- * writer behind this subscriber; the subscriber's cursor (the newest token
- * replayed) drops live posts the replay already had.
+ * The event stream is opened here and then served by stream.c: resuming
+ * with Last-Event-ID (header or ?last_event_id=) replays from the store
+ * every post newer than that id, oldest first, a page at a time, and then
+ * goes on live without a gap or a duplicate (stream.h says why).
  */
 #include <errno.h>
 #include <inttypes.h>
@@ -27,11 +22,10 @@
 #include "server/feed.h"
 #include "server/jsonw.h"
 #include "server/server.h"
+#include "server/stream.h"
 #include "server/util.h"
 
-#define API_PREFIX   "/api/v1/channels"
-#define REPLAY_MAX   1000 /* posts replayed on one connection; the rest on the next */
-#define SSE_RETRY_MS 2000
+#define API_PREFIX "/api/v1/channels"
 
 static const char *const msg_types[] = {"text",    "picture",  "video", "file",
                                         "contact", "location", "url",   "sticker"};
@@ -119,7 +113,7 @@ static const char *state_name(int state)
 }
 
 /* The public fields of a channel, as GET /api/v1/channels/{id} answers them. */
-static void channel_json(struct jsonw *w, struct feed *f, const struct channel *c)
+static void channel_json(struct jsonw *w, struct streams *st, const struct channel *c)
 {
     jsonw_lit(w, "{");
     jsonw_kv_str(w, "id", c->pa_id);
@@ -127,7 +121,7 @@ static void channel_json(struct jsonw *w, struct feed *f, const struct channel *
     jsonw_kv_str(w, "uri", c->uri);
     jsonw_kv_str(w, "icon", c->icon);
     jsonw_kv_str(w, "state", state_name(c->state));
-    jsonw_kv_int(w, "subscribers_count", feed_viewers(f, c->id));
+    jsonw_kv_int(w, "subscribers_count", streams_viewers(st, c->id));
     jsonw_lit(w, "}");
 }
 
@@ -148,7 +142,7 @@ static int lookup(struct req *r, const char *pa_id, size_t n, enum MHD_Result *r
     memcpy(id, pa_id, n);
     id[n] = '\0';
     r->chan = xmalloc(sizeof *r->chan);
-    rc = store_channel_by_pa_id(r->srv->store, id, r->chan);
+    rc = store_channel_by_pa_id(r->store, id, r->chan);
     if (rc == STORE_OK && r->chan->state != CHANNEL_DELETED)
         return 0;
     free(r->chan);
@@ -157,7 +151,7 @@ static int lookup(struct req *r, const char *pa_id, size_t n, enum MHD_Result *r
         *ret = reply_error(r, 404, "not found", "no such channel");
         return -1;
     }
-    log_msg("error", "%s %s: store: %s", r->method, r->path, store_errmsg(r->srv->store));
+    log_msg("error", "%s %s: store: %s", r->method, r->path, store_errmsg(r->store));
     *ret = reply_error(r, 500, "internal error", "see the server log");
     return -1;
 }
@@ -172,8 +166,8 @@ static enum MHD_Result list_channels(struct req *r)
     struct jsonw w;
     enum MHD_Result ret;
 
-    if (store_channel_list(r->srv->store, &cs, &n) != STORE_OK) {
-        log_msg("error", "%s %s: store: %s", r->method, r->path, store_errmsg(r->srv->store));
+    if (store_channel_list(r->store, &cs, &n) != STORE_OK) {
+        log_msg("error", "%s %s: store: %s", r->method, r->path, store_errmsg(r->store));
         return reply_error(r, 500, "internal error", "see the server log");
     }
     jsonw_init(&w);
@@ -184,7 +178,7 @@ static enum MHD_Result list_channels(struct req *r)
         if (!first)
             jsonw_lit(&w, ",");
         first = false;
-        channel_json(&w, r->srv->feed, &cs[i]);
+        channel_json(&w, r->srv->streams, &cs[i]);
     }
     jsonw_lit(&w, "]}");
     free(cs);
@@ -222,9 +216,9 @@ static enum MHD_Result list_posts(struct req *r)
                                "location, url, sticker");
     }
     /* One more than asked tells whether there is a next page. */
-    if (store_post_list(r->srv->store, r->chan->id, before, type, (size_t)limit + 1, &p, &n) !=
+    if (store_post_list(r->store, r->chan->id, before, type, (size_t)limit + 1, &p, &n) !=
         STORE_OK) {
-        log_msg("error", "%s %s: store: %s", r->method, r->path, store_errmsg(r->srv->store));
+        log_msg("error", "%s %s: store: %s", r->method, r->path, store_errmsg(r->store));
         return reply_error(r, 500, "internal error", "see the server log");
     }
     shown = n > limit ? (size_t)limit : n;
@@ -249,98 +243,11 @@ static enum MHD_Result list_posts(struct req *r)
 
 /* --- GET /api/v1/channels/{id}/events ----------------------------------- */
 
-/* Pages of posts newer than a token, fetched newest first. */
-struct page {
-    struct post *p;
-    size_t n;
-};
-
-/*
- * Appends to w, oldest first, the events of at most REPLAY_MAX of the oldest
- * posts of the channel with token > after.  *last is the newest token
- * appended (after when none), *more whether newer ones were left out.
- * Returns 0 or -1 on a store failure (logged).
- */
-static int replay(struct req *r, uint64_t after, struct jsonw *w, uint64_t *last, bool *more)
-{
-    struct page pages[REPLAY_MAX / FEED_PAGE_MAX + 2];
-    size_t npages = 0, kept = 0, total = 0;
-    uint64_t before = 0;
-    int rc = 0;
-
-    *last = after;
-    *more = false;
-    for (;;) {
-        struct page pg = {NULL, 0};
-        size_t newer = 0;
-        if (store_post_list(r->srv->store, r->chan->id, before, NULL, FEED_PAGE_MAX, &pg.p,
-                            &pg.n) != STORE_OK) {
-            log_msg("error", "%s %s: store: %s", r->method, r->path, store_errmsg(r->srv->store));
-            rc = -1;
-            break;
-        }
-        while (newer < pg.n && pg.p[newer].token > after)
-            newer++;
-        total += newer;
-        if (newer == 0) {
-            store_posts_free(pg.p, pg.n);
-            break;
-        }
-        /* Only the oldest REPLAY_MAX are sent: pages of newer posts that are
-         * no longer needed are let go as the scan goes on. */
-        while (npages > 0 && kept - pages[0].n >= REPLAY_MAX) {
-            kept -= pages[0].n;
-            store_posts_free(pages[0].p, pages[0].n);
-            memmove(pages, pages + 1, (npages - 1) * sizeof pages[0]);
-            npages--;
-        }
-        pages[npages++] = (struct page){pg.p, newer};
-        kept += newer;
-        if (newer < pg.n || pg.n < FEED_PAGE_MAX) {
-            /* the tail of this page is <= after: drop it from the kept list */
-            for (size_t i = newer; i < pg.n; i++)
-                free((char *)pg.p[i].json);
-            break;
-        }
-        before = pg.p[pg.n - 1].token;
-    }
-    if (rc == 0) {
-        size_t skip = kept > REPLAY_MAX ? kept - REPLAY_MAX : 0;
-        *more = total > REPLAY_MAX;
-        /* pages are newest first; posts in each page newest first */
-        for (size_t k = npages; k-- > 0;) {
-            for (size_t i = pages[k].n; i-- > 0;) {
-                const struct post *p = &pages[k].p[i];
-                char num[40];
-                int len;
-                if (skip > 0 && k == 0 && i < skip)
-                    continue;
-                len = snprintf(num, sizeof num, "id: %" PRIu64 "\n", p->token);
-                jsonw_raw(w, num, (size_t)len);
-                jsonw_lit(w, "event: post\ndata: ");
-                feed_post_json(w, p);
-                jsonw_lit(w, "\n\n");
-                *last = p->token;
-            }
-        }
-    }
-    for (size_t k = 0; k < npages; k++) {
-        /* free what store_post_list gave; the dropped tails were freed above */
-        for (size_t i = 0; i < pages[k].n; i++)
-            free((char *)pages[k].p[i].json);
-        free(pages[k].p);
-    }
-    return rc;
-}
-
 static enum MHD_Result events(struct req *r)
 {
     const char *s = MHD_lookup_connection_value(r->conn, MHD_HEADER_KIND, "Last-Event-ID");
-    uint64_t after = 0, last;
-    bool resume = false, more = false;
-    struct jsonw w;
-    char *head;
-    size_t len;
+    uint64_t after = 0;
+    bool resume = false;
 
     if (!s || !*s)
         s = MHD_lookup_connection_value(r->conn, MHD_GET_ARGUMENT_KIND, "last_event_id");
@@ -349,29 +256,7 @@ static enum MHD_Result events(struct req *r)
             return reply_error(r, 400, "bad request", "Last-Event-ID: must be a message_token");
         resume = true;
     }
-    jsonw_init(&w);
-    jsonw_lit(&w, "HTTP/1.1 200 OK\r\n"
-                  "Content-Type: text/event-stream; charset=utf-8\r\n"
-                  "Cache-Control: no-store\r\n"
-                  "Connection: close\r\n"
-                  "X-Accel-Buffering: no\r\n"
-                  "X-Content-Type-Options: nosniff\r\n"
-                  "\r\n");
-    {
-        char retry[32];
-        int n = snprintf(retry, sizeof retry, "retry: %d\n\n", SSE_RETRY_MS);
-        jsonw_raw(&w, retry, (size_t)n);
-    }
-    last = after;
-    if (resume && replay(r, after, &w, &last, &more) != 0) {
-        jsonw_free(&w);
-        return reply_error(r, 500, "internal error", "see the server log");
-    }
-    len = w.len;
-    head = xmalloc(len);
-    memcpy(head, w.buf, len);
-    jsonw_free(&w);
-    return feed_subscribe(r->srv->feed, r, r->chan->id, head, len, last, more);
+    return streams_open(r->srv->streams, r, r->chan->id, after, resume);
 }
 
 /* --- GET /api/v1/channels/{id} ------------------------------------------ */
@@ -382,7 +267,7 @@ static enum MHD_Result channel_info(struct req *r)
     enum MHD_Result ret;
 
     jsonw_init(&w);
-    channel_json(&w, r->srv->feed, r->chan);
+    channel_json(&w, r->srv->streams, r->chan);
     ret = http_reply(r, 200, w.buf, w.len);
     jsonw_free(&w);
     return ret;

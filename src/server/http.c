@@ -9,6 +9,13 @@
  * handler once, and -- for handlers that wait for the group commit or a
  * webhook check -- calls the continuation when the connection is resumed.
  * The completion callback writes the access log line and frees the request.
+ *
+ * Two daemons run this same code: the API's and the event streams' (see
+ * accept.h for why streams get a daemon of their own).  Connections reach
+ * both from the acceptor, which also keeps the connection limits; a request
+ * on the streams' daemon reads through that daemon's own store connection,
+ * and its answer closes the connection, so the streams' daemon only ever
+ * serves the one request its connection was routed for.
  */
 #include <arpa/inet.h>
 #include <errno.h>
@@ -20,8 +27,10 @@
 #include <sys/socket.h>
 #include <time.h>
 
+#include "server/accept.h"
 #include "server/chancache.h"
 #include "server/server.h"
+#include "server/stream.h"
 #include "server/util.h"
 
 uint64_t now_ms(void)
@@ -44,6 +53,8 @@ static enum MHD_Result queue(struct req *r, unsigned status, struct MHD_Response
 
     r->http_status = (int)status;
     r->answered = true;
+    if (r->on_streams)
+        MHD_add_response_header(resp, MHD_HTTP_HEADER_CONNECTION, "close");
     ret = MHD_queue_response(r->conn, status, resp);
     MHD_destroy_response(resp);
     return ret;
@@ -110,8 +121,8 @@ void req_resume(struct req *r)
     MHD_resume_connection(r->conn);
 }
 
-static struct req *req_new(struct server *srv, struct MHD_Connection *conn, const char *url,
-                           const char *method)
+static struct req *req_new(struct server *srv, bool on_streams, struct MHD_Connection *conn,
+                           const char *url, const char *method)
 {
     struct req *r = xmalloc(sizeof *r);
     size_t n = strcspn(url, "?");
@@ -120,6 +131,8 @@ static struct req *req_new(struct server *srv, struct MHD_Connection *conn, cons
     memset(r, 0, offsetof(struct req, inline_body));
     r->srv = srv;
     r->conn = conn;
+    r->on_streams = on_streams;
+    r->store = on_streams ? streams_store(srv->streams) : srv->store;
     r->start_us = mono_us();
     r->api_status = -1;
     r->body = r->inline_body;
@@ -170,18 +183,16 @@ static bool body_append(struct req *r, const char *data, size_t n)
     return true;
 }
 
-static enum MHD_Result access_handler(void *cls, struct MHD_Connection *conn, const char *url,
-                                      const char *method, const char *version,
-                                      const char *upload_data, size_t *upload_data_size,
-                                      void **con_cls)
+static enum MHD_Result handle(struct server *srv, bool on_streams, struct MHD_Connection *conn,
+                              const char *url, const char *method, const char *upload_data,
+                              size_t *upload_data_size, void **con_cls)
 {
-    struct server *srv = cls;
     struct req *r = *con_cls;
     const char *cl;
     bool path_known;
 
     if (r == NULL) {
-        r = req_new(srv, conn, url, method);
+        r = req_new(srv, on_streams, conn, url, method);
         *con_cls = r;
         r->route = route_find(method, r->path, &path_known);
         if (r->route == NULL)
@@ -222,6 +233,21 @@ static enum MHD_Result access_handler(void *cls, struct MHD_Connection *conn, co
         return r->cont(r);
     }
     return r->route->fn(r);
+}
+
+static enum MHD_Result access_api(void *cls, struct MHD_Connection *conn, const char *url,
+                                  const char *method, const char *version, const char *upload_data,
+                                  size_t *upload_data_size, void **con_cls)
+{
+    return handle(cls, false, conn, url, method, upload_data, upload_data_size, con_cls);
+}
+
+static enum MHD_Result access_streams(void *cls, struct MHD_Connection *conn, const char *url,
+                                      const char *method, const char *version,
+                                      const char *upload_data, size_t *upload_data_size,
+                                      void **con_cls)
+{
+    return handle(cls, true, conn, url, method, upload_data, upload_data_size, con_cls);
 }
 
 static void access_log(struct server *srv, struct req *r, struct MHD_Connection *conn)
@@ -265,6 +291,7 @@ static void completed(void *cls, struct MHD_Connection *conn, void **con_cls,
 
     if (!r)
         return;
+    pthread_mutex_lock(&srv->stats_lock);
     srv->metrics.requests++;
     if (r->http_status >= 400 && r->http_status < 500)
         srv->metrics.http_4xx++;
@@ -274,8 +301,22 @@ static void completed(void *cls, struct MHD_Connection *conn, void **con_cls,
         srv->metrics.api_status[r->api_status]++;
     if (srv->log)
         access_log(srv, r, conn);
+    pthread_mutex_unlock(&srv->stats_lock);
     req_free(r);
     *con_cls = NULL;
+}
+
+/* Both daemons: a connection closed gives its place back to the acceptor. */
+static void notify_connection(void *cls, struct MHD_Connection *conn, void **socket_context,
+                              enum MHD_ConnectionNotificationCode toe)
+{
+    struct server *srv = cls;
+    const union MHD_ConnectionInfo *ci;
+
+    if (toe != MHD_CONNECTION_NOTIFY_CLOSED)
+        return;
+    ci = MHD_get_connection_info(conn, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
+    acceptor_conn_closed(srv->acceptor, ci ? ci->client_addr : NULL);
 }
 
 /*
@@ -283,59 +324,74 @@ static void completed(void *cls, struct MHD_Connection *conn, void **con_cls,
  * headers and the read buffer (bodies are copied out into struct req as they
  * arrive), and libmicrohttpd zeroes it for every request -- at 32 KiB that
  * memset was 40% of a post's instructions.  8 KiB still takes headers of
- * several KiB; larger ones get 431.
+ * several KiB; larger ones get 431.  A stream's connection also writes its
+ * events through what is left of it.
  */
 #define CONN_MEMORY (8 * 1024)
 
-int http_start(struct server *srv)
+static struct MHD_Daemon *daemon_start(struct server *srv, MHD_AccessHandlerCallback handler,
+                                       unsigned limit)
 {
-    const struct config *cfg = &srv->cfg;
-    struct sockaddr_storage ss;
     /*
      * poll(), not epoll: libmicrohttpd 0.9.75's epoll loop, when one
      * epoll_wait returns its full batch of 128 events, waits again with the
      * full timeout before handling them, so with more than ~128 busy
      * connections it stalls for seconds (measured: 80k requests/s at 127
-     * connections, a few hundred at 129-256).  Streams leave the daemon
-     * (sse.c) and idle connections are bounded by the per-IP and total
-     * limits, so poll's cost per turn stays small.
+     * connections, a few hundred at 129-256).  Idle streams are suspended,
+     * and suspended connections are not in the poll set.
      */
-    unsigned flags = MHD_USE_POLL_INTERNAL_THREAD | MHD_ALLOW_SUSPEND_RESUME | MHD_USE_ERROR_LOG;
+    unsigned flags = MHD_USE_POLL_INTERNAL_THREAD | MHD_ALLOW_SUSPEND_RESUME |
+                     MHD_USE_NO_LISTEN_SOCKET | MHD_USE_ERROR_LOG;
 
-    memset(&ss, 0, sizeof ss);
-    if (strchr(cfg->listen_host, ':')) {
-        struct sockaddr_in6 *a = (struct sockaddr_in6 *)&ss;
-        a->sin6_family = AF_INET6;
-        a->sin6_port = htons((uint16_t)cfg->listen_port);
-        if (inet_pton(AF_INET6, cfg->listen_host, &a->sin6_addr) != 1)
-            goto bad_addr;
-        flags |= MHD_USE_IPv6;
-    } else {
-        struct sockaddr_in *a = (struct sockaddr_in *)&ss;
-        a->sin_family = AF_INET;
-        a->sin_port = htons((uint16_t)cfg->listen_port);
-        if (inet_pton(AF_INET, cfg->listen_host, &a->sin_addr) != 1)
-            goto bad_addr;
-    }
-    srv->mhd = MHD_start_daemon(
-        flags, (uint16_t)cfg->listen_port, NULL, NULL, access_handler, srv, MHD_OPTION_SOCK_ADDR,
-        (struct sockaddr *)&ss, MHD_OPTION_NOTIFY_COMPLETED, completed, srv,
-        MHD_OPTION_CONNECTION_LIMIT, cfg->conn_limit, MHD_OPTION_PER_IP_CONNECTION_LIMIT,
-        cfg->per_ip_limit, MHD_OPTION_CONNECTION_TIMEOUT, cfg->conn_timeout_s,
-        MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)CONN_MEMORY, MHD_OPTION_LISTEN_BACKLOG_SIZE,
-        1024u, MHD_OPTION_END);
-    if (!srv->mhd) {
-        log_msg("error", "cannot listen on %s:%d", cfg->listen_host, cfg->listen_port);
+    return MHD_start_daemon(flags, 0, NULL, NULL, handler, srv, MHD_OPTION_NOTIFY_COMPLETED,
+                            completed, srv, MHD_OPTION_NOTIFY_CONNECTION, notify_connection, srv,
+                            MHD_OPTION_CONNECTION_LIMIT, limit, MHD_OPTION_CONNECTION_TIMEOUT,
+                            srv->cfg.conn_timeout_s, MHD_OPTION_CONNECTION_MEMORY_LIMIT,
+                            (size_t)CONN_MEMORY, MHD_OPTION_END);
+}
+
+int http_start(struct server *srv)
+{
+    const struct config *cfg = &srv->cfg;
+    struct acceptor_cfg acfg = {
+        .host = cfg->listen_host,
+        .port = cfg->listen_port,
+        .conn_limit = cfg->conn_limit,
+        .per_ip_limit = cfg->per_ip_limit,
+        .per_ip_streams = cfg->per_ip_streams,
+        .timeout_s = cfg->conn_timeout_s,
+    };
+    unsigned limit = cfg->conn_limit ? cfg->conn_limit : 10000;
+
+    if (acceptor_new(&srv->acceptor, &acfg) != 0)
+        return -1;
+    srv->mhd = daemon_start(srv, access_api, limit);
+    srv->mhd_streams = daemon_start(srv, access_streams, limit);
+    if (!srv->mhd || !srv->mhd_streams) {
+        log_msg("error", "cannot start the HTTP daemons");
         return -1;
     }
-    return 0;
-bad_addr:
-    log_msg("error", "--listen: %s is not a numeric IPv4 or IPv6 address", cfg->listen_host);
-    return -1;
+    return acceptor_start(srv->acceptor, srv->mhd, srv->mhd_streams);
 }
 
 int http_port(struct server *srv)
 {
-    const union MHD_DaemonInfo *di = MHD_get_daemon_info(srv->mhd, MHD_DAEMON_INFO_BIND_PORT);
-    return di ? di->port : -1;
+    return acceptor_port(srv->acceptor);
+}
+
+void http_quiesce(struct server *srv)
+{
+    acceptor_stop(srv->acceptor);
+}
+
+void http_stop(struct server *srv)
+{
+    acceptor_stop(srv->acceptor);
+    if (srv->mhd_streams)
+        MHD_stop_daemon(srv->mhd_streams);
+    if (srv->mhd)
+        MHD_stop_daemon(srv->mhd);
+    srv->mhd = srv->mhd_streams = NULL;
+    acceptor_free(srv->acceptor);
+    srv->acceptor = NULL;
 }

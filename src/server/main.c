@@ -18,7 +18,7 @@
 #include "server/admin.h"
 #include "server/auth.h"
 #include "server/chancache.h"
-#include "server/feed.h"
+#include "server/stream.h"
 #include "server/ratelimit.h"
 #include "server/server.h"
 #include "server/util.h"
@@ -58,7 +58,10 @@ static const char usage_serve[] =
     "  --webhook-connect-timeout MS  webhook connect timeout (default 3000)\n"
     "  --webhook-timeout MS        webhook total timeout (default 10000)\n"
     "  --max-connections N         connections at once (default 10000)\n"
-    "  --max-connections-per-ip N  per client address (default 1024; 0 = no limit)\n"
+    "  --max-connections-per-ip N  per client address, event streams included\n"
+    "                              (default 1024; 0 = no limit)\n"
+    "  --max-streams-per-ip N      event streams per client address (default 64;\n"
+    "                              0 = no limit)\n"
     "  --connection-timeout S      close idle or stalled connections after S seconds\n"
     "                              (default 30)\n"
     "  -h, --help                  this text\n";
@@ -173,7 +176,8 @@ static int serve(int argc, char **argv)
         O_WH_TIMEOUT,
         O_MAXCONN,
         O_MAXIP,
-        O_CONN_TIMEOUT
+        O_CONN_TIMEOUT,
+        O_MAXSTREAMS
     };
     static const struct option opts[] = {
         {"listen", required_argument, NULL, O_LISTEN},
@@ -190,6 +194,7 @@ static int serve(int argc, char **argv)
         {"max-connections", required_argument, NULL, O_MAXCONN},
         {"max-connections-per-ip", required_argument, NULL, O_MAXIP},
         {"connection-timeout", required_argument, NULL, O_CONN_TIMEOUT},
+        {"max-streams-per-ip", required_argument, NULL, O_MAXSTREAMS},
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
     };
@@ -207,6 +212,7 @@ static int serve(int argc, char **argv)
     cfg->rate_limit = true;
     cfg->conn_limit = 10000;
     cfg->per_ip_limit = 1024;
+    cfg->per_ip_streams = 64;
     cfg->conn_timeout_s = 30;
     cfg->webhook.connect_timeout_ms = 3000;
     cfg->webhook.total_timeout_ms = 10000;
@@ -249,7 +255,8 @@ static int serve(int argc, char **argv)
         case O_WH_TIMEOUT:
         case O_MAXCONN:
         case O_MAXIP:
-        case O_CONN_TIMEOUT: {
+        case O_CONN_TIMEOUT:
+        case O_MAXSTREAMS: {
             unsigned long max = c == O_NODE ? TOKGEN_NODE_MAX : 1000000000UL;
             if (parse_uint(optarg, max, &v) != 0 ||
                 ((c == O_WH_CONNECT || c == O_WH_TIMEOUT || c == O_MAXCONN) && v == 0)) {
@@ -266,6 +273,8 @@ static int serve(int argc, char **argv)
                 cfg->conn_limit = (unsigned)v;
             else if (c == O_MAXIP)
                 cfg->per_ip_limit = (unsigned)v;
+            else if (c == O_MAXSTREAMS)
+                cfg->per_ip_streams = (unsigned)v;
             else
                 cfg->conn_timeout_s = (unsigned)v;
             break;
@@ -302,6 +311,7 @@ static int serve(int argc, char **argv)
     pthread_sigmask(SIG_BLOCK, &sigs, NULL);
     signal(SIGPIPE, SIG_IGN);
     pthread_mutex_init(&srv->intake_lock, NULL);
+    pthread_mutex_init(&srv->stats_lock, NULL);
 
     if (strcmp(cfg->access_log, "off") == 0)
         srv->log = NULL;
@@ -315,7 +325,7 @@ static int serve(int argc, char **argv)
         log_msg("error", "database %s: %s", cfg->db, err);
         goto out;
     }
-    if (feed_new(&srv->feed, srv) != 0) /* live streams' writer thread */
+    if (streams_new(&srv->streams, srv) != 0) /* live streams: heartbeat thread, replay store */
         goto out;
     if (committer_new(&srv->committer, cfg->db, err, sizeof err) != 0) {
         log_msg("error", "database %s: %s", cfg->db, err);
@@ -342,7 +352,7 @@ static int serve(int argc, char **argv)
         sandbox_new(&srv->sandbox);
 
     if (http_start(srv) != 0)
-        goto out;
+        goto stop;
     port = http_port(srv);
     if (cfg->port_file && write_port_file(cfg->port_file, port) != 0) {
         log_msg("error", "--port-file %s: %s", cfg->port_file, strerror(errno));
@@ -358,19 +368,19 @@ static int serve(int argc, char **argv)
 stop:
     /* No new connections; no new work handed to the threads; drain them (their
      * callbacks resume connections, which the HTTP thread answers); stop. */
-    MHD_quiesce_daemon(srv->mhd);
+    http_quiesce(srv);
     pthread_mutex_lock(&srv->intake_lock);
     srv->stopping = true;
     pthread_mutex_unlock(&srv->intake_lock);
-    feed_stop(srv->feed); /* end the live streams first */
+    streams_stop(srv->streams); /* end the live streams first */
     committer_free(srv->committer);
     srv->committer = NULL;
     webhook_free(srv->webhook);
     srv->webhook = NULL;
     usleep(100 * 1000); /* let the HTTP thread send the answers just resumed */
-    MHD_stop_daemon(srv->mhd);
 out:
-    feed_free(srv->feed); /* after MHD_stop_daemon: draining commits still publish */
+    http_stop(srv);
+    streams_free(srv->streams); /* after the daemons: their responses hold streams */
     committer_free(srv->committer);
     webhook_free(srv->webhook);
     sandbox_free(srv->sandbox);
@@ -385,6 +395,7 @@ out:
     else if (srv->log)
         fflush(srv->log);
     pthread_mutex_destroy(&srv->intake_lock);
+    pthread_mutex_destroy(&srv->stats_lock);
     free(srv);
     return rc;
 }

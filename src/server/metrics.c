@@ -17,13 +17,16 @@ enum MHD_Result health_get(struct req *r)
 
 enum MHD_Result metrics_get(struct req *r)
 {
-    const struct metrics *m = &r->srv->metrics;
+    struct metrics snap, *m = &snap;
     struct jsonw w; /* used as a plain text buffer */
     char line[160];
     uint64_t commits = 0, rows = 0;
     enum MHD_Result ret;
     int n;
 
+    pthread_mutex_lock(&r->srv->stats_lock);
+    snap = r->srv->metrics;
+    pthread_mutex_unlock(&r->srv->stats_lock);
     committer_stats(r->srv->committer, &commits, &rows);
     jsonw_init(&w);
 #define LINE(...)                                     \

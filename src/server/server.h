@@ -1,13 +1,16 @@
 /*
  * vcpd's one context struct and the request type shared by its modules.
  *
- * Threads: one libmicrohttpd thread (epoll) runs every handler, so handler
- * state (store read connection, JSON tokener, rate buckets, token generator)
- * needs no locks.  Two more threads never touch it: the group-commit writer
- * (src/store/committer.c) and the webhook checker (src/webhook/check.c); both
- * hand results back by filling the request and resuming its suspended
- * connection.  All mutable state lives in struct server; there are no other
- * globals.
+ * Threads: one libmicrohttpd daemon thread (poll) runs every API handler,
+ * so handler state (store read connection, JSON tokener, rate buckets, token
+ * generator) needs no locks.  A second daemon's thread serves the event
+ * streams (stream.h) and touches only the stream state (under its lock) and
+ * its own store connection (req.store).  The acceptor (accept.h) hands
+ * connections to the two daemons.  Two more threads never touch handler
+ * state: the group-commit writer (src/store/committer.c) and the webhook
+ * checker (src/webhook/check.c); both hand results back by filling the
+ * request and resuming its suspended connection.  All mutable state lives in
+ * struct server; there are no other globals.
  */
 #ifndef VCP_SERVER_H
 #define VCP_SERVER_H
@@ -32,7 +35,8 @@
 
 struct ratelimit;
 struct sandbox;
-struct feed;
+struct streams;
+struct acceptor;
 struct chancache;
 struct auth_hasher;
 struct chan_entry;
@@ -50,6 +54,7 @@ struct config {
     struct webhook_cfg webhook;
     unsigned conn_limit;     /* total connections */
     unsigned per_ip_limit;   /* connections per client address; 0 = none */
+    unsigned per_ip_streams; /* event streams per client address; 0 = none */
     unsigned conn_timeout_s; /* idle/slow connection timeout */
 };
 
@@ -63,19 +68,24 @@ struct metrics {
 
 struct server {
     struct config cfg;
-    struct MHD_Daemon *mhd;
-    struct store *store;         /* HTTP thread's connection */
-    struct chancache *cache;     /* token hash -> channel (HTTP thread only) */
-    struct auth_hasher *hasher;  /* token hashing (HTTP thread only) */
-    struct committer *committer; /* posts: group commit on its own thread */
-    struct webhook *webhook;     /* set_webhook checks on their own thread */
-    struct json_tokener *tok;    /* reused for every body (HTTP thread only) */
-    struct tokgen tokgen;        /* message_token ids (HTTP thread only) */
-    struct ratelimit *rl;        /* per-channel token buckets */
-    struct sandbox *sandbox;     /* pending self-checks; NULL unless --sandbox */
-    struct feed *feed;           /* read API and live streams (feed.h) */
-    FILE *log;                   /* access log, NULL when off */
-    uint64_t log_flushed_ms;     /* last fflush of the access log */
+    struct MHD_Daemon *mhd;         /* the API's daemon */
+    struct MHD_Daemon *mhd_streams; /* the event streams' daemon */
+    struct acceptor *acceptor;      /* listens; hands connections to the two */
+    struct store *store;            /* HTTP thread's connection */
+    struct chancache *cache;        /* token hash -> channel (HTTP thread only) */
+    struct auth_hasher *hasher;     /* token hashing (HTTP thread only) */
+    struct committer *committer;    /* posts: group commit on its own thread */
+    struct webhook *webhook;        /* set_webhook checks on their own thread */
+    struct json_tokener *tok;       /* reused for every body (HTTP thread only) */
+    struct tokgen tokgen;           /* message_token ids (HTTP thread only) */
+    struct ratelimit *rl;           /* per-channel token buckets */
+    struct sandbox *sandbox;        /* pending self-checks; NULL unless --sandbox */
+    struct streams *streams;        /* live event streams (stream.h) */
+    FILE *log;                      /* access log, NULL when off */
+    /* Both daemons' threads complete requests: the access log and the
+     * metrics are written under this lock. */
+    pthread_mutex_t stats_lock;
+    uint64_t log_flushed_ms; /* last fflush of the access log */
     struct metrics metrics;
     /* Shutdown: handlers hand work to the committer and the checker only
      * under intake_lock and while !stopping, so both can be drained and
@@ -100,6 +110,8 @@ struct req {
     struct server *srv;
     struct MHD_Connection *conn;
     const struct route *route;
+    struct store *store; /* its daemon thread's store connection: reads only */
+    bool on_streams;     /* on the streams' daemon: every answer closes the connection */
     char method[8];
     char path[128]; /* path without query, for the access log */
     uint64_t start_us;
@@ -140,10 +152,18 @@ uint64_t mono_us(void);
 
 /* --- http.c ------------------------------------------------------------ */
 
-/* Starts libmicrohttpd on cfg.listen_*; fills srv->mhd.  0 or -1 (logged). */
+/*
+ * Listens on cfg.listen_* and starts the two daemons (srv->mhd,
+ * srv->mhd_streams) and the acceptor.  srv->streams must exist.  0 or -1
+ * (logged; what was started is stopped by http_stop).
+ */
 int http_start(struct server *srv);
-/* Bound port of the running daemon. */
+/* Bound port. */
 int http_port(struct server *srv);
+/* Stops accepting connections; those already open go on. */
+void http_quiesce(struct server *srv);
+/* Stops both daemons (closing every connection) and frees the acceptor. */
+void http_stop(struct server *srv);
 
 /* Queues body (copied) with the given HTTP status and content type. */
 enum MHD_Result http_reply_type(struct req *r, unsigned status, const char *type, const char *body,

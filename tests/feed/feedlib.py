@@ -47,7 +47,8 @@ class Vcpd:
         self.port = int(read(self.port_file).strip())
 
     def stderr(self):
-        self.err.flush()
+        if not self.err.closed:
+            self.err.flush()
         with open(os.path.join(self.dir, "stderr"), "rb") as f:
             return f.read().decode(errors="replace")
 
@@ -79,7 +80,8 @@ class Vcpd:
         return status, (json.loads(body) if body else None)
 
     def post(self, token, msg):
-        status, _, body = self.request("POST", "/pa/post", json.dumps(msg).encode(),
+        status, _, body = self.request("POST", "/pa/post",
+                                       json.dumps(msg, ensure_ascii=False).encode(),
                                        {"X-Viber-Auth-Token": token})
         js = json.loads(body)
         if status != 200 or js["status"] != 0:
@@ -105,8 +107,12 @@ class Sse:
     """A Server-Sent Events client on a raw socket (the format by hand, so a
     test sees exactly what vcpd sends)."""
 
-    def __init__(self, port, path, last_event_id=None, timeout=10):
-        self.sock = socket.create_connection(("127.0.0.1", port), timeout=timeout)
+    def __init__(self, port, path, last_event_id=None, timeout=10, source=None, sock=None):
+        """source: the local address to connect from; sock: an open
+        connection to ask on (a kept-alive one) instead of a new one."""
+        self.sock = sock or socket.create_connection(
+            ("127.0.0.1", port), timeout=timeout,
+            source_address=(source, 0) if source else None)
         hdr = "GET %s HTTP/1.1\r\nHost: 127.0.0.1:%d\r\nAccept: text/event-stream\r\n" % (path, port)
         if last_event_id is not None:
             hdr += "Last-Event-ID: %s\r\n" % last_event_id
@@ -116,13 +122,35 @@ class Sse:
         while b"\r\n\r\n" not in self.buf:
             if not self._fill():
                 raise AssertionError("stream closed before its head: %r" % self.buf)
-        head, self.buf = self.buf.split(b"\r\n\r\n", 1)
+        head, self.raw = self.buf.split(b"\r\n\r\n", 1)
         lines = head.decode().split("\r\n")
         self.status = int(lines[0].split()[1])
         self.headers = {}
         for line in lines[1:]:
             k, v = line.split(":", 1)
             self.headers[k.strip().lower()] = v.strip()
+        self.chunked = self.headers.get("transfer-encoding") == "chunked"
+        self.buf = b""
+        self._decode()
+
+    def _decode(self):
+        """Moves what has arrived of the body from raw to buf, taking the
+        chunked framing off (strictly: a malformed chunk fails the test)."""
+        if not self.chunked:
+            self.buf += self.raw
+            self.raw = b""
+            return
+        while b"\r\n" in self.raw:
+            size_line, rest = self.raw.split(b"\r\n", 1)
+            size = int(size_line.split(b";")[0], 16)
+            if len(rest) < size + 2:
+                return
+            if rest[size:size + 2] != b"\r\n":
+                raise AssertionError("bad chunk framing: %r" % self.raw[:80])
+            if size == 0:
+                self.ended = True
+            self.buf += rest[:size]
+            self.raw = rest[size + 2:]
 
     def _fill(self):
         try:
@@ -132,7 +160,11 @@ class Sse:
         if not data:
             self.closed = True
             return False
-        self.buf += data
+        if hasattr(self, "raw"):
+            self.raw += data
+            self._decode()
+        else:
+            self.buf += data
         return True
 
     def next(self, timeout=5.0):

@@ -1,0 +1,195 @@
+"""Event streams that cannot be abused or lose a post (issue 9, section 1),
+over real sockets: commit-order delivery under concurrent posting, replays
+read in pages with bounded memory, streams under the per-address limits,
+and a stream asked for on a kept-alive API connection.
+
+Usage: test_streams.py PATH/TO/vcpd [unittest args]
+"""
+
+import json
+import os
+import socket
+import sys
+import threading
+import time
+import unittest
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from feedlib import Sse, Vcpd  # noqa: E402
+
+VCPD = None
+
+
+def rss_kib(pid):
+    with open("/proc/%d/status" % pid) as f:
+        for line in f:
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1])
+    raise AssertionError("no VmRSS")
+
+
+class StreamTest(unittest.TestCase):
+    extra = ()
+
+    def setUp(self):
+        self.v = Vcpd(VCPD, env={"VCPD_SSE_PING_MS": "300"}, extra=self.extra)
+        self.pa, self.tok, self.sa = self.v.channel()
+        self.base = "/api/v1/channels/" + self.pa
+        self.ok = False
+
+    def tearDown(self):
+        rc = self.v.stop()
+        if not self.ok or rc != 0:
+            sys.stderr.write("\n--- vcpd stderr (exit %s) ---\n%s\n" % (rc, self.v.stderr()))
+        self.v.cleanup()
+        self.assertEqual(rc, 0, "vcpd did not exit cleanly")
+
+    def post(self, msg):
+        m = dict(msg)
+        m["from"] = self.sa
+        return self.v.post(self.tok, m)
+
+
+class Delivery(StreamTest):
+    def test_concurrent_posts_reach_every_stream_in_order(self):
+        """16 posters at once fill group commits of many posts, whose
+        requests libmicrohttpd resumes in any order: a live viewer and a
+        resuming viewer each get every post exactly once, in token order."""
+        first = self.post({"type": "text", "text": "before"})
+        live = Sse(self.v.port, self.base + "/events")
+        live.next(2)  # retry line: registered
+        resumed = Sse(self.v.port, self.base + "/events", last_event_id=first)
+        posted, errors = [], []
+        lock = threading.Lock()
+
+        def poster(k):
+            try:
+                for i in range(30):
+                    t = self.post({"type": "text", "text": "p %d %d" % (k, i)})
+                    with lock:
+                        posted.append(t)
+            except Exception as e:  # reported below
+                errors.append(e)
+
+        threads = [threading.Thread(target=poster, args=(k,)) for k in range(16)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+        self.assertEqual(errors, [])
+        want = sorted(posted)
+        for s in (live, resumed):
+            got = [int(s.next_post(5)["id"]) for _ in range(len(want))]
+            self.assertEqual(got, want, "gap, duplicate or disorder")
+            s.close()
+        self.ok = True
+
+    def test_stream_on_kept_alive_api_connection(self):
+        """A stream asked for after an API request on the same connection
+        (browsers reuse connections) is served and goes live."""
+        sock = socket.create_connection(("127.0.0.1", self.v.port), timeout=5)
+        sock.sendall(b"GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n")
+        buf = b""
+        while b"\r\n\r\n" not in buf:
+            buf += sock.recv(4096)
+        head, rest = buf.split(b"\r\n\r\n", 1)
+        length = int([l.split(b":")[1] for l in head.split(b"\r\n")
+                      if l.lower().startswith(b"content-length")][0])
+        while len(rest) < length:
+            rest += sock.recv(4096)
+        s = Sse(self.v.port, self.base + "/events", sock=sock)
+        self.assertEqual(s.status, 200)
+        t = self.post({"type": "text", "text": "live"})
+        self.assertEqual(int(s.next_post(3)["id"]), t)
+        s.close()
+        self.ok = True
+
+
+class BoundedReplay(StreamTest):
+    def test_replays_that_are_not_read_hold_little_memory(self):
+        """40 clients resume from the first of 400 maximal posts (~11 MB to
+        replay each) and never read: vcpd reads replays a page at a time as
+        sockets drain, so its memory grows by far less than one replay per
+        client, and the API answers meanwhile."""
+        big = "\U0001F600" * 7000  # 7000 characters, 28,000 bytes
+        first = self.post({"type": "text", "text": "first"})
+        for _ in range(400):
+            self.post({"type": "text", "text": big})
+        time.sleep(0.2)
+        before = rss_kib(self.v.proc.pid)
+        socks = []
+        for _ in range(40):
+            sk = socket.socket()
+            sk.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+            sk.connect(("127.0.0.1", self.v.port))
+            sk.sendall(("GET %s/events HTTP/1.1\r\nHost: x\r\nLast-Event-ID: %d\r\n\r\n"
+                        % (self.base, first)).encode())
+            socks.append(sk)
+        time.sleep(1.5)
+        t0 = time.time()
+        status, _, _ = self.v.request("GET", "/healthz")
+        took = time.time() - t0
+        grown = rss_kib(self.v.proc.pid) - before
+        for sk in socks:
+            sk.close()
+        self.assertEqual(status, 200)
+        self.assertLess(took, 0.2, "the API waited for the replays")
+        # one replay held in memory would be 11 MB per client, 440 MB in all
+        self.assertLess(grown, 40 * 1024, "RSS grew by %d KiB" % grown)
+        sys.stderr.write("\n40 unread replays: RSS +%d KiB, /healthz %.1f ms\n"
+                         % (grown, took * 1000))
+        self.ok = True
+
+
+class AddressLimits(StreamTest):
+    extra = ("--max-connections-per-ip", "4", "--max-streams-per-ip", "2")
+
+    def test_streams_count_toward_the_address_limits(self):
+        a = Sse(self.v.port, self.base + "/events")
+        b = Sse(self.v.port, self.base + "/events")
+        self.assertEqual((a.status, b.status), (200, 200))
+        # a third stream from the same address: 429 with a JSON detail
+        c = Sse(self.v.port, self.base + "/events")
+        self.assertEqual(c.status, 429)
+        self.assertIn("address", json.loads(c.buf or c.sock.recv(4096))["detail"])
+        c.close()
+        # another address is not affected
+        d = Sse(self.v.port, self.base + "/events", source="127.0.0.2")
+        self.assertEqual(d.status, 200)
+        # two streams + two API connections are the four this address may hold
+        idle = [socket.create_connection(("127.0.0.1", self.v.port)) for _ in range(2)]
+        time.sleep(0.2)
+        extra = socket.create_connection(("127.0.0.1", self.v.port), timeout=3)
+        extra.sendall(b"GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n")
+        try:
+            got = extra.recv(4096)
+        except ConnectionResetError:
+            got = b""
+        self.assertEqual(got, b"", "a fifth connection was served")
+        extra.close()
+        for s in idle:
+            s.close()
+        a.close()
+        # places come back when connections close
+        deadline = time.time() + 3
+        while True:
+            # a closed idle stream is noticed at its next heartbeat (300 ms)
+            try:
+                e = Sse(self.v.port, self.base + "/events")
+                if e.status == 200:
+                    break
+                e.close()
+            except (ConnectionError, AssertionError):
+                pass
+            self.assertLess(time.time(), deadline, "stream place not given back")
+            time.sleep(0.1)
+        for s in (b, d, e):
+            s.close()
+        self.ok = True
+
+
+if __name__ == "__main__":
+    if len(sys.argv) < 2 or not os.access(sys.argv[1], os.X_OK):
+        sys.exit("usage: test_streams.py PATH/TO/vcpd [unittest args]")
+    VCPD = os.path.abspath(sys.argv.pop(1))
+    unittest.main(verbosity=2)

@@ -374,6 +374,23 @@ static enum MHD_Result events(struct req *r)
     return feed_subscribe(r->srv->feed, r, r->chan->id, head, len, last, more);
 }
 
+/* HEAD of a stream: its headers through libmicrohttpd, and no stream. */
+static enum MHD_Result events_head(struct req *r)
+{
+    struct MHD_Response *resp = MHD_create_response_from_buffer(0, NULL, MHD_RESPMEM_PERSISTENT);
+    enum MHD_Result ret;
+
+    if (!resp)
+        return MHD_NO;
+    MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE, "text/event-stream; charset=utf-8");
+    MHD_add_response_header(resp, MHD_HTTP_HEADER_CACHE_CONTROL, "no-store");
+    r->http_status = 200;
+    r->answered = true;
+    ret = MHD_queue_response(r->conn, 200, resp);
+    MHD_destroy_response(resp);
+    return ret;
+}
+
 /* --- GET /api/v1/channels/{id} ------------------------------------------ */
 
 static enum MHD_Result channel_info(struct req *r)
@@ -407,6 +424,6 @@ enum MHD_Result feed_api(struct req *r)
     if (slash && strcmp(slash, "/posts") == 0)
         return list_posts(r);
     if (slash && strcmp(slash, "/events") == 0)
-        return events(r);
+        return strcmp(r->method, "HEAD") == 0 ? events_head(r) : events(r);
     return channel_info(r);
 }

@@ -374,21 +374,10 @@ static enum MHD_Result events(struct req *r)
     return feed_subscribe(r->srv->feed, r, r->chan->id, head, len, last, more);
 }
 
-/* HEAD of a stream: its headers through libmicrohttpd, and no stream. */
+/* HEAD of a stream: its status and type through libmicrohttpd, and no stream. */
 static enum MHD_Result events_head(struct req *r)
 {
-    struct MHD_Response *resp = MHD_create_response_from_buffer(0, NULL, MHD_RESPMEM_PERSISTENT);
-    enum MHD_Result ret;
-
-    if (!resp)
-        return MHD_NO;
-    MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE, "text/event-stream; charset=utf-8");
-    MHD_add_response_header(resp, MHD_HTTP_HEADER_CACHE_CONTROL, "no-store");
-    r->http_status = 200;
-    r->answered = true;
-    ret = MHD_queue_response(r->conn, 200, resp);
-    MHD_destroy_response(resp);
-    return ret;
+    return http_reply_type(r, 200, "text/event-stream; charset=utf-8", "", 0);
 }
 
 /* --- GET /api/v1/channels/{id} ------------------------------------------ */

@@ -102,8 +102,9 @@ enum MHD_Result http_reply_error(struct req *r, unsigned status, const char *det
     if (!resp)
         return MHD_NO;
     MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE, "application/json");
-    /* 400 and 501 are about the request's framing: what follows on the
-     * connection cannot be trusted to start a request */
+    /* 400 and 501 refuse the request's framing, so what follows on the
+     * connection cannot be trusted to start a request; after a 413 the rest
+     * of the body is not read */
     if (status == 400 || status == 413 || status == 501)
         MHD_add_response_header(resp, MHD_HTTP_HEADER_CONNECTION, "close");
     if (status == 401)

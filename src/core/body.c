@@ -1,25 +1,136 @@
 /*
  * The body reader (see body.h).  json-c does the parsing; this file adds
- * what json-c leaves out: a size limit, and a refusal of json-c's
- * extensions to JSON, which even its strict mode accepts (single-quoted
- * strings, NaN, Infinity).
+ * what json-c leaves out: a size limit, a refusal of json-c's extensions to
+ * JSON, which even its strict mode accepts (single-quoted strings, NaN,
+ * Infinity), and of what its strict mode lets through inside strings (raw
+ * control characters, malformed UTF-8, "\u0000", unpaired surrogates).
  */
 #include "core/body.h"
 
+#include <stdint.h>
 #include <stdio.h>
+#include <string.h>
 
+#include "core/utf8.h"
 #include "vcp/status.h"
+
+/*
+ * What the scan before the parse found wrong, and where.  json-c (0.16, even
+ * with JSON_TOKENER_STRICT | JSON_TOKENER_VALIDATE_UTF8) takes raw control
+ * characters inside strings, overlong forms, UTF-8-encoded surrogates and
+ * code points past U+10FFFF, turns unpaired surrogate escapes into U+FFFD,
+ * and keeps "\u0000" inside a string that every C consumer then cuts short
+ * (a key is cut at once).  RFC 8259 forbids the first ones; the rest cannot
+ * be represented faithfully, so all of them are refused here.
+ */
+enum scan_err {
+    SCAN_OK,
+    SCAN_CHAR,      /* a byte that cannot be JSON outside a string */
+    SCAN_DEEP,      /* the bracket that opens level BODY_DEPTH_MAX + 1 */
+    SCAN_CONTROL,   /* raw U+0000..U+001F inside a string (cp says which) */
+    SCAN_UTF8,      /* not well-formed UTF-8 */
+    SCAN_NUL,       /* the escape \u0000 */
+    SCAN_SURROGATE, /* a \uD800-\uDFFF escape that is not half of a pair (cp) */
+};
+
+#define BIG_MAX 8 /* huge integer literals remembered for their text */
+
+struct scan {
+    enum scan_err err;
+    size_t at;   /* offset of the offending byte (the '\\' of an escape) */
+    unsigned cp; /* SCAN_CONTROL, SCAN_SURROGATE: the code point */
+    /* Integer literals outside int64..uint64, which json-c saturates (a
+     * 5,000-digit number reads as 18446744073709551615): their text, so a
+     * detail can quote what was sent.  n counts them all, past BIG_MAX too. */
+    struct {
+        size_t off, len;
+    } big[BIG_MAX];
+    size_t n_big;
+};
+
+/* Value of the 4 hex digits at s[0..3], or -1 (json-c refuses those). */
+static long hex4(const char *s, size_t avail)
+{
+    long v = 0;
+
+    if (avail < 4)
+        return -1;
+    for (int k = 0; k < 4; k++) {
+        char c = s[k];
+        int d = (c >= '0' && c <= '9')   ? c - '0'
+                : (c >= 'a' && c <= 'f') ? c - 'a' + 10
+                : (c >= 'A' && c <= 'F') ? c - 'A' + 10
+                                         : -1;
+        if (d < 0)
+            return -1;
+        v = v * 16 + d;
+    }
+    return v;
+}
+
+/*
+ * Checks the escape whose '\\' is at s[i]; returns the offset of its last
+ * byte, or sets sc->err.  Only \u escapes need a look: the others are one
+ * character, which json-c judges.
+ */
+static size_t scan_escape(const char *s, size_t n, size_t i, struct scan *sc)
+{
+    long v, lo;
+
+    if (i + 1 >= n || s[i + 1] != 'u')
+        return i + 1;
+    if ((v = hex4(s + i + 2, n - i - 2)) < 0)
+        return i + 1; /* json-c reports the bad escape */
+    if (v == 0) {
+        sc->err = SCAN_NUL;
+    } else if (v >= 0xDC00 && v <= 0xDFFF) {
+        sc->err = SCAN_SURROGATE;
+    } else if (v >= 0xD800 && v <= 0xDBFF) {
+        /* a high surrogate must be followed at once by a low one */
+        if (i + 7 < n && s[i + 6] == '\\' && s[i + 7] == 'u' &&
+            (lo = hex4(s + i + 8, n - i - 8)) >= 0xDC00 && lo <= 0xDFFF)
+            return i + 11;
+        sc->err = SCAN_SURROGATE;
+    } else {
+        return i + 5;
+    }
+    sc->at = i;
+    sc->cp = (unsigned)v;
+    return i;
+}
+
+/* Remembers the integer literal s[i..end) when json-c cannot hold it. */
+static void scan_number(const char *s, size_t i, size_t end, struct scan *sc)
+{
+    static const char u64_max[] = "18446744073709551615", i64_min[] = "9223372036854775808";
+    bool neg = s[i] == '-';
+    size_t d = i + (neg ? 1 : 0), digits = end - d;
+    const char *lim = neg ? i64_min : u64_max;
+    size_t lim_len = neg ? sizeof i64_min - 1 : sizeof u64_max - 1;
+
+    for (size_t k = d; k < end; k++) {
+        if (s[k] < '0' || s[k] > '9')
+            return; /* a fraction or an exponent: json-c keeps a real's text */
+    }
+    /* at or past the limit: json-c's value is the limit either way */
+    if (digits < lim_len || (digits == lim_len && memcmp(s + d, lim, lim_len) < 0))
+        return;
+    if (sc->n_big < BIG_MAX) {
+        sc->big[sc->n_big].off = i;
+        sc->big[sc->n_big].len = end - i;
+    }
+    sc->n_big++;
+}
 
 /*
  * Outside strings, JSON has only white space, punctuation, numbers and the
  * letters of true/false/null, so one pass over the bytes rejects json-c's
- * extensions before the parse.  The same pass counts container nesting
- * (json-c's own depth limit also counts a scalar as a level, so it cannot
- * say "16 levels of objects and arrays" exactly).  Returns n, or the offset
- * of the first byte that cannot be JSON with *too_deep false, or of the
- * bracket that opens level BODY_DEPTH_MAX + 1 with *too_deep true.
+ * extensions before the parse.  The same pass checks what is inside strings
+ * (see enum scan_err) and counts container nesting (json-c's own depth limit
+ * also counts a scalar as a level, so it cannot say "16 levels of objects and
+ * arrays" exactly).  Stops at the first fault, in sc.
  */
-static size_t plain_json(const char *s, size_t n, bool *too_deep)
+static void scan(const char *s, size_t n, struct scan *sc)
 {
     static const bool ok[256] = {
         [' '] = 1, ['\t'] = 1, ['\r'] = 1, ['\n'] = 1, ['{'] = 1, ['}'] = 1, ['['] = 1,
@@ -31,28 +142,131 @@ static size_t plain_json(const char *s, size_t n, bool *too_deep)
     bool in_string = false;
     int depth = 0;
 
-    *too_deep = false;
+    memset(sc, 0, sizeof *sc);
     for (size_t i = 0; i < n; i++) {
-        char c = s[i];
+        unsigned char c = (unsigned char)s[i];
         if (in_string) {
-            if (c == '\\')
-                i++;
-            else if (c == '"')
+            if (c == '\\') {
+                i = scan_escape(s, n, i, sc);
+            } else if (c == '"') {
                 in_string = false;
+            } else if (c < 0x20) {
+                sc->err = SCAN_CONTROL;
+                sc->cp = c;
+            } else if (c >= 0x80) {
+                size_t k = utf8_seq_len(s + i, n - i);
+                if (k == 0)
+                    sc->err = SCAN_UTF8;
+                else
+                    i += k - 1;
+            }
         } else if (c == '"') {
             in_string = true;
         } else if (c == '{' || c == '[') {
-            if (++depth > BODY_DEPTH_MAX) {
-                *too_deep = true;
-                return i;
-            }
+            if (++depth > BODY_DEPTH_MAX)
+                sc->err = SCAN_DEEP;
         } else if (c == '}' || c == ']') {
             depth--; /* unbalanced input is json-c's to refuse */
-        } else if (!ok[(unsigned char)c]) {
-            return i;
+        } else if (c == '-' || (c >= '0' && c <= '9')) {
+            size_t end = i + 1;
+            while (end < n && ok[(unsigned char)s[end]] && strchr("0123456789.eE+-", s[end]))
+                end++;
+            scan_number(s, i, end, sc);
+            i = end - 1;
+        } else if (c >= 0x80) {
+            /* say "invalid UTF-8" only where it is: a valid sequence here
+             * is simply not JSON */
+            sc->err = utf8_seq_len(s + i, n - i) == 0 ? SCAN_UTF8 : SCAN_CHAR;
+        } else if (!ok[c]) {
+            sc->err = SCAN_CHAR;
+        }
+        if (sc->err != SCAN_OK) {
+            if (sc->err != SCAN_NUL && sc->err != SCAN_SURROGATE)
+                sc->at = i;
+            return;
         }
     }
-    return n;
+}
+
+/* Calls fn on every integer in o, in document order; stops when it returns false. */
+static bool each_int(struct json_object *o, bool (*fn)(struct json_object *, void *), void *arg)
+{
+    switch (json_object_get_type(o)) {
+    case json_type_int:
+        return fn(o, arg);
+    case json_type_object: {
+        json_object_object_foreach(o, key, val)
+        {
+            (void)key;
+            if (!each_int(val, fn, arg))
+                return false;
+        }
+        return true;
+    }
+    case json_type_array:
+        for (size_t i = 0; i < json_object_array_length(o); i++) {
+            if (!each_int(json_object_array_get_idx(o, i), fn, arg))
+                return false;
+        }
+        return true;
+    default:
+        return true;
+    }
+}
+
+/* json-c's value for an integer literal past int64..uint64 */
+static bool saturated(struct json_object *v)
+{
+    return json_object_get_int64(v) == INT64_MIN ||
+           (json_object_get_int64(v) == INT64_MAX && json_object_get_uint64(v) == UINT64_MAX);
+}
+
+struct big_walk {
+    const char *body;
+    const struct scan *sc;
+    size_t seen;
+};
+
+static bool count_big(struct json_object *v, void *arg)
+{
+    struct big_walk *w = arg;
+    if (saturated(v))
+        w->seen++;
+    return true;
+}
+
+static bool tag_big(struct json_object *v, void *arg)
+{
+    struct big_walk *w = arg;
+    if (!saturated(v))
+        return true;
+    char *text = strndup(w->body + w->sc->big[w->seen].off, w->sc->big[w->seen].len);
+    if (text == NULL)
+        return false; /* out of memory: the value prints as json-c has it */
+    json_object_set_serializer(v, json_object_userdata_to_json_string, text,
+                               json_object_free_userdata);
+    w->seen++;
+    return true;
+}
+
+/*
+ * Gives each saturated integer of o the text it was sent as, so that
+ * json_object_to_json_string (which a detail quotes) shows "1234…" and not
+ * 18446744073709551615.  The literals and the saturated values are matched
+ * in document order; when their numbers differ (a duplicate key dropped a
+ * value), nothing is tagged rather than something wrongly.
+ */
+static void keep_big_text(struct json_object *o, const char *body, const struct scan *sc)
+{
+    struct big_walk w = {body, sc, 0};
+
+    if (sc->n_big == 0 || sc->n_big > BIG_MAX)
+        return;
+    each_int(o, count_big, &w);
+    if (w.seen != sc->n_big)
+        return;
+    w.seen = 0;
+    each_int(o, tag_big, &w);
 }
 
 struct json_tokener *body_tokener_new(void)
@@ -70,8 +284,7 @@ struct json_object *body_parse(struct json_tokener *tok, const char *body, size_
 {
     struct json_object *o;
     enum json_tokener_error err;
-    bool too_deep;
-    size_t bad;
+    struct scan sc;
 
     *status = VCP_STATUS_BAD_DATA;
     if (len > BODY_MAX) {
@@ -87,12 +300,31 @@ struct json_object *body_parse(struct json_tokener *tok, const char *body, size_
         *status = o ? VCP_STATUS_OK : VCP_STATUS_GENERAL_ERROR;
         return o;
     }
-    if ((bad = plain_json(body, len, &too_deep)) < len) {
-        if (too_deep)
-            snprintf(detail, detail_len, "body: nested deeper than %d levels", BODY_DEPTH_MAX);
-        else
-            snprintf(detail, detail_len, "body: invalid JSON (unexpected character at byte %zu)",
-                     bad);
+    scan(body, len, &sc);
+    switch (sc.err) {
+    case SCAN_OK:
+        break;
+    case SCAN_DEEP:
+        snprintf(detail, detail_len, "body: nested deeper than %d levels", BODY_DEPTH_MAX);
+        return NULL;
+    case SCAN_CHAR:
+        snprintf(detail, detail_len, "body: invalid JSON (unexpected character at byte %zu)",
+                 sc.at);
+        return NULL;
+    case SCAN_CONTROL:
+        snprintf(detail, detail_len,
+                 "body: invalid JSON (raw control character U+%04X in a string at byte %zu)", sc.cp,
+                 sc.at);
+        return NULL;
+    case SCAN_UTF8:
+        snprintf(detail, detail_len, "body: invalid UTF-8 at byte %zu", sc.at);
+        return NULL;
+    case SCAN_NUL:
+        snprintf(detail, detail_len, "body: escaped NUL (U+0000) in a string at byte %zu", sc.at);
+        return NULL;
+    case SCAN_SURROGATE:
+        snprintf(detail, detail_len, "body: unpaired surrogate U+%04X in a string at byte %zu",
+                 sc.cp, sc.at);
         return NULL;
     }
     /* The NUL after the body is passed too: it ends a bare number such as
@@ -110,6 +342,7 @@ struct json_object *body_parse(struct json_tokener *tok, const char *body, size_
         snprintf(detail, detail_len, "body: must be a JSON object");
         return NULL;
     }
+    keep_big_text(o, body, &sc);
     *status = VCP_STATUS_OK;
     return o;
 }

@@ -1,7 +1,8 @@
 /*
  * Reading a request body as JSON, the first step of every endpoint
  * (DESIGN §1.1): at most BODY_MAX bytes, one JSON object, strict RFC 8259
- * syntax, valid UTF-8, a bounded nesting depth.  vcpd judges what arrives
+ * syntax, valid UTF-8 throughout (ignored fields and keys too), strings that
+ * hold no U+0000 and no unpaired surrogate, a bounded nesting depth.  vcpd judges what arrives
  * with it and libvcp judges raw JSON messages with it before sending, so both
  * answer a bad body with the same status and detail.
  */
@@ -25,9 +26,14 @@ struct json_tokener *body_tokener_new(void);
  * Returns a new object (the caller puts it), or NULL with *status set to
  * VCP_STATUS_BAD_DATA and the reason in detail (MSG_DETAIL_MAX bytes always
  * suffice): "body: N bytes, max 30720", "body: empty, expected a JSON
- * object", "body: invalid JSON (...)", "body: nested deeper than 16 levels",
- * "body: must be a JSON object".  An empty body gives {} when empty_ok.  Only
- * out-of-memory can make it return NULL with *status VCP_STATUS_GENERAL_ERROR.
+ * object", "body: invalid JSON (...)" (a raw control character in a string
+ * is one), "body: invalid UTF-8 at byte N", "body: escaped NUL (U+0000) in a
+ * string at byte N", "body: unpaired surrogate U+D800 in a string at byte
+ * N", "body: nested deeper than 16 levels", "body: must be a JSON object".
+ * Integer literals past int64..uint64 keep their text for
+ * json_object_to_json_string (json-c's value saturates).  An empty body
+ * gives {} when empty_ok.  Only out-of-memory can make it return NULL with
+ * *status VCP_STATUS_GENERAL_ERROR.
  */
 struct json_object *body_parse(struct json_tokener *tok, const char *body, size_t len,
                                bool empty_ok, int *status, char *detail, size_t detail_len);

@@ -13,7 +13,8 @@
  *   - numbers: JSON numbers or numeric strings (a string holding exactly a
  *     JSON number: "10000", "37.7898"; not " 1", "0x10", "inf", "+1", ".5");
  *     an integer field also takes an integral real (1e4, "10.0") up to 2^53,
- *     but never a fractional one; booleans are never numbers.
+ *     but never a fractional one; booleans are never numbers; a number out
+ *     of range is quoted in the detail as it was sent (shortened).
  *
  * Numeric strings are converted without strtod (whose decimal point follows
  * the host program's locale, which a library must not assume): the common
@@ -84,13 +85,14 @@ static void echo(char *out, const char *s, size_t len)
 /* ---- numbers ------------------------------------------------------------ */
 
 #define EXACT_INT_MAX 9007199254740992.0 /* 2^53: doubles are exact integers up to here */
-#define SLOW_NUM_MAX  400                /* longest numeric string taken by the slow path */
+#define SLOW_NUM_MAX  400                /* longer numeric strings are converted from the heap */
 #define REAL_REPR_MAX 32                 /* "%.17g" of any double fits */
 
 enum num_kind {
-    NUM_NONE, /* not a number (wrong type, bad numeric string, not finite) */
+    NUM_NONE, /* not a number (wrong type, bad numeric string) */
     NUM_INT,  /* an exact integer in i (d holds it too) */
     NUM_REAL, /* a finite real in d: fractional, or integral but outside int64/2^53 */
+    NUM_HUGE, /* a number too large for a double (1e400, 5,000 digits) */
 };
 
 struct num {
@@ -102,8 +104,10 @@ struct num {
 static void num_from_double(double v, struct num *n)
 {
     n->d = v;
-    if (!isfinite(v)) {
-        n->kind = NUM_NONE;
+    if (isnan(v)) {
+        n->kind = NUM_NONE; /* json-c's NaN, never from a body (body.c refuses it) */
+    } else if (isinf(v)) {
+        n->kind = NUM_HUGE;
     } else if (v == trunc(v) && fabs(v) <= EXACT_INT_MAX) {
         n->kind = NUM_INT;
         n->i = (int64_t)v;
@@ -115,16 +119,19 @@ static void num_from_double(double v, struct num *n)
 /* The rare numeric strings the fast paths do not take: json-c converts. */
 static void slow_num(const char *s, size_t len, bool is_int, struct num *n)
 {
-    char buf[SLOW_NUM_MAX + 3];
+    char stack[SLOW_NUM_MAX + 3];
+    char *buf = len <= SLOW_NUM_MAX ? stack : malloc(len + 3);
 
     n->kind = NUM_NONE;
-    if (len > SLOW_NUM_MAX)
-        return;
+    if (buf == NULL)
+        return; /* out of memory: reported as "not a number", never crashes */
     memcpy(buf, s, len);
     /* An integer too big for int64: json-c would saturate it, ".0" makes it
      * a real that is rounded correctly instead. */
     memcpy(buf + len, is_int ? ".0" : "", is_int ? 3 : 1);
     struct json_object *o = json_tokener_parse(buf);
+    if (buf != stack)
+        free(buf);
     if (o == NULL)
         return; /* out of memory: reported as "not a number", never crashes */
     num_from_double(json_object_get_double(o), n);
@@ -307,7 +314,7 @@ int msg_json_double(const struct json_object *v, double *out)
 {
     struct num n;
     read_num(v, &n);
-    if (n.kind == NUM_NONE)
+    if (n.kind != NUM_INT && n.kind != NUM_REAL)
         return -1;
     if (out != NULL)
         *out = n.d;
@@ -555,30 +562,59 @@ static int check_string(const struct json_object *v, const struct field *f, stru
     return VCP_STATUS_OK;
 }
 
+#define SHOWN_MAX (ECHO_MAX + 4) /* a number as shown in a detail; >= REAL_REPR_MAX */
+
+/*
+ * A number as it was sent, for a detail: a numeric string's own text; a
+ * JSON number that reads exactly, as it reads; anything else (too large to
+ * be exact, or for a double at all) as json-c prints it, which for a parsed
+ * body is the text that was sent (json-c keeps a real's text, and the body
+ * reader gives a saturated integer back its own) -- never the rounded
+ * value.  Shortened as echo() does.
+ */
+static void show_num(const struct json_object *v, const struct num *n, char *out)
+{
+    const char *s;
+    size_t len;
+
+    if (json_object_is_type(v, json_type_string)) {
+        s = json_object_get_string((struct json_object *)v);
+        len = (size_t)json_object_get_string_len(v);
+    } else if (n->kind == NUM_INT) {
+        snprintf(out, SHOWN_MAX, "%" PRId64, n->i);
+        return;
+    } else if (n->kind == NUM_REAL && fabs(n->d) <= EXACT_INT_MAX) {
+        real_repr(n->d, out);
+        return;
+    } else {
+        s = json_object_to_json_string_length((struct json_object *)v, JSON_C_TO_STRING_PLAIN,
+                                              &len);
+    }
+    echo(out, s, len);
+}
+
 static int check_number(const struct json_object *v, const struct field *f, struct det *d)
 {
     struct num n;
-    char repr[REAL_REPR_MAX];
+    char shown[SHOWN_MAX];
 
     read_num(v, &n);
-    if (f->kind == K_INT) {
-        if (n.kind == NUM_INT) {
-            if (n.i >= f->lo && n.i <= f->hi)
-                return VCP_STATUS_OK;
-            return say(d, VCP_STATUS_BAD_DATA, "%s: %" PRId64 " out of range %" PRId64 "..%" PRId64,
-                       f->path, n.i, f->lo, f->hi);
-        }
-        if (n.kind == NUM_NONE || n.d != trunc(n.d))
-            return say(d, VCP_STATUS_BAD_DATA, "%s: must be an integer", f->path);
-        /* integral, but too big to be exact: out of every range we have */
-    } else {
-        if (n.kind == NUM_NONE)
-            return say(d, VCP_STATUS_BAD_DATA, "%s: must be a number", f->path);
-        if (n.d >= (double)f->lo && n.d <= (double)f->hi)
+    if (n.kind == NUM_NONE)
+        return say(d, VCP_STATUS_BAD_DATA,
+                   f->kind == K_INT ? "%s: must be an integer" : "%s: must be a number", f->path);
+    if (n.kind == NUM_INT) {
+        if (n.i >= f->lo && n.i <= f->hi)
             return VCP_STATUS_OK;
+    } else if (n.kind == NUM_REAL) {
+        if (f->kind == K_INT && n.d != trunc(n.d))
+            return say(d, VCP_STATUS_BAD_DATA, "%s: must be an integer", f->path);
+        if (f->kind == K_REAL && n.d >= (double)f->lo && n.d <= (double)f->hi)
+            return VCP_STATUS_OK;
+        /* an integral real past 2^53 is out of every integer range we have */
     }
-    real_repr(n.d, repr);
-    return say(d, VCP_STATUS_BAD_DATA, "%s: %s out of range %" PRId64 "..%" PRId64, f->path, repr,
+    /* NUM_HUGE is out of every range */
+    show_num(v, &n, shown);
+    return say(d, VCP_STATUS_BAD_DATA, "%s: %s out of range %" PRId64 "..%" PRId64, f->path, shown,
                f->lo, f->hi);
 }
 
@@ -738,7 +774,7 @@ static int norm_fields(const struct json_object *src, const struct field *f,
             break;
         case K_REAL:
             read_num(v, &n);
-            if (n.kind == NUM_NONE)
+            if (n.kind != NUM_INT && n.kind != NUM_REAL)
                 continue;
             out = new_real(n.d);
             break;

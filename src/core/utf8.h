@@ -15,4 +15,11 @@
  */
 long utf8_count(const char *s, size_t len);
 
+/*
+ * Length in bytes (1..4) of the one well-formed UTF-8 sequence that starts
+ * at s, of which avail >= 1 bytes are readable; 0 when none starts there
+ * (same rules as utf8_count).
+ */
+size_t utf8_seq_len(const char *s, size_t avail);
+
 #endif

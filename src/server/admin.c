@@ -27,6 +27,16 @@ typedef int (*op_fn)(struct op_ctx *c, struct json_object **out);
 
 static const char *const state_names[] = {"active", "blocked", "suspended", "deleted"};
 
+/*
+ * Member ids: Viber's user ids are base64 ("01234567890A=",
+ * "ZjKTcfFqUULvHWphNAQ7tQ=="), the ones vcpd makes are URL-safe base64; this
+ * set takes both and nothing else, so every id can be named in an admin API
+ * path (a '/' is part of the last segment; '%XX' is decoded) and removed
+ * again -- '?', '#', '%', spaces and non-ASCII could not.
+ */
+#define MEMBER_ID_CHARS "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/=-_"
+#define MEMBER_ID_RULE  "only letters, digits and + / = - _ (at most 64)"
+
 const char *admin_state_name(int state)
 {
     if (state < 0 || state > CHANNEL_DELETED)
@@ -175,10 +185,9 @@ static int member_add(struct op_ctx *c, struct member *m, int default_role)
     if ((rc = arg_str(c, "avatar", m->avatar, sizeof m->avatar, false, true)) != 0)
         return rc;
     if ((rc = arg_str(c, "id", m->id, sizeof m->id, false, false)) != 0)
-        return rc;
-    for (const char *p = m->id; *p; p++)
-        if (*p <= ' ' || *p > '~')
-            return fail(c, ADMIN_BAD_REQUEST, "%s: printable ASCII without spaces", "id");
+        return rc; /* "id: too long" past 64 bytes */
+    if (m->id[0] != '\0' && strspn(m->id, MEMBER_ID_CHARS) != strlen(m->id))
+        return fail(c, ADMIN_BAD_REQUEST, "%s: " MEMBER_ID_RULE, "id");
     if (m->id[0] == '\0' && auth_member_id_new(m->id) != 0)
         return fail(c, ADMIN_ERROR, "%s: random generator failed", "id");
     if (c->args && json_object_object_get_ex(c->args, "role", &v)) {

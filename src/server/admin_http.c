@@ -113,7 +113,9 @@ enum MHD_Result admin_http(struct req *r)
     if (!body)
         return reply_error(r, 400, "bad request", detail);
     args = json_object_new_object();
-    op = map_op(r->method, r->path + sizeof base - 1, args);
+    /* HEAD is GET without the body, which libmicrohttpd leaves out */
+    op =
+        map_op(strcmp(r->method, "HEAD") == 0 ? "GET" : r->method, r->path + sizeof base - 1, args);
     if (!op) {
         json_object_put(args);
         json_object_put(body);

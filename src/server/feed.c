@@ -259,6 +259,12 @@ static enum MHD_Result events(struct req *r)
     return streams_open(r->srv->streams, r, r->chan->id, after, resume);
 }
 
+/* HEAD of a stream: its status and type through libmicrohttpd, and no stream. */
+static enum MHD_Result events_head(struct req *r)
+{
+    return http_reply_type(r, 200, "text/event-stream; charset=utf-8", "", 0);
+}
+
 /* --- GET /api/v1/channels/{id} ------------------------------------------ */
 
 static enum MHD_Result channel_info(struct req *r)
@@ -292,6 +298,6 @@ enum MHD_Result feed_api(struct req *r)
     if (slash && strcmp(slash, "/posts") == 0)
         return list_posts(r);
     if (slash && strcmp(slash, "/events") == 0)
-        return events(r);
+        return strcmp(r->method, "HEAD") == 0 ? events_head(r) : events(r);
     return channel_info(r);
 }

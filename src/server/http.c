@@ -24,11 +24,13 @@
 #include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/socket.h>
 #include <time.h>
 
 #include "server/accept.h"
 #include "server/chancache.h"
+#include "server/jsonw.h"
 #include "server/server.h"
 #include "server/stream.h"
 #include "server/util.h"
@@ -87,26 +89,45 @@ enum MHD_Result http_reply_json(struct req *r, unsigned status, struct json_obje
     return ret;
 }
 
-enum MHD_Result http_reply_status(struct req *r, unsigned status)
+enum MHD_Result http_reply_error(struct req *r, unsigned status, const char *detail)
 {
-    char body[96];
-    const char *what = status == 404   ? "not found"
+    const char *what = status == 400   ? "bad request"
+                       : status == 401 ? "unauthorized"
+                       : status == 404 ? "not found"
                        : status == 405 ? "method not allowed"
                        : status == 413 ? "request body larger than 1 MiB"
-                       : status == 401 ? "unauthorized"
+                       : status == 501 ? "not implemented"
                                        : "error";
-    int n = snprintf(body, sizeof body, "{\"error\":\"%s\"}", what);
-    struct MHD_Response *resp =
-        MHD_create_response_from_buffer((size_t)n, body, MHD_RESPMEM_MUST_COPY);
+    struct MHD_Response *resp;
+    struct jsonw w;
+    char allow[64];
 
+    jsonw_init(&w);
+    jsonw_lit(&w, "{");
+    jsonw_kv_str(&w, "error", what);
+    if (detail && detail[0])
+        jsonw_kv_str(&w, "detail", detail);
+    jsonw_lit(&w, "}");
+    resp = MHD_create_response_from_buffer(w.len, w.buf, MHD_RESPMEM_MUST_COPY);
+    jsonw_free(&w);
     if (!resp)
         return MHD_NO;
     MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE, "application/json");
-    if (status == 413)
+    /* 400 and 501 refuse the request's framing, so what follows on the
+     * connection cannot be trusted to start a request; after a 413 the rest
+     * of the body is not read */
+    if (status == 400 || status == 413 || status == 501)
         MHD_add_response_header(resp, MHD_HTTP_HEADER_CONNECTION, "close");
     if (status == 401)
         MHD_add_response_header(resp, MHD_HTTP_HEADER_WWW_AUTHENTICATE, "Bearer");
+    if (status == 405 && route_allow(r->path, allow, sizeof allow))
+        MHD_add_response_header(resp, MHD_HTTP_HEADER_ALLOW, allow);
     return queue(r, status, resp);
+}
+
+enum MHD_Result http_reply_status(struct req *r, unsigned status)
+{
+    return http_reply_error(r, status, NULL);
 }
 
 void req_suspend(struct req *r, enum req_wait what, route_fn cont)
@@ -183,17 +204,94 @@ static bool body_append(struct req *r, const char *data, size_t n)
     return true;
 }
 
+/* The headers that decide where a request ends (RFC 9112 §6), all of them:
+ * MHD_lookup_connection_value sees only the first of each name. */
+struct framing {
+    unsigned n_cl, n_te, n_host;
+    bool bad_name;  /* a name with white space ("Content-Length : 5") */
+    const char *cl; /* the first Content-Length */
+    bool cl_differ; /* a later Content-Length says something else */
+    const char *te; /* the first Transfer-Encoding */
+};
+
+static enum MHD_Result framing_header(void *cls, enum MHD_ValueKind kind, const char *key,
+                                      const char *value)
+{
+    struct framing *f = cls;
+
+    (void)kind;
+    if (strpbrk(key, " \t"))
+        f->bad_name = true; /* libmicrohttpd keeps it; a proxy may trim it (RFC 9112 §5.1) */
+    if (strcasecmp(key, MHD_HTTP_HEADER_CONTENT_LENGTH) == 0) {
+        if (f->n_cl++ == 0)
+            f->cl = value;
+        else if (strcmp(value, f->cl) != 0)
+            f->cl_differ = true;
+    } else if (strcasecmp(key, MHD_HTTP_HEADER_TRANSFER_ENCODING) == 0) {
+        if (f->n_te++ == 0)
+            f->te = value;
+    } else if (strcasecmp(key, MHD_HTTP_HEADER_HOST) == 0) {
+        f->n_host++;
+    }
+    return MHD_YES;
+}
+
+/*
+ * Refuses framing that a proxy in front of vcpd could read otherwise than
+ * libmicrohttpd does (request smuggling: it would take the first of two
+ * Content-Lengths, and a Transfer-Encoding over a Content-Length) with 400,
+ * and transfer codings it cannot decode with 501 -- libmicrohttpd would
+ * wait for the connection to close to find the body's end.  Both close the
+ * connection.  Returns 0 when the request may go on, else the HTTP status
+ * with the reason in *why.
+ */
+static unsigned framing_check(struct MHD_Connection *conn, const char *version, const char **why)
+{
+    struct framing f = {0};
+
+    MHD_get_connection_values(conn, MHD_HEADER_KIND, framing_header, &f);
+    if (f.bad_name) {
+        *why = "header name with white space";
+        return 400;
+    }
+    if (f.n_host == 0 && strcmp(version, MHD_HTTP_VERSION_1_0) != 0) {
+        *why = "Host: required in HTTP/1.1";
+        return 400;
+    }
+    if (f.n_host > 1) {
+        *why = "Host: more than one";
+        return 400;
+    }
+    if (f.cl_differ) {
+        *why = "Content-Length: several, with different values";
+        return 400;
+    }
+    if (f.n_cl > 0 && f.n_te > 0) {
+        *why = "Content-Length and Transfer-Encoding: only one may frame a body";
+        return 400;
+    }
+    if (f.n_te > 1 || (f.te && strcasecmp(f.te, "chunked") != 0)) {
+        *why = "Transfer-Encoding: only chunked is supported";
+        return 501;
+    }
+    return 0;
+}
+
 static enum MHD_Result handle(struct server *srv, bool on_streams, struct MHD_Connection *conn,
-                              const char *url, const char *method, const char *upload_data,
-                              size_t *upload_data_size, void **con_cls)
+                              const char *url, const char *method, const char *version,
+                              const char *upload_data, size_t *upload_data_size, void **con_cls)
 {
     struct req *r = *con_cls;
     const char *cl;
     bool path_known;
 
     if (r == NULL) {
+        const char *why;
+        unsigned bad;
         r = req_new(srv, on_streams, conn, url, method);
         *con_cls = r;
+        if ((bad = framing_check(conn, version, &why)) != 0)
+            return http_reply_error(r, bad, why);
         r->route = route_find(method, r->path, &path_known);
         if (r->route == NULL)
             return http_reply_status(r, path_known ? 405 : 404);
@@ -208,7 +306,7 @@ static enum MHD_Result handle(struct server *srv, bool on_streams, struct MHD_Co
         return MHD_YES;
     }
     if (r->answered) {
-        /* answered before the body was read (404/405/413): drop what comes */
+        /* answered before the body was read (400/404/405/413/501): drop what comes */
         *upload_data_size = 0;
         return MHD_YES;
     }
@@ -239,7 +337,7 @@ static enum MHD_Result access_api(void *cls, struct MHD_Connection *conn, const 
                                   const char *method, const char *version, const char *upload_data,
                                   size_t *upload_data_size, void **con_cls)
 {
-    return handle(cls, false, conn, url, method, upload_data, upload_data_size, con_cls);
+    return handle(cls, false, conn, url, method, version, upload_data, upload_data_size, con_cls);
 }
 
 static enum MHD_Result access_streams(void *cls, struct MHD_Connection *conn, const char *url,
@@ -247,7 +345,7 @@ static enum MHD_Result access_streams(void *cls, struct MHD_Connection *conn, co
                                       const char *upload_data, size_t *upload_data_size,
                                       void **con_cls)
 {
-    return handle(cls, true, conn, url, method, upload_data, upload_data_size, con_cls);
+    return handle(cls, true, conn, url, method, version, upload_data, upload_data_size, con_cls);
 }
 
 static void access_log(struct server *srv, struct req *r, struct MHD_Connection *conn)

@@ -3,6 +3,7 @@
  * (like redis's command table).  Paths match exactly, or as a prefix for
  * the admin API, whose handler parses the rest.
  */
+#include <stdio.h>
 #include <string.h>
 
 #include "server/feed.h"
@@ -39,6 +40,9 @@ static bool path_matches(const struct route *rt, const char *path)
 
 const struct route *route_find(const char *method, const char *path, bool *path_known)
 {
+    /* HEAD is GET without the body (RFC 9110 §9.3.2): every GET route has it */
+    if (strcmp(method, "HEAD") == 0)
+        method = "GET";
     *path_known = false;
     for (size_t i = 0; i < sizeof routes / sizeof routes[0]; i++) {
         if (!path_matches(&routes[i], path))
@@ -48,4 +52,24 @@ const struct route *route_find(const char *method, const char *path, bool *path_
             return &routes[i];
     }
     return NULL;
+}
+
+bool route_allow(const char *path, char *buf, size_t len)
+{
+    static const char *const order[] = {"DELETE", "GET", "HEAD", "POST", "PUT"};
+    size_t n = 0;
+
+    for (size_t m = 0; m < sizeof order / sizeof order[0]; m++) {
+        const char *want = strcmp(order[m], "HEAD") == 0 ? "GET" : order[m];
+        for (size_t i = 0; i < sizeof routes / sizeof routes[0]; i++) {
+            if (!path_matches(&routes[i], path) || strcmp(routes[i].method, want) != 0)
+                continue;
+            int k = snprintf(buf + n, len - n, "%s%s", n ? ", " : "", order[m]);
+            if (k < 0 || (size_t)k >= len - n)
+                return false;
+            n += (size_t)k;
+            break;
+        }
+    }
+    return n > 0;
 }

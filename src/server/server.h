@@ -170,7 +170,13 @@ enum MHD_Result http_reply_type(struct req *r, unsigned status, const char *type
                                 size_t len);
 /* Queues body (copied) with the given HTTP status and JSON content type. */
 enum MHD_Result http_reply(struct req *r, unsigned status, const char *body, size_t len);
-/* Queues an empty answer (404, 405, 413, ...) */
+/*
+ * Queues the JSON error answer {"error":"...","detail":"..."} (no detail when
+ * NULL or "") for an HTTP-level refusal: 400, 401, 404, 405 (with Allow),
+ * 413, 501.  400, 413 and 501 also close the connection.
+ */
+enum MHD_Result http_reply_error(struct req *r, unsigned status, const char *detail);
+/* http_reply_error without a detail. */
 enum MHD_Result http_reply_status(struct req *r, unsigned status);
 /* Queues a json-c object as the answer and releases it. */
 enum MHD_Result http_reply_json(struct req *r, unsigned status, struct json_object *o);
@@ -182,10 +188,14 @@ void req_resume(struct req *r);
 /* --- routes.c ---------------------------------------------------------- */
 
 /*
- * The route for method and path.  NULL with *method_known set when the path
- * exists for another method (405), unset when the path is unknown (404).
+ * The route for method and path (HEAD finds the GET route; libmicrohttpd
+ * sends a HEAD answer's headers only).  NULL with *path_known set when the
+ * path exists for another method (405), unset when it is unknown (404).
  */
 const struct route *route_find(const char *method, const char *path, bool *path_known);
+/* Writes the methods path answers to ("GET, HEAD, POST") into buf, for the
+ * Allow header of a 405.  false when none (unknown path) or buf is too small. */
+bool route_allow(const char *path, char *buf, size_t len);
 
 /* --- api.c: the /pa/ endpoints ------------------------------------------------------ */
 

@@ -34,6 +34,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include <arpa/inet.h>
 #include <netinet/in.h>
@@ -192,6 +193,14 @@ static bool is_tls_error(CURLcode rc)
     }
 }
 
+/* Whether the URL's scheme is one this checker may not use (http without
+ * allow_http): the one case where libcurl's CURLE_UNSUPPORTED_PROTOCOL is
+ * about the URL rather than about what the receiver sent. */
+static bool refused_scheme(const struct job *j)
+{
+    return !j->w->allow_http && strncasecmp(j->url, "https:", 6) != 0;
+}
+
 /*
  * Turns a finished transfer into a status and a detail for the set_webhook
  * answer.  The detail names the host at most (from libcurl's error text),
@@ -204,6 +213,9 @@ static int judge(struct job *j, CURLcode rc, char *d, size_t n)
     long code = 0;
 
     d[0] = '\0';
+    /* libcurl's messages may end in a blank */
+    for (size_t k = strlen(j->errbuf); k > 0 && j->errbuf[k - 1] == ' '; k--)
+        j->errbuf[k - 1] = '\0';
     curl_easy_getinfo(j->easy, CURLINFO_RESPONSE_CODE, &code);
     /* A response cut short by our size limits still has its status line. */
     bool cut = (rc == CURLE_WRITE_ERROR && j->too_big) || rc == CURLE_FILESIZE_EXCEEDED;
@@ -229,14 +241,32 @@ static int judge(struct job *j, CURLcode rc, char *d, size_t n)
         snprintf(d, n, "could not resolve host");
     } else if (rc == CURLE_COULDNT_CONNECT) {
         snprintf(d, n, "could not connect: %s", why);
+    } else if (rc == CURLE_SSL_CONNECT_ERROR && strstr(why, "SSL_ERROR_SYSCALL") != NULL) {
+        /* OpenSSL's words for a peer that hung up mid-handshake */
+        snprintf(d, n, "TLS: connection closed during the handshake");
     } else if (is_tls_error(rc)) {
         snprintf(d, n, "TLS: %s", why);
-    } else if (rc == CURLE_UNSUPPORTED_PROTOCOL) {
+    } else if (rc == CURLE_UNSUPPORTED_PROTOCOL && refused_scheme(j)) {
         snprintf(d, n, "url: must use https");
+    } else if (rc == CURLE_UNSUPPORTED_PROTOCOL) {
+        /* libcurl's code for an answer with no status line ("HTTP/0.9",
+         * which it refuses): whatever it was, it was not HTTP */
+        snprintf(d, n, "webhook answered without an HTTP status line");
     } else if (rc == CURLE_URL_MALFORMAT) {
         snprintf(d, n, "url: not a valid URL");
     } else if (rc == CURLE_GOT_NOTHING) {
         snprintf(d, n, "webhook closed the connection without answering");
+    } else if (rc == CURLE_WEIRD_SERVER_REPLY) {
+        snprintf(d, n, "webhook's answer is not valid HTTP: %s", why);
+    } else if (rc == CURLE_PARTIAL_FILE && code != 0) {
+        snprintf(d, n,
+                 "webhook answered HTTP %ld, then closed the connection before the end of its "
+                 "body",
+                 code);
+    } else if (rc == CURLE_RECV_ERROR) {
+        snprintf(d, n, "connection lost while reading the answer: %s", why);
+    } else if (rc == CURLE_SEND_ERROR) {
+        snprintf(d, n, "connection lost while sending the callback: %s", why);
     } else {
         snprintf(d, n, "request failed: %s", why);
     }

@@ -247,5 +247,80 @@ class AdminApi(Base):
                 self.assertEqual(r.json["detail"], detail)
 
 
+class MemberIds(Base):
+    """One character set for member ids (docs/API.md: letters, digits and
+    + / = - _, at most 64), checked at member add by both front ends; every
+    id that can be added can be removed again by both (issue 9)."""
+
+    GOOD = ["01234567890A=", "ZjKTcfFqUULvHWphNAQ7tQ==", "a+b/c==", "x-y_z",
+            "/leading/slash", "A" * 64]
+    BAD = ["a?b", "a b", "a%2Fb", "a#b", "a.b", "caf\u00e9", "a\\b", "a;b", "A" * 65]
+
+    def ids(self, ch):
+        r = V.admin("GET", "/admin/v1/channels/%s/members" % ch.pa_id)
+        self.assertEqual(r.status, 200, r.short())
+        return {m["id"] for m in r.json["members"]}
+
+    def test_cli_add_and_remove_round_trip(self):
+        ch = V.create_channel("E2E ids CLI", rate="off")
+        for mid in self.GOOD:
+            with self.subTest(id=mid):
+                out = V.cli("member", "add", ch.pa_id, "--name", "M", "--id", mid)
+                self.assertEqual(out["member"]["id"], mid)
+                self.assertIn(mid, self.ids(ch))
+                V.cli("member", "remove", ch.pa_id, mid)
+                self.assertNotIn(mid, self.ids(ch))
+
+    def test_admin_api_add_and_remove_round_trip(self):
+        import urllib.parse
+        ch = V.create_channel("E2E ids API", rate="off")
+        for mid in self.GOOD:
+            # as is (a / in the last segment is part of the id) and
+            # percent-encoded, as a URL library writes it
+            for path_id in (mid, urllib.parse.quote(mid, safe="")):
+                with self.subTest(id=mid, path=path_id):
+                    r = V.admin("POST", "/admin/v1/channels/%s/members" % ch.pa_id,
+                                {"name": "M", "id": mid})
+                    self.assertEqual(r.status, 200, r.short())
+                    self.assertEqual(r.json["member"]["id"], mid)
+                    r = V.admin("DELETE", "/admin/v1/channels/%s/members/%s"
+                                % (ch.pa_id, path_id))
+                    self.assertEqual(r.status, 200, r.short())
+                    self.assertEqual(r.json["removed"], mid)
+                    self.assertNotIn(mid, self.ids(ch))
+
+    def test_ids_outside_the_set_are_refused_by_both(self):
+        ch = V.create_channel("E2E ids refused", rate="off")
+        before = self.ids(ch)
+        for mid in self.BAD:
+            with self.subTest(id=mid):
+                r = V.admin("POST", "/admin/v1/channels/%s/members" % ch.pa_id,
+                            {"name": "M", "id": mid})
+                self.assertEqual(r.status, 400, r.short())
+                self.assertTrue(r.json["detail"].startswith("id: "), r.short())
+                p = V.cli("member", "add", ch.pa_id, "--name", "M", "--id", mid, check=False)
+                self.assertNotEqual(p.returncode, 0, p.stdout_text)
+                self.assertIn("id: ", p.stderr_text)
+                self.assertEqual(self.ids(ch), before)
+        r = V.admin("POST", "/admin/v1/channels/%s/members" % ch.pa_id,
+                    {"name": "M", "id": "a?b"})
+        self.assertEqual(r.json["detail"],
+                         "id: only letters, digits and + / = - _ (at most 64)")
+
+    def test_head_on_admin_get_routes(self):
+        import http.client
+        ch = V.create_channel("E2E ids HEAD", rate="off")
+        for path in ("/admin/v1/channels", "/admin/v1/channels/" + ch.pa_id,
+                     "/admin/v1/channels/%s/members" % ch.pa_id):
+            conn = http.client.HTTPConnection("127.0.0.1", V.port, timeout=5)
+            try:
+                conn.request("HEAD", path, headers={"Authorization": "Bearer " + KEY})
+                r = conn.getresponse()
+                self.assertEqual((r.status, r.read()), (200, b""), path)
+                self.assertEqual(r.getheader("Content-Type"), "application/json", path)
+            finally:
+                conn.close()
+
+
 if __name__ == "__main__":
     vcptest.main()

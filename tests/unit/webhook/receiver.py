@@ -26,6 +26,12 @@ Paths (POST only; anything else answers 405):
                  holds the most requests of group G seen at once
   /big           200 with a 1 MiB body
   /ok            200
+  /raw/NAME      misbehaves after reading the request (RAW_ANSWERS): bytes
+                 that are not HTTP, a broken header, a body cut short, a
+                 close without a word, a reset
+Plus two plain-TCP listeners that never speak HTTP or TLS:
+  CLOSER         accepts and closes at once, reading nothing
+  GARBAGE        accepts, writes a line of text and closes
 The receivers keep connections alive; the file "connections" in the test
 directory counts the TCP connections accepted so far.
 """
@@ -34,7 +40,9 @@ import hmac
 import http.server
 import json
 import os
+import socket
 import ssl
+import struct
 import subprocess
 import sys
 import tempfile
@@ -124,6 +132,17 @@ class Groups:
             self.now[g] -= 1
 
 
+# /raw/NAME: what is written instead of an HTTP answer (None: nothing), and
+# whether the connection is then reset rather than closed.
+RAW_ANSWERS = {
+    "garbage": (b"SSH-2.0-OpenSSH_9.2 not an HTTP server\r\n", False),
+    "badheader": (b"HTTP/1.1 200 OK\r\nthis line is no header\r\n\r\n", False),
+    "short": (b"HTTP/1.1 200 OK\r\nContent-Length: 100\r\n\r\nonly a part", False),
+    "close": (None, False),
+    "reset": (None, True),
+}
+
+
 class Handler(http.server.BaseHTTPRequestHandler):
     # Keep-alive on our side, so only the checker's own settings keep it
     # from reusing a connection (the "connections" file shows it doesn't).
@@ -202,6 +221,15 @@ class Handler(http.server.BaseHTTPRequestHandler):
             self.answer(200, b"x" * (1 << 20))
         elif parts[0] == "ok":
             self.answer(200)
+        elif parts[0] == "raw" and len(parts) == 2 and parts[1] in RAW_ANSWERS:
+            data, reset = RAW_ANSWERS[parts[1]]
+            if data:
+                self.wfile.write(data)
+                self.wfile.flush()
+            if reset:
+                self.connection.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER,
+                                           struct.pack("ii", 1, 0))
+            self.close_connection = True
         else:
             self.answer(404)
 
@@ -234,6 +262,28 @@ class Server(http.server.ThreadingHTTPServer):
         pass  # clients hang up on purpose in several cases
 
 
+def raw_listener(d, groups, greeting):
+    """A TCP listener that answers every connection with greeting (b"":
+    nothing) and closes it, without reading: no HTTP, no TLS."""
+    ls = socket.create_server(("127.0.0.1", 0))
+
+    def serve():
+        while True:
+            try:
+                c, _ = ls.accept()
+            except OSError:
+                return  # closed at the end of the run
+            groups.connected()
+            try:
+                if greeting:
+                    c.sendall(greeting)
+            except OSError:
+                pass
+            c.close()
+    threading.Thread(target=serve, daemon=True).start()
+    return ls
+
+
 def tls_ctx(d, name):
     ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
     ctx.load_cert_chain(os.path.join(d, name + ".pem"), os.path.join(d, name + ".key"))
@@ -258,6 +308,10 @@ def main():
         env = dict(os.environ, WEBHOOK_TEST_DIR=d, WEBHOOK_TOKEN=TOKEN)
         for name, s in servers.items():
             env["WEBHOOK_PORT_" + name] = str(s.server_address[1])
+        raw = {"CLOSER": raw_listener(d, groups, b""),
+               "GARBAGE": raw_listener(d, groups, b"220 smtp.example ESMTP not HTTP\r\n")}
+        for name, ls in raw.items():
+            env["WEBHOOK_PORT_" + name] = str(ls.getsockname()[1])
         # Proxies that lead nowhere: the checker must ignore the environment.
         for var in ("http_proxy", "https_proxy", "HTTPS_PROXY", "ALL_PROXY", "all_proxy"):
             env[var] = "http://127.0.0.1:9"
@@ -267,6 +321,8 @@ def main():
         for s in servers.values():
             s.shutdown()
             s.server_close()
+        for ls in raw.values():
+            ls.close()
     sys.exit(rc)
 
 

@@ -3,7 +3,7 @@
  * real receivers on 127.0.0.1.  receiver.py makes a CA and certificates for
  * the run, starts the receivers on ephemeral ports and runs this program with
  * WEBHOOK_TEST_DIR, WEBHOOK_TOKEN and WEBHOOK_PORT_{GOOD,WRONGNAME,
- * SELFSIGNED,HTTP} in the environment (and with bogus proxy variables, which
+ * SELFSIGNED,HTTP,CLOSER,GARBAGE} in the environment (and with bogus proxy variables, which
  * the checker must ignore).  Every check here goes to 127.0.0.1 or
  * "localhost" only.
  *
@@ -40,7 +40,7 @@
 static struct {
     const char *dir;
     const char *token;
-    int good, wrong, self, http;
+    int good, wrong, self, http, closer, garbage;
     char ca[1024];
 } env;
 
@@ -522,6 +522,53 @@ static void test_http_only_when_allowed(void **state)
     assert_recorded("http1");
 }
 
+/* Receivers that misbehave get details that say what happened -- never
+ * "url: must use https", which libcurl's code for an answer without a
+ * status line (HTTP/0.9) used to become. */
+static void test_misbehaving_receivers(void **state)
+{
+    (void)state;
+    static const struct {
+        const char *scheme;
+        int *port;
+        const char *path;
+        const char *want; /* detail prefix, or several separated by '|' */
+    } rows[] = {
+        {"https", &env.good, "/raw/garbage", "webhook answered without an HTTP status line"},
+        {"http", &env.http, "/raw/garbage", "webhook answered without an HTTP status line"},
+        {"https", &env.good, "/raw/badheader", "webhook's answer is not valid HTTP: "},
+        {"https", &env.good, "/raw/short",
+         "webhook answered HTTP 200, then closed the connection before the end of its body"},
+        {"https", &env.good, "/raw/close", "webhook closed the connection without answering"},
+        {"http", &env.http, "/raw/close", "webhook closed the connection without answering"},
+        {"https", &env.good, "/raw/reset", "connection lost while reading the answer: "},
+        /* closed unread: the request may meet a reset, on the send or the read */
+        {"http", &env.closer, "/",
+         "webhook closed the connection without answering|connection lost while "},
+        {"https", &env.closer, "/", "TLS: connection closed during the handshake"},
+        {"http", &env.garbage, "/", "webhook answered without an HTTP status line"},
+        {"https", &env.garbage, "/", "TLS: "},
+    };
+    struct webhook_cfg cfg = cfg_of(true, false);
+    char url[256], d[512];
+
+    cfg.allow_http = true;
+    for (size_t i = 0; i < sizeof rows / sizeof rows[0]; i++) {
+        url_of(url, sizeof url, rows[i].scheme, "127.0.0.1", *rows[i].port, rows[i].path);
+        assert_int_equal(check_once(&cfg, url, d, sizeof d), VCP_STATUS_INVALID_URL);
+        bool ok = false;
+        for (const char *w = rows[i].want; *w != '\0' && !ok;) {
+            size_t n = strcspn(w, "|");
+            ok = strncmp(d, w, n) == 0;
+            w += n + (w[n] == '|');
+        }
+        if (!ok)
+            fail_msg("%s: \"%s\" does not start with \"%s\"", url, d, rows[i].want);
+        if (strstr(d, "must use https") != NULL)
+            fail_msg("%s: \"%s\"", url, d);
+    }
+}
+
 static void test_shutdown_finishes_everything(void **state)
 {
     (void)state;
@@ -606,8 +653,10 @@ int main(void)
     env.wrong = env_port("WEBHOOK_PORT_WRONGNAME");
     env.self = env_port("WEBHOOK_PORT_SELFSIGNED");
     env.http = env_port("WEBHOOK_PORT_HTTP");
+    env.closer = env_port("WEBHOOK_PORT_CLOSER");
+    env.garbage = env_port("WEBHOOK_PORT_GARBAGE");
     if (env.dir == NULL || env.token == NULL || env.good < 0 || env.wrong < 0 || env.self < 0 ||
-        env.http < 0) {
+        env.http < 0 || env.closer < 0 || env.garbage < 0) {
         fprintf(stderr, "run me through receiver.py (it sets WEBHOOK_* for the receivers)\n");
         return 2;
     }
@@ -628,6 +677,7 @@ int main(void)
         cmocka_unit_test(test_fifty_in_parallel),
         cmocka_unit_test(test_max_parallel_queues),
         cmocka_unit_test(test_http_only_when_allowed),
+        cmocka_unit_test(test_misbehaving_receivers),
         cmocka_unit_test(test_shutdown_finishes_everything),
         cmocka_unit_test(test_new_errors),
         cmocka_unit_test(test_start_rejects_bad_input),

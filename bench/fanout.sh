@@ -20,7 +20,7 @@ run() {
 	n=$1
 	rm -f "$dir/db"* "$dir/port"
 	"$vcpd" serve --listen 127.0.0.1:0 --port-file "$dir/port" --db "$dir/db" --sandbox \
-		--access-log off --max-connections 20000 --max-connections-per-ip 0 \
+		--access-log off --max-connections 20000 --max-connections-per-ip 0 --max-streams-per-ip 0 \
 		--connection-timeout 300 \
 		--no-rate-limit 2>"$dir/err" &
 	pid=$!

@@ -247,6 +247,7 @@ static enum MHD_Result events(struct req *r)
 {
     const char *s = MHD_lookup_connection_value(r->conn, MHD_HEADER_KIND, "Last-Event-ID");
     uint64_t after = 0;
+    int64_t channel;
     bool resume = false;
 
     if (!s || !*s)
@@ -256,7 +257,13 @@ static enum MHD_Result events(struct req *r)
             return reply_error(r, 400, "bad request", "Last-Event-ID: must be a message_token");
         resume = true;
     }
-    return streams_open(r->srv->streams, r, r->chan->id, after, resume);
+    /* The stream needs only the channel's row id: the rest is let go, so an
+     * idle viewer holds no copy of it (the access log keeps the public id). */
+    channel = r->chan->id;
+    snprintf(r->chan_id, sizeof r->chan_id, "%s", r->chan->pa_id);
+    free(r->chan);
+    r->chan = NULL;
+    return streams_open(r->srv->streams, r, channel, after, resume);
 }
 
 /* HEAD of a stream: its status and type through libmicrohttpd, and no stream. */

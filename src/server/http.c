@@ -145,11 +145,15 @@ void req_resume(struct req *r)
 static struct req *req_new(struct server *srv, bool on_streams, struct MHD_Connection *conn,
                            const char *url, const char *method)
 {
-    struct req *r = xmalloc(sizeof *r);
+    /* A stream's request lives as long as the stream: no inline body
+     * buffer for it (it has no body), so that idle viewers stay small. */
+    size_t inline_len = on_streams ? 1 : sizeof((struct req *)0)->inline_body;
+    struct req *r = xmalloc(offsetof(struct req, inline_body) + inline_len);
     size_t n = strcspn(url, "?");
 
     /* everything but the inline body buffer, which need not be zeroed */
     memset(r, 0, offsetof(struct req, inline_body));
+    r->inline_body[0] = '\0';
     r->srv = srv;
     r->conn = conn;
     r->on_streams = on_streams;
@@ -157,7 +161,7 @@ static struct req *req_new(struct server *srv, bool on_streams, struct MHD_Conne
     r->start_us = mono_us();
     r->api_status = -1;
     r->body = r->inline_body;
-    r->body_cap = sizeof r->inline_body;
+    r->body_cap = inline_len;
     snprintf(r->method, sizeof r->method, "%s", method);
     if (n >= sizeof r->path)
         n = sizeof r->path - 1;
@@ -372,7 +376,10 @@ static void access_log(struct server *srv, struct req *r, struct MHD_Connection 
     strftime(when, sizeof when, "%Y-%m-%dT%H:%M:%S", &tm);
     /* The token never appears: only method, path (no query), statuses, channel id. */
     fprintf(srv->log, "%s.%03ldZ %s %s %s %d %d %s %" PRIu64 "us\n", when, ts.tv_nsec / 1000000,
-            addr, r->method, r->path, r->http_status, r->api_status, r->chan ? r->chan->pa_id : "-",
+            addr, r->method, r->path, r->http_status, r->api_status,
+            r->chan         ? r->chan->pa_id
+            : r->chan_id[0] ? r->chan_id
+                            : "-",
             mono_us() - r->start_us);
     now = now_ms();
     if (now - srv->log_flushed_ms >= 200) {
@@ -426,9 +433,21 @@ static void notify_connection(void *cls, struct MHD_Connection *conn, void **soc
  * events through what is left of it.
  */
 #define CONN_MEMORY (8 * 1024)
+/*
+ * A stream's connection keeps its memory pool as long as it is open, so the
+ * streams' daemon gets half: thousands of idle viewers are what it is for.
+ * The pool must still hold the request's head, and libmicrohttpd reads a
+ * head into at most about half of it: measured, a 4 KiB pool takes heads of
+ * up to 1.7 KiB (a browser's EventSource request with a cookie or two;
+ * past it libmicrohttpd answers 431, or just closes the connection when its
+ * answer does not fit either) and costs 6.5 KiB of RSS per idle viewer
+ * in all; a 2 KiB pool took only 680-byte heads, less than some browsers
+ * send, for 4.5 KiB.
+ */
+#define STREAM_CONN_MEMORY (4 * 1024)
 
 static struct MHD_Daemon *daemon_start(struct server *srv, MHD_AccessHandlerCallback handler,
-                                       unsigned limit)
+                                       unsigned limit, size_t memory)
 {
     /*
      * poll(), not epoll: libmicrohttpd 0.9.75's epoll loop, when one
@@ -444,8 +463,8 @@ static struct MHD_Daemon *daemon_start(struct server *srv, MHD_AccessHandlerCall
     return MHD_start_daemon(flags, 0, NULL, NULL, handler, srv, MHD_OPTION_NOTIFY_COMPLETED,
                             completed, srv, MHD_OPTION_NOTIFY_CONNECTION, notify_connection, srv,
                             MHD_OPTION_CONNECTION_LIMIT, limit, MHD_OPTION_CONNECTION_TIMEOUT,
-                            srv->cfg.conn_timeout_s, MHD_OPTION_CONNECTION_MEMORY_LIMIT,
-                            (size_t)CONN_MEMORY, MHD_OPTION_END);
+                            srv->cfg.conn_timeout_s, MHD_OPTION_CONNECTION_MEMORY_LIMIT, memory,
+                            MHD_OPTION_END);
 }
 
 int http_start(struct server *srv)
@@ -463,8 +482,8 @@ int http_start(struct server *srv)
 
     if (acceptor_new(&srv->acceptor, &acfg) != 0)
         return -1;
-    srv->mhd = daemon_start(srv, access_api, limit);
-    srv->mhd_streams = daemon_start(srv, access_streams, limit);
+    srv->mhd = daemon_start(srv, access_api, limit, CONN_MEMORY);
+    srv->mhd_streams = daemon_start(srv, access_streams, limit, STREAM_CONN_MEMORY);
     if (!srv->mhd || !srv->mhd_streams) {
         log_msg("error", "cannot start the HTTP daemons");
         return -1;

@@ -130,13 +130,15 @@ struct req {
     struct commit_req commit;
     struct channel *chan;   /* the request's channel: &ent->ch, or heap when ent is NULL */
     struct chan_entry *ent; /* the cache entry chan belongs to (a reference), or NULL */
+    char chan_id[32];       /* the channel's pa_id for the access log once chan is let go */
     char *post_json;        /* normalised message being committed */
     char *webhook_url;      /* URL being checked */
     uint64_t wh_token;      /* message_token of the check's callback */
     int wh_status;          /* result of the webhook check */
     char wh_detail[256];
 
-    char inline_body[2048]; /* last: req_new zeroes everything before it */
+    char inline_body[2048]; /* last: req_new zeroes everything before it; a stream's
+                               request has 1 byte here (req_new) */
 };
 
 struct route {

@@ -38,7 +38,7 @@
 #define RETRY_MS        2000
 /* libmicrohttpd's own buffer for a callback response; used only when the
  * body is not chunked (HTTP/1.0 clients), so small. */
-#define BLOCK_SIZE 1024
+#define BLOCK_SIZE 256
 
 /* One encoded event, shared by the queues that hold it. */
 struct ev {
@@ -53,9 +53,13 @@ struct chan;
 struct sub {
     struct streams *st;
     struct MHD_Connection *conn;
-    struct store *store;          /* its daemon thread's connection, for replay pages */
-    struct sockaddr_storage addr; /* the client's, for its stream place */
-    bool placed;                  /* holds a stream place of addr */
+    struct store *store; /* its daemon thread's connection, for replay pages */
+    union {
+        struct sockaddr sa;
+        struct sockaddr_in in4;
+        struct sockaddr_in6 in6;
+    } addr;      /* the client's, for its stream place */
+    bool placed; /* holds a stream place of addr */
     int64_t channel;
     struct chan *chan; /* registered here until freed */
     uint32_t slot;     /* index in chan->subs */
@@ -348,7 +352,7 @@ static void sub_free(void *cls)
     queue_clear(st, s);
     pthread_mutex_unlock(&st->lock);
     if (s->placed)
-        acceptor_stream_put(st->srv->acceptor, (struct sockaddr *)&s->addr);
+        acceptor_stream_put(st->srv->acceptor, &s->addr.sa);
     free(s->page);
     free(s);
 }
@@ -475,10 +479,10 @@ enum MHD_Result streams_open(struct streams *st, struct req *r, int64_t channel,
     s->cursor = after;
     s->replaying = resume;
     ci = MHD_get_connection_info(r->conn, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
-    if (ci && ci->client_addr) {
-        socklen_t len = ci->client_addr->sa_family == AF_INET6 ? sizeof(struct sockaddr_in6)
-                                                               : sizeof(struct sockaddr_in);
-        memcpy(&s->addr, ci->client_addr, len);
+    if (ci && ci->client_addr &&
+        (ci->client_addr->sa_family == AF_INET || ci->client_addr->sa_family == AF_INET6)) {
+        memcpy(&s->addr, ci->client_addr,
+               ci->client_addr->sa_family == AF_INET6 ? sizeof s->addr.in6 : sizeof s->addr.in4);
         if (!acceptor_stream_take(st->srv->acceptor, ci->client_addr)) {
             pthread_mutex_lock(&st->lock);
             st->nsubs--;
@@ -502,7 +506,6 @@ enum MHD_Result streams_open(struct streams *st, struct req *r, int64_t channel,
     MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE, "text/event-stream; charset=utf-8");
     MHD_add_response_header(resp, MHD_HTTP_HEADER_CACHE_CONTROL, "no-store");
     MHD_add_response_header(resp, "X-Accel-Buffering", "no");
-    MHD_add_response_header(resp, "X-Content-Type-Options", "nosniff");
     if (r->on_streams)
         MHD_add_response_header(resp, MHD_HTTP_HEADER_CONNECTION, "close");
     pthread_mutex_lock(&st->lock);

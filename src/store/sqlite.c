@@ -13,8 +13,10 @@
  * Speed.  Every statement is prepared once per connection, at open, and
  * reused (reset + clear_bindings).  channel_by_token, on the path of every
  * request, is one lookup in the UNIQUE index on token_hash; it leaves
- * posts_count at 0 because counting is not free.  post_insert_batch puts a
- * whole group of posts in one transaction, so one fsync covers all of them.
+ * posts_count at 0 (the cached channel would only carry a stale number).
+ * post_insert_batch puts a whole group of posts in one transaction, so one
+ * fsync covers all of them, and adds them to channels.posts_count in that
+ * same transaction: reading a channel never counts its posts.
  *
  * Errors.  Each connection keeps the text of its last failure in its own
  * buffer (store_errmsg).  Values are always bound, never spliced into SQL,
@@ -24,6 +26,7 @@
 #include "store/sqlite_schema.h"
 
 #include <fcntl.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -42,7 +45,7 @@
     "id, pa_id, name, uri, icon, background, category, subcategory, country, lat, lon, " \
     "webhook, state, rate_count, rate_window_s, created_ms"
 #define CHANNEL_NCOLS 16
-#define POSTS_COUNT   "(SELECT count(*) FROM posts WHERE posts.channel = channels.id)"
+#define POSTS_COUNT   "posts_count" /* a counter kept by post_insert_batch (schema step 2) */
 
 /*
  * Connection settings.  journal_mode and synchronous first, before anything
@@ -76,6 +79,7 @@ enum stmt_id {
     ST_MB_LIST,
     ST_MB_ROLE,
     ST_POST_INSERT,
+    ST_POST_COUNT_ADD,
     ST_POST_LIST,
     ST_POST_AFTER,
     ST_COUNT
@@ -105,6 +109,7 @@ static const char *const stmt_sql[ST_COUNT] = {
     [ST_MB_ROLE] = "SELECT role FROM members WHERE channel = ?1 AND member_id = ?2",
     [ST_POST_INSERT] = "INSERT INTO posts (token, channel, created_ms, type, sender, body)"
                        " VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+    [ST_POST_COUNT_ADD] = "UPDATE channels SET posts_count = posts_count + ?2 WHERE id = ?1",
     [ST_POST_LIST] = "SELECT token, created_ms, type, sender, body FROM posts"
                      " WHERE channel = ?1 AND token <= ?2 AND (?3 IS NULL OR type = ?3)"
                      " ORDER BY token DESC LIMIT ?4",
@@ -819,7 +824,44 @@ out:
 }
 
 /*
- * All n posts in one BEGIN IMMEDIATE ... COMMIT, or none of them.  On any
+ * Adds the n posts of p to their channels' posts_count, one UPDATE per
+ * channel: a batch holds up to a thousand posts of usually few channels, so
+ * a run of posts of one channel is counted before it is written.  Inside
+ * the caller's transaction.
+ */
+static int count_posts(struct sq *s, const struct post *p, size_t n)
+{
+    sqlite3_stmt *stmt = s->st[ST_POST_COUNT_ADD];
+    int ret = STORE_OK;
+    int rc = SQLITE_OK;
+
+    for (size_t i = 0; i < n; i++) {
+        int64_t k = 0;
+        bool seen = false;
+
+        for (size_t j = 0; j < i && !seen; j++)
+            seen = p[j].channel == p[i].channel;
+        if (seen)
+            continue; /* counted with the first post of its channel */
+        for (size_t j = i; j < n; j++)
+            k += p[j].channel == p[i].channel;
+        BIND(sqlite3_bind_int64(stmt, 1, p[i].channel));
+        BIND(sqlite3_bind_int64(stmt, 2, k));
+        if ((rc = sqlite3_step(stmt)) != SQLITE_DONE)
+            goto out;
+        rc = SQLITE_OK;
+        sqlite3_reset(stmt);
+    }
+out:
+    if (rc != SQLITE_OK)
+        ret = fail(s, rc, "post_insert_batch");
+    done_with(stmt);
+    return ret;
+}
+
+/*
+ * All n posts in one BEGIN IMMEDIATE ... COMMIT, or none of them, with
+ * their channels' posts_count moved in the same transaction.  On any
  * failure it rolls back and says whose fault it was: STORE_EXISTS for a
  * token already stored or repeated in the batch, STORE_NOTFOUND for a post of
  * a channel that does not exist, STORE_ERROR for anything else (a token
@@ -841,6 +883,8 @@ static int sq_post_insert_batch(struct store *st, const struct post *p, size_t n
     for (size_t i = 0; i < n; i++)
         if ((ret = insert_post(s, &p[i])) != STORE_OK)
             goto out;
+    if ((ret = count_posts(s, p, n)) != STORE_OK)
+        goto out;
     ret = run(s, ST_COMMIT);
 out:
     if (ret != STORE_OK)

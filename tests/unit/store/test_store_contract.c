@@ -602,6 +602,48 @@ static void test_posts_all_or_nothing(void **state)
     assert_int_equal(count_posts(s, a), 11);
 }
 
+/* posts_count of channel id, as channel_by_pa_id reads it. */
+static int64_t stored_count(struct store *s, const struct channel *c)
+{
+    struct channel got;
+
+    assert_int_equal(store_channel_by_pa_id(s, c->pa_id, &got), STORE_OK);
+    return got.posts_count;
+}
+
+/*
+ * posts_count is the number of stored posts: batches mixing channels add to
+ * each, and a failed batch adds nothing (the counter moves in the posts'
+ * own transaction).
+ */
+static void test_posts_count(void **state)
+{
+    struct store *s = S(state);
+    struct channel a, b;
+    uint64_t t0 = fx_tokens(20);
+    struct post p[10];
+    char body[10][128];
+
+    fx_make_channel(s, &a, NULL);
+    fx_make_channel(s, &b, NULL);
+    assert_int_equal(stored_count(s, &a), 0);
+    for (int i = 0; i < 10; i++)
+        p[i] = mkpost(i % 3 ? a.id : b.id, t0 + (uint64_t)i, "text", body[i], sizeof body[i]);
+    assert_int_equal(store_post_insert_batch(s, p, 10), STORE_OK);
+    assert_int_equal(stored_count(s, &a), 6);
+    assert_int_equal(stored_count(s, &b), 4);
+
+    /* a batch that fails on its last row */
+    for (int i = 0; i < 10; i++)
+        p[i] = mkpost(a.id, t0 + 10 + (uint64_t)i, "text", body[i], sizeof body[i]);
+    p[9].token = t0; /* already stored */
+    assert_int_equal(store_post_insert_batch(s, p, 10), STORE_EXISTS);
+    assert_int_equal(stored_count(s, &a), 6);
+    assert_int_equal(store_post_insert_batch(s, p, 9), STORE_OK);
+    assert_int_equal(stored_count(s, &a), 15);
+    assert_int_equal((int64_t)count_posts(s, a.id), 15);
+}
+
 /* Bodies up to the 30 KiB request limit, and the largest token, round-trip. */
 static void test_posts_large(void **state)
 {
@@ -732,6 +774,7 @@ int main(void)
         T(test_posts_paging),
         T(test_posts_after),
         T(test_posts_all_or_nothing),
+        T(test_posts_count),
         T(test_posts_large),
         T(test_two_connections),
         T(test_config_version),

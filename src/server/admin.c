@@ -426,15 +426,22 @@ static int op_member_list(struct op_ctx *c, struct json_object **out)
 static const struct {
     const char *name;
     bool needs_channel;
+    bool writes; /* changes the database (admin_op_writes) */
     op_fn fn;
 } ops[] = {
-    {"channel.create", false, op_channel_create}, {"channel.list", false, op_channel_list},
-    {"channel.show", true, op_channel_show},      {"channel.block", true, op_block},
-    {"channel.suspend", true, op_suspend},        {"channel.activate", true, op_activate},
-    {"channel.delete", true, op_delete},          {"channel.rotate-token", true, op_rotate},
-    {"channel.set-rate", true, op_set_rate},      {"channel.set-webhook", true, op_set_webhook},
-    {"member.add", true, op_member_add},          {"member.remove", true, op_member_remove},
-    {"member.list", true, op_member_list},
+    {"channel.create", false, true, op_channel_create},
+    {"channel.list", false, false, op_channel_list},
+    {"channel.show", true, false, op_channel_show},
+    {"channel.block", true, true, op_block},
+    {"channel.suspend", true, true, op_suspend},
+    {"channel.activate", true, true, op_activate},
+    {"channel.delete", true, true, op_delete},
+    {"channel.rotate-token", true, true, op_rotate},
+    {"channel.set-rate", true, true, op_set_rate},
+    {"channel.set-webhook", true, true, op_set_webhook},
+    {"member.add", true, true, op_member_add},
+    {"member.remove", true, true, op_member_remove},
+    {"member.list", true, false, op_member_list},
 };
 
 int admin_op_known(const char *op)
@@ -442,6 +449,14 @@ int admin_op_known(const char *op)
     for (size_t i = 0; i < sizeof ops / sizeof ops[0]; i++)
         if (strcmp(ops[i].name, op) == 0)
             return 1;
+    return 0;
+}
+
+int admin_op_writes(const char *op)
+{
+    for (size_t i = 0; i < sizeof ops / sizeof ops[0]; i++)
+        if (strcmp(ops[i].name, op) == 0)
+            return ops[i].writes;
     return 0;
 }
 

@@ -102,12 +102,39 @@ void req_suspend(struct req *r, enum req_wait what, route_fn cont)
 {
     r->wait = what;
     r->cont = cont;
+    if ((what == WAIT_COMMIT || what == WAIT_WEBHOOK) && !r->in_flight) {
+        r->in_flight = true;
+        __atomic_add_fetch(&r->srv->in_flight, 1, __ATOMIC_SEQ_CST);
+    }
     MHD_suspend_connection(r->conn);
 }
 
 void req_resume(struct req *r)
 {
     MHD_resume_connection(r->conn);
+}
+
+/* Runs on the writer thread once r's commit is done. */
+static void commit_done(struct commit_req *cr)
+{
+    req_resume(cr->arg);
+}
+
+bool req_commit(struct req *r, route_fn cont, bool new_work)
+{
+    struct server *srv = r->srv;
+    bool ok;
+
+    r->commit.done = commit_done;
+    r->commit.arg = r;
+    pthread_mutex_lock(&srv->intake_lock);
+    ok = !srv->writer_closed && !(new_work && srv->stopping);
+    if (ok) {
+        req_suspend(r, WAIT_COMMIT, cont);
+        committer_submit(srv->committer, &r->commit);
+    }
+    pthread_mutex_unlock(&srv->intake_lock);
+    return ok;
 }
 
 static struct req *req_new(struct server *srv, struct MHD_Connection *conn, const char *url,
@@ -142,6 +169,8 @@ static void req_free(struct req *r)
         free(r->chan);
     free(r->post_json);
     free(r->webhook_url);
+    json_object_put(r->admin_args);
+    json_object_put(r->admin_out);
     free(r);
 }
 
@@ -274,6 +303,8 @@ static void completed(void *cls, struct MHD_Connection *conn, void **con_cls,
         srv->metrics.api_status[r->api_status]++;
     if (srv->log)
         access_log(srv, r, conn);
+    if (r->in_flight) /* answered (or given up on): shutdown may go on */
+        __atomic_sub_fetch(&srv->in_flight, 1, __ATOMIC_SEQ_CST);
     req_free(r);
     *con_cls = NULL;
 }

@@ -12,6 +12,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "core/body.h"
@@ -61,6 +62,9 @@ static const char usage_serve[] =
     "  --max-connections-per-ip N  per client address (default 1024; 0 = no limit)\n"
     "  --connection-timeout S      close idle or stalled connections after S seconds\n"
     "                              (default 30)\n"
+    "  --shutdown-grace S          on SIGTERM/SIGINT, wait up to S seconds for the\n"
+    "                              answers of posts and writes already accepted\n"
+    "                              (default 10)\n"
     "  -h, --help                  this text\n";
 
 static const char usage_channel[] =
@@ -156,6 +160,22 @@ static int write_port_file(const char *path, int port)
 
 /* --- serve ------------------------------------------------------------------ */
 
+/*
+ * Waits until every request handed to the writer or the webhook checker has
+ * been answered (srv->in_flight is 0), or for at most ms milliseconds.
+ * Returns how many were still waiting.
+ */
+static unsigned drain(struct server *srv, unsigned ms)
+{
+    const struct timespec tick = {0, 2 * 1000 * 1000};
+    uint64_t deadline = mono_us() + (uint64_t)ms * 1000;
+    unsigned left;
+
+    while ((left = __atomic_load_n(&srv->in_flight, __ATOMIC_SEQ_CST)) != 0 && mono_us() < deadline)
+        nanosleep(&tick, NULL);
+    return left;
+}
+
 static int serve(int argc, char **argv)
 {
     static char host[64];
@@ -173,7 +193,8 @@ static int serve(int argc, char **argv)
         O_WH_TIMEOUT,
         O_MAXCONN,
         O_MAXIP,
-        O_CONN_TIMEOUT
+        O_CONN_TIMEOUT,
+        O_GRACE
     };
     static const struct option opts[] = {
         {"listen", required_argument, NULL, O_LISTEN},
@@ -190,6 +211,7 @@ static int serve(int argc, char **argv)
         {"max-connections", required_argument, NULL, O_MAXCONN},
         {"max-connections-per-ip", required_argument, NULL, O_MAXIP},
         {"connection-timeout", required_argument, NULL, O_CONN_TIMEOUT},
+        {"shutdown-grace", required_argument, NULL, O_GRACE},
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
     };
@@ -200,6 +222,7 @@ static int serve(int argc, char **argv)
     unsigned long v;
     sigset_t sigs;
     int c, sig, port, rc = 1;
+    unsigned left;
 
     cfg->db = getenv("VCPD_DB") ? getenv("VCPD_DB") : DEFAULT_DB;
     cfg->admin_key = getenv("VCPD_ADMIN_KEY");
@@ -208,6 +231,7 @@ static int serve(int argc, char **argv)
     cfg->conn_limit = 10000;
     cfg->per_ip_limit = 1024;
     cfg->conn_timeout_s = 30;
+    cfg->shutdown_grace_ms = 10000;
     cfg->webhook.connect_timeout_ms = 3000;
     cfg->webhook.total_timeout_ms = 10000;
     if (getenv("VCPD_NODE_ID")) {
@@ -249,8 +273,9 @@ static int serve(int argc, char **argv)
         case O_WH_TIMEOUT:
         case O_MAXCONN:
         case O_MAXIP:
-        case O_CONN_TIMEOUT: {
-            unsigned long max = c == O_NODE ? TOKGEN_NODE_MAX : 1000000000UL;
+        case O_CONN_TIMEOUT:
+        case O_GRACE: {
+            unsigned long max = c == O_NODE ? TOKGEN_NODE_MAX : c == O_GRACE ? 3600 : 1000000000UL;
             if (parse_uint(optarg, max, &v) != 0 ||
                 ((c == O_WH_CONNECT || c == O_WH_TIMEOUT || c == O_MAXCONN) && v == 0)) {
                 fprintf(stderr, "vcpd: --%s: bad value '%s'\n", opts[c - O_LISTEN].name, optarg);
@@ -266,6 +291,8 @@ static int serve(int argc, char **argv)
                 cfg->conn_limit = (unsigned)v;
             else if (c == O_MAXIP)
                 cfg->per_ip_limit = (unsigned)v;
+            else if (c == O_GRACE)
+                cfg->shutdown_grace_ms = (unsigned)v * 1000;
             else
                 cfg->conn_timeout_s = (unsigned)v;
             break;
@@ -356,18 +383,26 @@ static int serve(int argc, char **argv)
         log_msg("info", "%s: shutting down", sig == SIGINT ? "SIGINT" : "SIGTERM");
     rc = 0;
 stop:
-    /* No new connections; no new work handed to the threads; drain them (their
-     * callbacks resume connections, which the HTTP thread answers); stop. */
+    /* No new connections; no new work handed to the threads; wait until the
+     * work already accepted has been answered (bounded by the grace period);
+     * then close the writer and the checker (anything left still gets its
+     * callback, and those requests an error answer) and stop. */
     MHD_quiesce_daemon(srv->mhd);
     pthread_mutex_lock(&srv->intake_lock);
     srv->stopping = true;
     pthread_mutex_unlock(&srv->intake_lock);
     feed_stop(srv->feed); /* end the live streams first */
-    committer_free(srv->committer);
-    srv->committer = NULL;
+    if ((left = drain(srv, cfg->shutdown_grace_ms)) != 0)
+        log_msg("warn", "shutdown grace of %u ms over: %u requests not answered yet",
+                cfg->shutdown_grace_ms, left);
+    pthread_mutex_lock(&srv->intake_lock);
+    srv->writer_closed = true;
+    pthread_mutex_unlock(&srv->intake_lock);
+    committer_stop(srv->committer);
     webhook_free(srv->webhook);
     srv->webhook = NULL;
-    usleep(100 * 1000); /* let the HTTP thread send the answers just resumed */
+    if (left)
+        drain(srv, 1000); /* what the stopped threads just resumed: error answers, at once */
     MHD_stop_daemon(srv->mhd);
 out:
     feed_free(srv->feed); /* after MHD_stop_daemon: draining commits still publish */

@@ -6,8 +6,10 @@
  * the store_* wrappers below, so no backend detail leaks into the server.
  *
  * Threading: one struct store is one database connection and must be used by
- * one thread at a time.  vcpd opens one for its HTTP thread (reads, admin
- * writes) and one for the group-commit writer (posts).
+ * one thread at a time.  vcpd opens one for its HTTP thread (reads only) and
+ * one for the group-commit writer (posts, and every other write: a webhook
+ * URL, the admin API), so no request waits for SQLite's write lock on the
+ * HTTP thread.
  *
  * Tokens are never stored: only their SHA-256 hash (STORE_HASH_LEN bytes).
  * Strings in the structs are fixed-size, NUL-terminated and truncated by

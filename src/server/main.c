@@ -12,6 +12,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -65,7 +66,11 @@ static const char usage_serve[] =
     "  --shutdown-grace S          on SIGTERM/SIGINT, wait up to S seconds for the\n"
     "                              answers of posts and writes already accepted\n"
     "                              (default 10)\n"
-    "  -h, --help                  this text\n";
+    "  -h, --help                  this text\n"
+    "\n"
+    "At start vcpd raises its soft limit of open files to the hard limit and\n"
+    "lowers --max-connections (and parallel webhook checks) to what that limit\n"
+    "allows; the log says what was chosen.\n";
 
 static const char usage_channel[] =
     "usage: vcpd channel ACTION [ID] [options] [--db PATH] [--json]\n"
@@ -159,6 +164,62 @@ static int write_port_file(const char *path, int port)
 }
 
 /* --- serve ------------------------------------------------------------------ */
+
+/*
+ * Descriptors vcpd needs besides connections: stdio, the listening socket,
+ * the access log, three database connections (file, WAL and shm each),
+ * libmicrohttpd's and the threads' wake-up pipes and epoll sets.
+ */
+#define FD_RESERVE 64
+
+/*
+ * Raises RLIMIT_NOFILE's soft limit to the hard one (a common default is
+ * 1,024 soft: 1,100 stream clients then kept new API requests from being
+ * accepted) and fits the connection limit and the parallel webhook checks
+ * (one socket each) into it: every API connection may come with as many
+ * event streams (the feed caps those at --max-connections too), so two
+ * descriptors per connection.  Logs what it chose.  -1 when too few remain.
+ */
+static int fit_fd_limit(struct config *cfg)
+{
+    struct rlimit rl;
+    rlim_t was, avail;
+    unsigned asked = cfg->conn_limit;
+    int hooks = cfg->webhook.max_parallel ? cfg->webhook.max_parallel : 1024;
+
+    if (getrlimit(RLIMIT_NOFILE, &rl) != 0) {
+        log_msg("error", "getrlimit(RLIMIT_NOFILE): %s", strerror(errno));
+        return -1;
+    }
+    was = rl.rlim_cur;
+    if (rl.rlim_cur < rl.rlim_max) {
+        rl.rlim_cur = rl.rlim_max;
+        if (setrlimit(RLIMIT_NOFILE, &rl) != 0) {
+            log_msg("warn", "cannot raise the open-file limit from %llu to %llu: %s",
+                    (unsigned long long)was, (unsigned long long)rl.rlim_max, strerror(errno));
+            rl.rlim_cur = was;
+        }
+    }
+    avail = rl.rlim_cur == RLIM_INFINITY ? (rlim_t)1 << 30 : rl.rlim_cur;
+    if (avail < FD_RESERVE + 64) {
+        log_msg("error", "open-file limit %llu: too low to serve (at least %d)",
+                (unsigned long long)avail, FD_RESERVE + 64);
+        return -1;
+    }
+    avail -= FD_RESERVE;
+    if ((rlim_t)hooks > avail / 8)
+        hooks = (int)(avail / 8);
+    avail -= (rlim_t)hooks;
+    if ((rlim_t)cfg->conn_limit > avail / 2)
+        cfg->conn_limit = (unsigned)(avail / 2);
+    cfg->webhook.max_parallel = hooks;
+    log_msg("info",
+            "open files: limit %llu (was %llu); max connections %u%s, as many event streams, "
+            "%d parallel webhook checks",
+            (unsigned long long)rl.rlim_cur, (unsigned long long)was, cfg->conn_limit,
+            cfg->conn_limit < asked ? " (lowered to fit)" : "", hooks);
+    return 0;
+}
 
 /*
  * Waits until every request handed to the writer or the webhook checker has
@@ -320,6 +381,8 @@ static int serve(int argc, char **argv)
     }
     cfg->webhook.allow_http = cfg->sandbox;
     cfg->webhook.allow_private = cfg->sandbox;
+    if (fit_fd_limit(cfg) != 0)
+        return 1;
 
     /* Signals go to sigwait() below, so every thread started from here on
      * inherits the mask and none is interrupted. */

@@ -19,6 +19,7 @@ Usage: test_edges.py [path/to/vcpd] [unittest args]
 """
 import json
 import os
+import re
 import resource
 import signal
 import socket
@@ -28,6 +29,7 @@ import sys
 import threading
 import time
 import unittest
+from unittest import mock
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import vcptest  # noqa: E402
@@ -247,6 +249,95 @@ class Shutdown(Base):
         for text, tok in ok.items():
             self.assertEqual(stored[text], tok)
         self.assertLess(exit_s, 10 + 5)
+
+
+def start_with_nofile(v, soft, hard):
+    """Starts v with RLIMIT_NOFILE (soft, hard), as a service manager or a
+    shell's ulimit would start it (the harness's Popen, with a preexec)."""
+    real = subprocess.Popen
+
+    def popen(*a, **kw):
+        kw["preexec_fn"] = lambda: resource.setrlimit(resource.RLIMIT_NOFILE, (soft, hard))
+        return real(*a, **kw)
+
+    with mock.patch.object(vcptest.subprocess, "Popen", popen):
+        return v.start()
+
+
+def nofile_of(pid):
+    """(soft, hard) 'Max open files' of a running process."""
+    with open("/proc/%d/limits" % pid) as f:
+        for line in f:
+            if line.startswith("Max open files"):
+                w = line.split()
+                return int(w[3]), int(w[4])
+    raise AssertionError("no open-files line in /proc/%d/limits" % pid)
+
+
+def open_idle(port, n):
+    """n idle TCP connections to port (the caller closes them)."""
+    socks = []
+    for _ in range(n):
+        s = socket.create_connection(("127.0.0.1", port), timeout=5)
+        socks.append(s)
+    return socks
+
+
+class FdLimit(Base):
+    @classmethod
+    def setUpClass(cls):
+        soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+        if hard != resource.RLIM_INFINITY and hard < 2000:
+            raise unittest.SkipTest("hard RLIMIT_NOFILE %d: too low for this test" % hard)
+        cls.hard = hard if hard != resource.RLIM_INFINITY else 65536
+        # this process holds the idle connections too
+        resource.setrlimit(resource.RLIMIT_NOFILE, (cls.hard, hard))
+
+    def test_soft_limit_is_raised(self):
+        v = vcptest.Vcpd(name="fd-raise")
+        ch = v.create_channel("Fds", rate="off")
+        start_with_nofile(v, 256, self.hard)
+        socks = []
+        try:
+            self.assertEqual(nofile_of(v.proc.pid), (self.hard, self.hard))
+            with open(v.stderr_path) as f:
+                self.assertIn("open files: limit %d (was 256)" % self.hard, f.read())
+            socks = open_idle(v.port, 600)  # more than the 256 vcpd was started with
+            time.sleep(0.3)
+            r = v.api("/pa/get_account_info", token=ch.token, timeout=5)
+            self.assertStatus(r, 0)
+        finally:
+            for s in socks:
+                s.close()
+            v.stop_checked()
+
+    def test_connections_fit_a_low_hard_limit(self):
+        v = vcptest.Vcpd(name="fd-low")
+        ch = v.create_channel("Fds", rate="off")
+        start_with_nofile(v, 300, 300)
+        socks = []
+        try:
+            with open(v.stderr_path) as f:
+                log = f.read()
+            m = re.search(r"open files: limit 300 \(was 300\); max connections (\d+) "
+                          r"\(lowered to fit\)", log)
+            self.assertIsNotNone(m, log)
+            limit = int(m.group(1))
+            self.assertLess(2 * limit, 300)
+            # more idle connections than the limit: the surplus is turned away
+            # (libmicrohttpd's connection limit), never an exhausted process
+            socks = open_idle(v.port, limit + 50)
+            time.sleep(0.3)
+            for s in socks[:60]:
+                s.close()
+            socks = socks[60:]
+            time.sleep(0.3)
+            r = v.api("/pa/get_account_info", token=ch.token, timeout=5)
+            self.assertStatus(r, 0)
+        finally:
+            for s in socks:
+                s.close()
+            v.stop_checked()
 
 
 if __name__ == "__main__":

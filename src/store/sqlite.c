@@ -502,10 +502,11 @@ static const char *sq_errmsg(struct store *st)
 
 /* ---- channels ----------------------------------------------------------------------------- */
 
-static int sq_channel_create(struct store *st, struct channel *c,
-                             const uint8_t hash[STORE_HASH_LEN])
+static int insert_member(struct sq *s, int64_t channel, const struct member *m);
+
+/* Inserts the channel row (the caller bumps the config version once committed). */
+static int insert_channel(struct sq *s, struct channel *c, const uint8_t hash[STORE_HASH_LEN])
 {
-    struct sq *s = sq_of(st);
     sqlite3_stmt *stmt = s->st[ST_CH_INSERT];
     int64_t created = now_ms();
     int ret = STORE_OK;
@@ -533,13 +534,43 @@ static int sq_channel_create(struct store *st, struct channel *c,
         c->created_ms = created;
         c->posts_count = 0;
         rc = SQLITE_OK;
-        bump_version(s);
     }
 out:
     if (rc != SQLITE_OK)
         ret = fail(s, rc, "channel_create");
     done_with(stmt);
     return ret;
+}
+
+/*
+ * The channel alone in autocommit, or the channel and its first member in
+ * one BEGIN IMMEDIATE ... COMMIT: a failing member insert (a constraint, the
+ * disk) takes the channel with it, so no channel without members and with
+ * a token nobody saw is left behind.
+ */
+static int sq_channel_create(struct store *st, struct channel *c,
+                             const uint8_t hash[STORE_HASH_LEN], const struct member *first)
+{
+    struct sq *s = sq_of(st);
+    int ret;
+
+    if (!first) {
+        if ((ret = insert_channel(s, c, hash)) == STORE_OK)
+            bump_version(s);
+        return ret;
+    }
+    if ((ret = run(s, ST_BEGIN)) != STORE_OK)
+        return ret;
+    if ((ret = insert_channel(s, c, hash)) == STORE_OK &&
+        (ret = insert_member(s, c->id, first)) == STORE_OK)
+        ret = run(s, ST_COMMIT);
+    if (ret != STORE_OK) {
+        rollback(s);
+        c->id = 0;
+        return ret;
+    }
+    bump_version(s);
+    return STORE_OK;
 }
 
 /* Runs a bound channel query that yields at most one row into *out. */
@@ -690,10 +721,12 @@ out:
 
 /* ---- members ------------------------------------------------------------------------------ */
 
-/* STORE_EXISTS for a member already in the channel, STORE_NOTFOUND for no such channel. */
-static int sq_member_add(struct store *st, int64_t channel, const struct member *m)
+/*
+ * Inserts the member row (the caller bumps the config version once committed).  STORE_EXISTS
+ * for a member already in the channel, STORE_NOTFOUND for no such channel.
+ */
+static int insert_member(struct sq *s, int64_t channel, const struct member *m)
 {
-    struct sq *s = sq_of(st);
     sqlite3_stmt *stmt = s->st[ST_MB_ADD];
     int ret = STORE_OK;
     int rc;
@@ -704,14 +737,22 @@ static int sq_member_add(struct store *st, int64_t channel, const struct member 
     BIND(bind_field(stmt, 4, m->avatar, sizeof m->avatar));
     BIND(sqlite3_bind_int(stmt, 5, m->role));
     rc = sqlite3_step(stmt);
-    if (rc == SQLITE_DONE) {
+    if (rc == SQLITE_DONE)
         rc = SQLITE_OK;
-        bump_version(s);
-    }
 out:
     if (rc != SQLITE_OK)
         ret = fail(s, rc, "member_add");
     done_with(stmt);
+    return ret;
+}
+
+static int sq_member_add(struct store *st, int64_t channel, const struct member *m)
+{
+    struct sq *s = sq_of(st);
+    int ret = insert_member(s, channel, m);
+
+    if (ret == STORE_OK)
+        bump_version(s);
     return ret;
 }
 

@@ -97,11 +97,14 @@ struct store_ops {
     uint64_t (*config_version)(struct store *s);
 
     /*
-     * Creates a channel from c.  The caller chooses c->pa_id (random digits);
-     * the store assigns c->id and c->created_ms and writes them back.
+     * Creates a channel from c and, when first is non-NULL, that member of it,
+     * in one transaction: both or neither (a channel nobody can post to is
+     * never left behind).  The caller chooses c->pa_id (random digits); the
+     * store assigns c->id and c->created_ms and writes them back.
      * STORE_EXISTS when pa_id or the token hash is taken.
      */
-    int (*channel_create)(struct store *s, struct channel *c, const uint8_t hash[STORE_HASH_LEN]);
+    int (*channel_create)(struct store *s, struct channel *c, const uint8_t hash[STORE_HASH_LEN],
+                          const struct member *first);
     /*
      * The channel whose token hashes to hash, deleted ones included (STORE_NOTFOUND if none).
      * On every request's path, so one index lookup: out->posts_count is NOT counted, it is 0.
@@ -184,7 +187,7 @@ struct store {
 
 #define store_errmsg(s)                     ((s)->ops->errmsg(s))
 #define store_config_version(s)             ((s)->ops->config_version(s))
-#define store_channel_create(s, c, h)       ((s)->ops->channel_create((s), (c), (h)))
+#define store_channel_create(s, c, h, m)    ((s)->ops->channel_create((s), (c), (h), (m)))
 #define store_channel_by_token(s, h, o)     ((s)->ops->channel_by_token((s), (h), (o)))
 #define store_channel_by_pa_id(s, id, o)    ((s)->ops->channel_by_pa_id((s), (id), (o)))
 #define store_channel_list(s, o, n)         ((s)->ops->channel_list((s), (o), (n)))

@@ -251,6 +251,34 @@ class Shutdown(Base):
         self.assertLess(exit_s, 10 + 5)
 
 
+class ChannelCreate(Base):
+    """A channel create that fails stores nothing (one transaction), and the
+    message names what failed."""
+
+    def test_cli_superadmin_too_long(self):
+        v = vcptest.Vcpd(name="create")
+        p = v.cli("channel", "create", "--name", "Fine name", "--superadmin", "x" * 200,
+                  check=False)
+        self.assertEqual(p.returncode, 3, p.stderr_text)
+        self.assertIn("superadmin: too long", p.stderr_text)
+        self.assertEqual(v.cli("channel", "list")["channels"], [])
+
+    def test_admin_api_superadmin_too_long(self):
+        v = vcptest.Vcpd(name="create-api", admin_key=ADMIN_KEY).start()
+        try:
+            r = v.admin("POST", "/admin/v1/channels", {"name": "Fine", "superadmin": "y" * 129})
+            self.assertEqual(r.status, 400, r.short())
+            self.assertEqual(r.json.get("detail"), "superadmin: too long")
+            r = v.admin("GET", "/admin/v1/channels")
+            self.assertEqual(r.json["channels"], [])
+            r = v.admin("POST", "/admin/v1/channels", {"name": "Fine", "superadmin": "y" * 128})
+            self.assertEqual(r.status, 201, r.short())
+            self.assertEqual(r.json["superadmin"]["name"], "y" * 128)
+            self.assertEqual(r.json["superadmin"]["role"], "superadmin")
+        finally:
+            v.stop_checked()
+
+
 def start_with_nofile(v, soft, hard):
     """Starts v with RLIMIT_NOFILE (soft, hard), as a service manager or a
     shell's ulimit would start it (the harness's Popen, with a preexec)."""

@@ -262,7 +262,7 @@ static int webhook_store(struct commit_req *cr, struct store *s)
 /* Continuation once the writer has stored (or failed to store) the URL. */
 static enum MHD_Result webhook_stored(struct req *r)
 {
-    char what[256];
+    char what[320];
 
     if (r->commit.rc != STORE_OK) {
         snprintf(what, sizeof what, "webhook not stored: %s", r->commit.err);
@@ -369,7 +369,7 @@ answer:
 
 static enum MHD_Result post_committed(struct req *r)
 {
-    char what[256];
+    char what[320];
     struct jsonw w;
     enum MHD_Result ret;
 

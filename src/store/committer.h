@@ -45,7 +45,7 @@ struct commit_req {
     int (*job)(struct commit_req *r, struct store *s);
     int rc;        /* set before done(): STORE_OK stored durably; STORE_EXISTS token already stored;
                       STORE_NOTFOUND no such channel; STORE_ERROR malformed post or database failure */
-    char err[192]; /* set with rc != STORE_OK: the store's message (store_errmsg), for the log */
+    char err[256]; /* set with rc != STORE_OK: the store's message (store_errmsg), for the log */
     void (*done)(struct commit_req *r); /* runs once, on the writer thread; must not block long */
     void *arg;                          /* the submitter's, untouched */
     struct commit_req *next;            /* internal: queue link */

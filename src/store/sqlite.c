@@ -277,11 +277,35 @@ static uint64_t sq_config_version(struct store *st)
     return s->version ? __atomic_load_n(s->version, __ATOMIC_SEQ_CST) | (1ULL << 63) : 0;
 }
 
+/*
+ * Refuses a write when the database file was deleted or renamed since the
+ * connection opened it: in WAL mode SQLite goes on writing into the
+ * unlinked inode, so posts would be acknowledged and lost at the next
+ * start.  SQLITE_FCNTL_HAS_MOVED compares the open file with the path (one
+ * stat), cheap next to a commit.  Returns STORE_OK or STORE_ERROR with the
+ * reason recorded.
+ */
+static int check_file(struct sq *s, const char *what)
+{
+    int moved = 0;
+    char why[200];
+
+    if (sqlite3_file_control(s->db, "main", SQLITE_FCNTL_HAS_MOVED, &moved) != SQLITE_OK || !moved)
+        return STORE_OK;
+    snprintf(why, sizeof why, "database file %s was deleted or moved; restart vcpd",
+             sqlite3_db_filename(s->db, "main"));
+    return fail_msg(s, what, why);
+}
+
 static int write_one(struct sq *s, sqlite3_stmt *stmt, const char *what)
 {
-    int rc = sqlite3_step(stmt);
-    int ret = STORE_OK;
+    int rc, ret;
 
+    if ((ret = check_file(s, what)) != STORE_OK) {
+        done_with(stmt);
+        return ret;
+    }
+    rc = sqlite3_step(stmt);
     if (rc != SQLITE_DONE)
         ret = fail(s, rc, what);
     else if (sqlite3_changes(s->db) == 0)
@@ -554,6 +578,8 @@ static int sq_channel_create(struct store *st, struct channel *c,
     struct sq *s = sq_of(st);
     int ret;
 
+    if ((ret = check_file(s, "channel_create")) != STORE_OK)
+        return ret;
     if (!first) {
         if ((ret = insert_channel(s, c, hash)) == STORE_OK)
             bump_version(s);
@@ -749,8 +775,10 @@ out:
 static int sq_member_add(struct store *st, int64_t channel, const struct member *m)
 {
     struct sq *s = sq_of(st);
-    int ret = insert_member(s, channel, m);
+    int ret = check_file(s, "member_add");
 
+    if (ret == STORE_OK)
+        ret = insert_member(s, channel, m);
     if (ret == STORE_OK)
         bump_version(s);
     return ret;
@@ -919,6 +947,8 @@ static int sq_post_insert_batch(struct store *st, const struct post *p, size_t n
         if (p[i].token == 0 || p[i].token > (uint64_t)INT64_MAX || !p[i].json)
             return fail_msg(s, "post_insert_batch",
                             p[i].json ? "message token out of range 1..2^63-1" : "no body");
+    if ((ret = check_file(s, "post_insert_batch")) != STORE_OK)
+        return ret;
     if ((ret = run(s, ST_BEGIN)) != STORE_OK)
         return ret;
     for (size_t i = 0; i < n; i++)

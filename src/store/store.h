@@ -145,7 +145,9 @@ struct store_ops {
      * 1..2^63-1 and json non-NULL.  On failure nothing is stored and the result says whose
      * fault it was: STORE_EXISTS a token is already stored (or twice in p), STORE_NOTFOUND a
      * post's channel does not exist, STORE_ERROR anything else (a malformed post, or the
-     * database failing: locked past the busy timeout, full, I/O error).
+     * database failing: locked past the busy timeout, full, I/O error, its file deleted or
+     * moved since it was opened -- every write checks that, SQLite would go on writing into
+     * the unlinked file).
      */
     int (*post_insert_batch)(struct store *s, const struct post *p, size_t n);
     /*

@@ -81,7 +81,7 @@ class Base(unittest.TestCase):
 class LockedDatabase(Base):
     def setUp(self):
         self.v = vcptest.Vcpd("--sandbox", name="locked", admin_key=ADMIN_KEY)
-        self.ch = self.v.create_channel("Locked", rate="off")
+        self.ch = self.v.create_channel("Locked", webhook="https://127.0.0.1:9/l", rate="off")
         self.v.start()
 
     def tearDown(self):
@@ -137,28 +137,41 @@ class LockedDatabase(Base):
         self.assertEqual(self.assertStatus(r, 0)["webhook"], url)
 
     def test_write_fails_with_a_detail_past_the_busy_timeout(self):
-        """A lock held longer than the busy timeout (5 s): the write fails
-        with the database's reason, and the HTTP thread stays free."""
+        """A lock held longer than the busy timeout (5 s): the writes fail
+        with the database's reason, and the HTTP thread stays free.  The
+        writer takes them one after the other, 5 s each: the lock outlasts
+        both."""
         v, ch = self.v, self.ch
-        locker = hold_write_lock(v.db, 6.5)
+        locker = hold_write_lock(v.db, 11.5)
         try:
             done = {}
-            t = threading.Thread(target=lambda: done.setdefault("r", v.admin(
-                "POST", "/admin/v1/channels/%s/block" % ch.pa_id, timeout=20)))
-            t.start()
+            ts = [threading.Thread(target=lambda: done.setdefault("admin", v.admin(
+                      "POST", "/admin/v1/channels/%s/block" % ch.pa_id, timeout=30))),
+                  threading.Thread(target=lambda: done.setdefault("post", v.post(
+                      ch.token, ch.text("while locked"), timeout=30)))]
+            for t in ts:
+                t.start()
             time.sleep(0.3)
             r = v.request("GET", "/healthz", timeout=5)
             self.assertEqual(r.status, 200)
             self.assertLess(r.elapsed, 0.05)
-            t.join(20)
-            r = done["r"]
+            for t in ts:
+                t.join(30)
+            r = done["admin"]
             self.assertEqual(r.status, 500, r.short())
             self.assertIn("locked", r.json.get("detail", ""), r.short())
+            # a post fails the same way, with the database's words, answered and logged
+            r = done["post"]
+            js = self.assertStatus(r, 99)
+            self.assertIn("database is locked", js.get("detail", ""), r.short())
         finally:
             locker.wait(15)
             locker.stdout.close()
         r = v.api("/pa/get_account_info", token=ch.token)
         self.assertStatus(r, 0)  # not blocked: the write did not happen
+        with open(v.stderr_path) as f:
+            log = f.read()
+        self.assertRegex(log, r"error: POST /pa/post: post not stored: .*database is locked")
 
 
 class Shutdown(Base):
@@ -249,6 +262,31 @@ class Shutdown(Base):
         for text, tok in ok.items():
             self.assertEqual(stored[text], tok)
         self.assertLess(exit_s, 10 + 5)
+
+
+class DeletedDatabase(Base):
+    def test_posts_into_a_deleted_file_are_refused(self):
+        v = vcptest.Vcpd(name="deleted", admin_key=ADMIN_KEY)
+        ch = v.create_channel("Deleted", webhook="https://127.0.0.1:9/d", rate="off")
+        v.start()
+        try:
+            self.assertStatus(v.post(ch.token, ch.text("before")), 0)
+            for suffix in ("", "-wal", "-shm"):
+                os.unlink(v.db + suffix)
+            for i in range(3):
+                r = v.post(ch.token, ch.text("after %d" % i))
+                js = self.assertStatus(r, 99)
+                self.assertIn("was deleted or moved", js.get("detail", ""), r.short())
+            r = v.admin("POST", "/admin/v1/channels/%s/block" % ch.pa_id)
+            self.assertEqual(r.status, 500, r.short())
+            self.assertIn("was deleted or moved", r.json.get("detail", ""))
+            # reads still work from the open file
+            self.assertStatus(v.api("/pa/get_account_info", token=ch.token), 0)
+        finally:
+            v.stop_checked()
+        with open(v.stderr_path) as f:
+            log = f.read()
+        self.assertIn("POST /pa/post: post not stored: post_insert_batch: database file", log)
 
 
 class ChannelCreate(Base):

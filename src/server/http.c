@@ -199,6 +199,16 @@ static bool body_append(struct req *r, const char *data, size_t n)
     return true;
 }
 
+/*
+ * Handlers that may hand the request to another thread and suspend it in
+ * their final call: the post (writer), set_webhook (checker, then writer),
+ * the admin API (writer).
+ */
+static bool may_suspend(const struct route *rt)
+{
+    return rt->fn == api_post || rt->fn == api_set_webhook || rt->fn == admin_http;
+}
+
 static enum MHD_Result access_handler(void *cls, struct MHD_Connection *conn, const char *url,
                                       const char *method, const char *version,
                                       const char *upload_data, size_t *upload_data_size,
@@ -249,6 +259,25 @@ static enum MHD_Result access_handler(void *cls, struct MHD_Connection *conn, co
         /* resumed after the group commit or the webhook check */
         r->wait = WAIT_NONE;
         return r->cont(r);
+    }
+    if (!r->deferred && may_suspend(r->route)) {
+        /*
+         * A client that half-closes after its request (POST, then
+         * shutdown(SHUT_WR)) must still get the answer.  libmicrohttpd
+         * 0.9.75 reads from a connection it resumes before calling us again
+         * when the connection was waiting to read at the moment it was
+         * suspended; it then reads the end of stream and closes the
+         * connection without the answer -- after the post was stored.  Once
+         * the whole request has been read and no answer is queued it stops
+         * reading ("blocked").  So the first final call only returns: as
+         * documented, "if the request is fully received, but response hasn't
+         * been provided and connection is not suspended, the callback can be
+         * called again immediately" (one more turn of the event loop), and
+         * the handler suspends in that call, from the state that does not
+         * read.
+         */
+        r->deferred = true;
+        return MHD_YES;
     }
     return r->route->fn(r);
 }

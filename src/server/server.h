@@ -119,6 +119,7 @@ struct req {
     size_t discarded; /* bytes dropped after that (chunked bodies) */
     enum req_wait wait;
     bool in_flight;  /* counted in srv->in_flight until completed */
+    bool deferred;   /* the final call was passed once (half-closed clients, http.c) */
     route_fn cont;   /* called when the suspended work resumes the request */
     bool answered;   /* a response is queued */
     int http_status; /* for the access log */

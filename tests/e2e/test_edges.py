@@ -7,8 +7,8 @@
                    thread) and complete once it is gone
   Shutdown         SIGTERM while posts are in flight: every post sent gets an
                    answer, and every post answered 0 is stored
-  HalfClosed       POST /pa/post, then shutdown(SHUT_WR): the answer still
-                   comes
+  HalfClosed       POST /pa/post (set_webhook, an admin write), then
+                   shutdown(SHUT_WR): the answer still comes
   DeletedDatabase  the database file is deleted under a running vcpd: posts
                    are answered 99 with a detail and logged, never 0
   ChannelCreate    `vcpd channel create` that fails leaves no channel behind
@@ -262,6 +262,96 @@ class Shutdown(Base):
         for text, tok in ok.items():
             self.assertEqual(stored[text], tok)
         self.assertLess(exit_s, 10 + 5)
+
+
+def half_closed(port, method, path, headers, body, wait_before_shut=0.0, timeout=15):
+    """Sends one request on a raw socket, then shutdown(SHUT_WR) (after
+    wait_before_shut seconds); returns (status line, JSON body or None) of
+    what comes back before the server closes, ("", None) for nothing."""
+    s = socket.create_connection(("127.0.0.1", port), timeout=timeout)
+    try:
+        head = "%s %s HTTP/1.1\r\nHost: 127.0.0.1\r\n" % (method, path)
+        for k, v in headers:
+            head += "%s: %s\r\n" % (k, v)
+        if body is not None:
+            head += "Content-Type: application/json\r\nContent-Length: %d\r\n" % len(body)
+        s.sendall(head.encode() + b"\r\n" + (body or b""))
+        if wait_before_shut:
+            time.sleep(wait_before_shut)
+        s.shutdown(socket.SHUT_WR)
+        data = b""
+        while True:
+            chunk = s.recv(65536)
+            if not chunk:
+                break
+            data += chunk
+    finally:
+        s.close()
+    if not data:
+        return "", None
+    head, _, rest = data.partition(b"\r\n\r\n")
+    try:
+        js = json.loads(rest.decode())
+    except ValueError:
+        js = None
+    return head.split(b"\r\n")[0].decode(), js
+
+
+class HalfClosed(Base):
+    """The client closes its side right after the request: the answer still
+    comes (raw sockets)."""
+
+    @classmethod
+    def setUpClass(cls):
+        cls.v = vcptest.Vcpd("--sandbox", name="halfclosed", admin_key=ADMIN_KEY)
+        cls.ch = cls.v.create_channel("Half", webhook="https://127.0.0.1:9/h", rate="off")
+        cls.v.start()
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.v.stop_checked()
+
+    def post(self, text, **kw):
+        body = json.dumps(self.ch.text(text)).encode()
+        return half_closed(self.v.port, "POST", "/pa/post",
+                           [("X-Viber-Auth-Token", self.ch.token)], body, **kw)
+
+    def test_post(self):
+        line, js = self.post("half closed")
+        self.assertEqual(line, "HTTP/1.1 200 OK")
+        self.assertEqual(js["status"], 0, js)
+        self.assertIn(js["message_token"], stored_tokens(self.v.db, self.ch.pa_id))
+
+    def test_post_closed_while_waiting_for_the_writer(self):
+        locker = hold_write_lock(self.v.db, 1.0)
+        try:
+            line, js = self.post("closed while suspended", wait_before_shut=0.3)
+        finally:
+            locker.wait(10)
+            locker.stdout.close()
+        self.assertEqual(line, "HTTP/1.1 200 OK")
+        self.assertEqual(js["status"], 0, js)
+        self.assertIn(js["message_token"], stored_tokens(self.v.db, self.ch.pa_id))
+
+    def test_post_refused(self):
+        body = json.dumps({"from": self.ch.superadmin, "type": "text"}).encode()
+        line, js = half_closed(self.v.port, "POST", "/pa/post",
+                               [("X-Viber-Auth-Token", self.ch.token)], body)
+        self.assertEqual(js["status"], 4, js)
+
+    def test_set_webhook(self):
+        url = "http://127.0.0.1:%d/sandbox/webhook" % self.v.port
+        line, js = half_closed(self.v.port, "POST", "/pa/set_webhook",
+                               [("X-Viber-Auth-Token", self.ch.token)],
+                               json.dumps({"url": url}).encode())
+        self.assertEqual(js["status"], 0, js)
+
+    def test_admin_write(self):
+        line, js = half_closed(self.v.port, "PUT", "/admin/v1/channels/%s/rate" % self.ch.pa_id,
+                               [("Authorization", "Bearer " + ADMIN_KEY)],
+                               json.dumps({"count": 0}).encode())
+        self.assertEqual(line, "HTTP/1.1 200 OK")
+        self.assertIsNone(js["channel"]["rate"])
 
 
 class DeletedDatabase(Base):

@@ -213,7 +213,7 @@ static int op_channel_create(struct op_ctx *c, struct json_object **out)
 {
     struct channel *ch = &c->ch;
     struct member m;
-    struct json_object *v, *sa_args = NULL, *saved;
+    struct json_object *v;
     char token[AUTH_TOKEN_LEN + 1];
     uint8_t hash[STORE_HASH_LEN];
     int rc;
@@ -229,6 +229,13 @@ static int op_channel_create(struct op_ctx *c, struct json_object **out)
         (rc = arg_str(c, "country", ch->country, sizeof ch->country, false, false)) != 0 ||
         (rc = arg_str(c, "webhook", ch->webhook, sizeof ch->webhook, false, true)) != 0)
         return rc;
+    /* the first superadmin (the sender id posts must use), checked before anything is stored */
+    memset(&m, 0, sizeof m);
+    m.role = ROLE_SUPERADMIN;
+    if ((rc = arg_str(c, "superadmin", m.name, sizeof m.name, false, false)) != 0)
+        return rc;
+    if (m.name[0] == '\0')
+        snprintf(m.name, sizeof m.name, "Super Admin");
     ch->rate_count = ADMIN_DEFAULT_RATE_COUNT;
     ch->rate_window_s = ADMIN_DEFAULT_RATE_WINDOW;
     if (c->args && json_object_object_get_ex(c->args, "rate", &v) &&
@@ -246,27 +253,13 @@ static int op_channel_create(struct op_ctx *c, struct json_object **out)
         }
         ch->uri[j] = '\0';
     }
-    if (auth_token_new(token) != 0 || auth_pa_id_new(ch->pa_id) != 0)
+    if (auth_token_new(token) != 0 || auth_pa_id_new(ch->pa_id) != 0 ||
+        auth_member_id_new(m.id) != 0)
         return fail(c, ADMIN_ERROR, "%s: random generator failed", "token");
     auth_token_hash(token, strlen(token), hash);
-    if (store_channel_create(c->s, ch, hash) != STORE_OK)
+    /* channel and superadmin in one transaction: both or neither */
+    if (store_channel_create(c->s, ch, hash, &m) != STORE_OK)
         return store_fail(c);
-
-    /* the first superadmin: the sender id posts must use */
-    sa_args = json_object_new_object();
-    if (c->args && json_object_object_get_ex(c->args, "superadmin", &v) &&
-        json_object_is_type(v, json_type_string) && json_object_get_string_len(v) > 0)
-        json_object_object_add(sa_args, "name", json_object_get(v));
-    else
-        json_object_object_add(sa_args, "name", json_object_new_string("Super Admin"));
-    json_object_object_add(sa_args, "role", json_object_new_string("superadmin"));
-    saved = c->args;
-    c->args = sa_args;
-    rc = member_add(c, &m, ROLE_SUPERADMIN);
-    c->args = saved;
-    json_object_put(sa_args);
-    if (rc != ADMIN_OK)
-        return rc;
 
     *out = json_object_new_object();
     json_object_object_add(*out, "channel", admin_channel_json(ch));
@@ -435,15 +428,22 @@ static int op_member_list(struct op_ctx *c, struct json_object **out)
 static const struct {
     const char *name;
     bool needs_channel;
+    bool writes; /* changes the database (admin_op_writes) */
     op_fn fn;
 } ops[] = {
-    {"channel.create", false, op_channel_create}, {"channel.list", false, op_channel_list},
-    {"channel.show", true, op_channel_show},      {"channel.block", true, op_block},
-    {"channel.suspend", true, op_suspend},        {"channel.activate", true, op_activate},
-    {"channel.delete", true, op_delete},          {"channel.rotate-token", true, op_rotate},
-    {"channel.set-rate", true, op_set_rate},      {"channel.set-webhook", true, op_set_webhook},
-    {"member.add", true, op_member_add},          {"member.remove", true, op_member_remove},
-    {"member.list", true, op_member_list},
+    {"channel.create", false, true, op_channel_create},
+    {"channel.list", false, false, op_channel_list},
+    {"channel.show", true, false, op_channel_show},
+    {"channel.block", true, true, op_block},
+    {"channel.suspend", true, true, op_suspend},
+    {"channel.activate", true, true, op_activate},
+    {"channel.delete", true, true, op_delete},
+    {"channel.rotate-token", true, true, op_rotate},
+    {"channel.set-rate", true, true, op_set_rate},
+    {"channel.set-webhook", true, true, op_set_webhook},
+    {"member.add", true, true, op_member_add},
+    {"member.remove", true, true, op_member_remove},
+    {"member.list", true, false, op_member_list},
 };
 
 int admin_op_known(const char *op)
@@ -451,6 +451,14 @@ int admin_op_known(const char *op)
     for (size_t i = 0; i < sizeof ops / sizeof ops[0]; i++)
         if (strcmp(ops[i].name, op) == 0)
             return 1;
+    return 0;
+}
+
+int admin_op_writes(const char *op)
+{
+    for (size_t i = 0; i < sizeof ops / sizeof ops[0]; i++)
+        if (strcmp(ops[i].name, op) == 0)
+            return ops[i].writes;
     return 0;
 }
 

@@ -41,6 +41,12 @@ int admin_exec(struct store *s, const char *op, struct json_object *args, struct
 /* True when op names an operation. */
 int admin_op_known(const char *op);
 
+/*
+ * True when op changes the database (and may so wait for SQLite's write
+ * lock): the server runs those on its writer thread, never on the HTTP one.
+ */
+int admin_op_writes(const char *op);
+
 /* The admin JSON form of a channel (no secrets). Caller owns the result. */
 struct json_object *admin_channel_json(const struct channel *c);
 struct json_object *admin_member_json(const struct member *m);

@@ -93,6 +93,44 @@ static const char *map_op(const char *method, const char *rest, struct json_obje
     return NULL;
 }
 
+/* The HTTP answer of an admin_exec() result; takes out. */
+static enum MHD_Result answer(struct req *r, const char *op, int rc, struct json_object *out,
+                              const char *detail)
+{
+    switch (rc) {
+    case ADMIN_OK:
+        return http_reply_json(r, strcmp(op, "channel.create") == 0 ? 201 : 200, out);
+    case ADMIN_BAD_REQUEST:
+        return reply_error(r, 400, "bad request", detail);
+    case ADMIN_NOT_FOUND:
+        return reply_error(r, 404, "not found", detail);
+    case ADMIN_CONFLICT:
+        return reply_error(r, 409, "conflict", detail);
+    default:
+        log_msg("error", "admin %s: %s", op, detail);
+        return reply_error(r, 500, "internal error", detail);
+    }
+}
+
+/* A writing operation, run as a job on the writer thread with its connection. */
+static int admin_job(struct commit_req *cr, struct store *s)
+{
+    struct req *r = cr->arg;
+
+    r->admin_rc =
+        admin_exec(s, r->admin_op, r->admin_args, &r->admin_out, r->wh_detail, sizeof r->wh_detail);
+    return r->admin_rc == ADMIN_ERROR ? STORE_ERROR : STORE_OK;
+}
+
+/* Continuation on the HTTP thread once the writer has run the operation. */
+static enum MHD_Result admin_done(struct req *r)
+{
+    struct json_object *out = r->admin_out;
+
+    r->admin_out = NULL;
+    return answer(r, r->admin_op, r->admin_rc, out, r->wh_detail);
+}
+
 enum MHD_Result admin_http(struct req *r)
 {
     static const char base[] = "/admin/v1/channels";
@@ -133,19 +171,16 @@ enum MHD_Result admin_http(struct req *r)
         }
     }
     json_object_put(body);
+    if (admin_op_writes(op)) {
+        /* the HTTP thread only reads: a write may wait seconds for the database's lock */
+        r->admin_op = op;
+        r->admin_args = args;
+        r->commit.job = admin_job;
+        if (!req_commit(r, admin_done, true))
+            return reply_error(r, 503, "shutting down", "vcpd is stopping; try again");
+        return MHD_YES;
+    }
     rc = admin_exec(r->srv->store, op, args, &out, detail, sizeof detail);
     json_object_put(args);
-    switch (rc) {
-    case ADMIN_OK:
-        return http_reply_json(r, strcmp(op, "channel.create") == 0 ? 201 : 200, out);
-    case ADMIN_BAD_REQUEST:
-        return reply_error(r, 400, "bad request", detail);
-    case ADMIN_NOT_FOUND:
-        return reply_error(r, 404, "not found", detail);
-    case ADMIN_CONFLICT:
-        return reply_error(r, 409, "conflict", detail);
-    default:
-        log_msg("error", "admin %s: %s", op, detail);
-        return reply_error(r, 500, "internal error", "see the server log");
-    }
+    return answer(r, op, rc, out, detail);
 }

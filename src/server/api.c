@@ -60,6 +60,17 @@ static enum MHD_Result general_error(struct req *r, const char *what)
     return api_reply_status(r, VCP_STATUS_GENERAL_ERROR, "internal error; see the server log");
 }
 
+/*
+ * A write the database refused (disk full, file deleted, locked past the
+ * busy timeout): logged, and answered 99 with the database's own words as
+ * the detail -- they name tables and files, never tokens (store.h).
+ */
+static enum MHD_Result store_error(struct req *r, const char *what)
+{
+    log_msg("error", "%s %s: %s", r->method, r->path, what);
+    return api_reply_status(r, VCP_STATUS_GENERAL_ERROR, what);
+}
+
 /* The request's token: the header, else the body's auth_token.  NULL if absent. */
 static const char *find_token(struct req *r, struct json_object *body, size_t *len)
 {
@@ -240,6 +251,35 @@ static void webhook_done(void *arg, int status, const char *detail)
     req_resume(r);
 }
 
+/* The store write of set_webhook, as a job on the writer thread (never on the HTTP thread). */
+static int webhook_store(struct commit_req *cr, struct store *s)
+{
+    struct req *r = cr->arg;
+
+    return store_channel_set_webhook(s, r->chan->id, r->webhook_url ? r->webhook_url : "");
+}
+
+/* Continuation once the writer has stored (or failed to store) the URL. */
+static enum MHD_Result webhook_stored(struct req *r)
+{
+    char what[320];
+
+    if (r->commit.rc != STORE_OK) {
+        snprintf(what, sizeof what, "webhook not stored: %s", r->commit.err);
+        return store_error(r, what);
+    }
+    return webhook_ok(r);
+}
+
+/* Stores r->webhook_url ("" or NULL: removes it) through the writer, then answers. */
+static enum MHD_Result webhook_save(struct req *r, bool new_work)
+{
+    r->commit.job = webhook_store;
+    if (!req_commit(r, webhook_stored, new_work))
+        return general_error(r, "set_webhook refused: shutting down");
+    return MHD_YES;
+}
+
 /* Continuation on the HTTP thread once the check has an answer. */
 static enum MHD_Result webhook_checked(struct req *r)
 {
@@ -251,9 +291,7 @@ static enum MHD_Result webhook_checked(struct req *r)
         return general_error(r, r->wh_detail);
     if (r->wh_status != VCP_STATUS_OK)
         return api_reply_status(r, r->wh_status, r->wh_detail);
-    if (store_channel_set_webhook(srv->store, r->chan->id, r->webhook_url) != STORE_OK)
-        return general_error(r, store_errmsg(srv->store));
-    return webhook_ok(r);
+    return webhook_save(r, false);
 }
 
 enum MHD_Result api_set_webhook(struct req *r)
@@ -285,9 +323,7 @@ enum MHD_Result api_set_webhook(struct req *r)
     if (url[0] == '\0') {
         /* removing the webhook: no callback is made */
         json_object_put(body);
-        if (store_channel_set_webhook(srv->store, r->chan->id, "") != STORE_OK)
-            return general_error(r, store_errmsg(srv->store));
-        return webhook_ok(r);
+        return webhook_save(r, true);
     }
     status = webhook_url_check(url, srv->cfg.webhook.allow_http, detail, sizeof detail);
     if (status != VCP_STATUS_OK)
@@ -331,28 +367,17 @@ answer:
 
 /* --- post ------------------------------------------------------------------ */
 
-/*
- * Runs on the group-commit thread once the post's transaction is done, for
- * each post of a batch in commit order: publishing here (not when the
- * request resumes, in whatever order libmicrohttpd resumes them) keeps the
- * live streams in token order.
- */
-static void commit_done(struct commit_req *cr)
-{
-    struct req *r = cr->arg;
-
-    if (cr->rc == STORE_OK)
-        streams_publish(r->srv->streams, &cr->post);
-    req_resume(r);
-}
-
 static enum MHD_Result post_committed(struct req *r)
 {
+    char what[320];
     struct jsonw w;
     enum MHD_Result ret;
 
-    if (r->commit.rc != STORE_OK)
-        return general_error(r, "post not stored: commit failed");
+    if (r->commit.rc != STORE_OK) {
+        /* the database's own words ("database or disk is full", ...) */
+        snprintf(what, sizeof what, "post not stored: %s", r->commit.err);
+        return store_error(r, what);
+    }
     r->srv->metrics.posts++;
     jsonw_init(&w);
     jsonw_lit(&w, "{\"status\":0,\"status_message\":\"ok\"");
@@ -417,16 +442,8 @@ enum MHD_Result api_post(struct req *r)
     p->channel = r->chan->id;
     p->created_ms = (int64_t)tokgen_time_ms(p->token);
     p->json = r->post_json;
-    r->commit.done = commit_done;
-    r->commit.arg = r;
-    pthread_mutex_lock(&srv->intake_lock);
-    if (srv->stopping) {
-        pthread_mutex_unlock(&srv->intake_lock);
+    if (!req_commit(r, post_committed, true))
         return general_error(r, "post refused: shutting down");
-    }
-    req_suspend(r, WAIT_COMMIT, post_committed);
-    committer_submit(srv->committer, &r->commit);
-    pthread_mutex_unlock(&srv->intake_lock);
     return MHD_YES;
 
 answer:

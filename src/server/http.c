@@ -134,12 +134,48 @@ void req_suspend(struct req *r, enum req_wait what, route_fn cont)
 {
     r->wait = what;
     r->cont = cont;
+    if ((what == WAIT_COMMIT || what == WAIT_WEBHOOK) && !r->in_flight) {
+        r->in_flight = true;
+        __atomic_add_fetch(&r->srv->in_flight, 1, __ATOMIC_SEQ_CST);
+    }
     MHD_suspend_connection(r->conn);
 }
 
 void req_resume(struct req *r)
 {
     MHD_resume_connection(r->conn);
+}
+
+/*
+ * Runs on the writer thread once r's commit is done.  A post is published
+ * to the live streams here, for each post of a batch in commit order --
+ * not when its request resumes, in whatever order libmicrohttpd resumes
+ * them -- so streams see tokens in order.
+ */
+static void commit_done(struct commit_req *cr)
+{
+    struct req *r = cr->arg;
+
+    if (!cr->job && cr->rc == STORE_OK)
+        streams_publish(r->srv->streams, &cr->post);
+    req_resume(r);
+}
+
+bool req_commit(struct req *r, route_fn cont, bool new_work)
+{
+    struct server *srv = r->srv;
+    bool ok;
+
+    r->commit.done = commit_done;
+    r->commit.arg = r;
+    pthread_mutex_lock(&srv->intake_lock);
+    ok = !srv->writer_closed && !(new_work && srv->stopping);
+    if (ok) {
+        req_suspend(r, WAIT_COMMIT, cont);
+        committer_submit(srv->committer, &r->commit);
+    }
+    pthread_mutex_unlock(&srv->intake_lock);
+    return ok;
 }
 
 static struct req *req_new(struct server *srv, bool on_streams, struct MHD_Connection *conn,
@@ -180,6 +216,8 @@ static void req_free(struct req *r)
         free(r->chan);
     free(r->post_json);
     free(r->webhook_url);
+    json_object_put(r->admin_args);
+    json_object_put(r->admin_out);
     free(r);
 }
 
@@ -281,6 +319,16 @@ static unsigned framing_check(struct MHD_Connection *conn, const char *version, 
     return 0;
 }
 
+/*
+ * Handlers that may hand the request to another thread and suspend it in
+ * their final call: the post (writer), set_webhook (checker, then writer),
+ * the admin API (writer).
+ */
+static bool may_suspend(const struct route *rt)
+{
+    return rt->fn == api_post || rt->fn == api_set_webhook || rt->fn == admin_http;
+}
+
 static enum MHD_Result handle(struct server *srv, bool on_streams, struct MHD_Connection *conn,
                               const char *url, const char *method, const char *version,
                               const char *upload_data, size_t *upload_data_size, void **con_cls)
@@ -333,6 +381,25 @@ static enum MHD_Result handle(struct server *srv, bool on_streams, struct MHD_Co
         /* resumed after the group commit or the webhook check */
         r->wait = WAIT_NONE;
         return r->cont(r);
+    }
+    if (!r->deferred && may_suspend(r->route)) {
+        /*
+         * A client that half-closes after its request (POST, then
+         * shutdown(SHUT_WR)) must still get the answer.  libmicrohttpd
+         * 0.9.75 reads from a connection it resumes before calling us again
+         * when the connection was waiting to read at the moment it was
+         * suspended; it then reads the end of stream and closes the
+         * connection without the answer -- after the post was stored.  Once
+         * the whole request has been read and no answer is queued it stops
+         * reading ("blocked").  So the first final call only returns: as
+         * documented, "if the request is fully received, but response hasn't
+         * been provided and connection is not suspended, the callback can be
+         * called again immediately" (one more turn of the event loop), and
+         * the handler suspends in that call, from the state that does not
+         * read.
+         */
+        r->deferred = true;
+        return MHD_YES;
     }
     return r->route->fn(r);
 }
@@ -406,6 +473,8 @@ static void completed(void *cls, struct MHD_Connection *conn, void **con_cls,
         srv->metrics.api_status[r->api_status]++;
     if (srv->log)
         access_log(srv, r, conn);
+    if (r->in_flight) /* answered (or given up on): shutdown may go on */
+        __atomic_sub_fetch(&srv->in_flight, 1, __ATOMIC_SEQ_CST);
     pthread_mutex_unlock(&srv->stats_lock);
     req_free(r);
     *con_cls = NULL;

@@ -12,6 +12,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "core/body.h"
@@ -64,7 +66,14 @@ static const char usage_serve[] =
     "                              0 = no limit)\n"
     "  --connection-timeout S      close idle or stalled connections after S seconds\n"
     "                              (default 30)\n"
-    "  -h, --help                  this text\n";
+    "  --shutdown-grace S          on SIGTERM/SIGINT, wait up to S seconds for the\n"
+    "                              answers of posts and writes already accepted\n"
+    "                              (default 10)\n"
+    "  -h, --help                  this text\n"
+    "\n"
+    "At start vcpd raises its soft limit of open files to the hard limit and\n"
+    "lowers --max-connections (and parallel webhook checks) to what that limit\n"
+    "allows; the log says what was chosen.\n";
 
 static const char usage_channel[] =
     "usage: vcpd channel ACTION [ID] [options] [--db PATH] [--json]\n"
@@ -160,6 +169,78 @@ static int write_port_file(const char *path, int port)
 
 /* --- serve ------------------------------------------------------------------ */
 
+/*
+ * Descriptors vcpd needs besides connections: stdio, the listening socket,
+ * the access log, three database connections (file, WAL and shm each),
+ * libmicrohttpd's and the threads' wake-up pipes and epoll sets.
+ */
+#define FD_RESERVE 64
+
+/*
+ * Raises RLIMIT_NOFILE's soft limit to the hard one (a common default is
+ * 1,024 soft: 1,100 stream clients then kept new API requests from being
+ * accepted) and fits the connection limit and the parallel webhook checks
+ * (one socket each) into it: one descriptor per connection, event streams
+ * included (the acceptor counts both).  Logs what it chose.  -1 when too
+ * few remain.
+ */
+static int fit_fd_limit(struct config *cfg)
+{
+    struct rlimit rl;
+    rlim_t was, avail;
+    unsigned asked = cfg->conn_limit;
+    int hooks = cfg->webhook.max_parallel ? cfg->webhook.max_parallel : 1024;
+
+    if (getrlimit(RLIMIT_NOFILE, &rl) != 0) {
+        log_msg("error", "getrlimit(RLIMIT_NOFILE): %s", strerror(errno));
+        return -1;
+    }
+    was = rl.rlim_cur;
+    if (rl.rlim_cur < rl.rlim_max) {
+        rl.rlim_cur = rl.rlim_max;
+        if (setrlimit(RLIMIT_NOFILE, &rl) != 0) {
+            log_msg("warn", "cannot raise the open-file limit from %llu to %llu: %s",
+                    (unsigned long long)was, (unsigned long long)rl.rlim_max, strerror(errno));
+            rl.rlim_cur = was;
+        }
+    }
+    avail = rl.rlim_cur == RLIM_INFINITY ? (rlim_t)1 << 30 : rl.rlim_cur;
+    if (avail < FD_RESERVE + 64) {
+        log_msg("error", "open-file limit %llu: too low to serve (at least %d)",
+                (unsigned long long)avail, FD_RESERVE + 64);
+        return -1;
+    }
+    avail -= FD_RESERVE;
+    if ((rlim_t)hooks > avail / 8)
+        hooks = (int)(avail / 8);
+    avail -= (rlim_t)hooks;
+    if ((rlim_t)cfg->conn_limit > avail)
+        cfg->conn_limit = (unsigned)avail;
+    cfg->webhook.max_parallel = hooks;
+    log_msg("info",
+            "open files: limit %llu (was %llu); max connections %u%s, event streams included; "
+            "%d parallel webhook checks",
+            (unsigned long long)rl.rlim_cur, (unsigned long long)was, cfg->conn_limit,
+            cfg->conn_limit < asked ? " (lowered to fit)" : "", hooks);
+    return 0;
+}
+
+/*
+ * Waits until every request handed to the writer or the webhook checker has
+ * been answered (srv->in_flight is 0), or for at most ms milliseconds.
+ * Returns how many were still waiting.
+ */
+static unsigned drain(struct server *srv, unsigned ms)
+{
+    const struct timespec tick = {0, 2 * 1000 * 1000};
+    uint64_t deadline = mono_us() + (uint64_t)ms * 1000;
+    unsigned left;
+
+    while ((left = __atomic_load_n(&srv->in_flight, __ATOMIC_SEQ_CST)) != 0 && mono_us() < deadline)
+        nanosleep(&tick, NULL);
+    return left;
+}
+
 static int serve(int argc, char **argv)
 {
     static char host[64];
@@ -178,7 +259,8 @@ static int serve(int argc, char **argv)
         O_MAXCONN,
         O_MAXIP,
         O_CONN_TIMEOUT,
-        O_MAXSTREAMS
+        O_MAXSTREAMS,
+        O_GRACE
     };
     static const struct option opts[] = {
         {"listen", required_argument, NULL, O_LISTEN},
@@ -196,6 +278,7 @@ static int serve(int argc, char **argv)
         {"max-connections-per-ip", required_argument, NULL, O_MAXIP},
         {"connection-timeout", required_argument, NULL, O_CONN_TIMEOUT},
         {"max-streams-per-ip", required_argument, NULL, O_MAXSTREAMS},
+        {"shutdown-grace", required_argument, NULL, O_GRACE},
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
     };
@@ -206,6 +289,7 @@ static int serve(int argc, char **argv)
     unsigned long v;
     sigset_t sigs;
     int c, sig, port, rc = 1;
+    unsigned left;
 
     cfg->db = getenv("VCPD_DB") ? getenv("VCPD_DB") : DEFAULT_DB;
     cfg->admin_key = getenv("VCPD_ADMIN_KEY");
@@ -215,6 +299,7 @@ static int serve(int argc, char **argv)
     cfg->per_ip_limit = 1024;
     cfg->per_ip_streams = 64;
     cfg->conn_timeout_s = 30;
+    cfg->shutdown_grace_ms = 10000;
     cfg->webhook.connect_timeout_ms = 3000;
     cfg->webhook.total_timeout_ms = 10000;
     if (getenv("VCPD_NODE_ID")) {
@@ -257,8 +342,9 @@ static int serve(int argc, char **argv)
         case O_MAXCONN:
         case O_MAXIP:
         case O_CONN_TIMEOUT:
-        case O_MAXSTREAMS: {
-            unsigned long max = c == O_NODE ? TOKGEN_NODE_MAX : 1000000000UL;
+        case O_MAXSTREAMS:
+        case O_GRACE: {
+            unsigned long max = c == O_NODE ? TOKGEN_NODE_MAX : c == O_GRACE ? 3600 : 1000000000UL;
             if (parse_uint(optarg, max, &v) != 0 ||
                 ((c == O_WH_CONNECT || c == O_WH_TIMEOUT || c == O_MAXCONN) && v == 0)) {
                 fprintf(stderr, "vcpd: --%s: bad value '%s'\n", opts[c - O_LISTEN].name, optarg);
@@ -276,6 +362,8 @@ static int serve(int argc, char **argv)
                 cfg->per_ip_limit = (unsigned)v;
             else if (c == O_MAXSTREAMS)
                 cfg->per_ip_streams = (unsigned)v;
+            else if (c == O_GRACE)
+                cfg->shutdown_grace_ms = (unsigned)v * 1000;
             else
                 cfg->conn_timeout_s = (unsigned)v;
             break;
@@ -303,6 +391,8 @@ static int serve(int argc, char **argv)
     }
     cfg->webhook.allow_http = cfg->sandbox;
     cfg->webhook.allow_private = cfg->sandbox;
+    if (fit_fd_limit(cfg) != 0)
+        return 1;
 
     /* Signals go to sigwait() below, so every thread started from here on
      * inherits the mask and none is interrupted. */
@@ -367,18 +457,26 @@ static int serve(int argc, char **argv)
         log_msg("info", "%s: shutting down", sig == SIGINT ? "SIGINT" : "SIGTERM");
     rc = 0;
 stop:
-    /* No new connections; no new work handed to the threads; drain them (their
-     * callbacks resume connections, which the HTTP thread answers); stop. */
+    /* No new connections; no new work handed to the threads; wait until the
+     * work already accepted has been answered (bounded by the grace period);
+     * then close the writer and the checker (anything left still gets its
+     * callback, and those requests an error answer) and stop. */
     http_quiesce(srv);
     pthread_mutex_lock(&srv->intake_lock);
     srv->stopping = true;
     pthread_mutex_unlock(&srv->intake_lock);
     streams_stop(srv->streams); /* end the live streams first */
-    committer_free(srv->committer);
-    srv->committer = NULL;
+    if ((left = drain(srv, cfg->shutdown_grace_ms)) != 0)
+        log_msg("warn", "shutdown grace of %u ms over: %u requests not answered yet",
+                cfg->shutdown_grace_ms, left);
+    pthread_mutex_lock(&srv->intake_lock);
+    srv->writer_closed = true;
+    pthread_mutex_unlock(&srv->intake_lock);
+    committer_stop(srv->committer);
     webhook_free(srv->webhook);
     srv->webhook = NULL;
-    usleep(100 * 1000); /* let the HTTP thread send the answers just resumed */
+    if (left)
+        drain(srv, 1000); /* what the stopped threads just resumed: error answers, at once */
 out:
     http_stop(srv);
     streams_free(srv->streams); /* after the daemons: their responses hold streams */

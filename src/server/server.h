@@ -9,8 +9,11 @@
  * connections to the two daemons.  Two more threads never touch handler
  * state: the group-commit writer (src/store/committer.c) and the webhook
  * checker (src/webhook/check.c); both hand results back by filling the
- * request and resuming its suspended connection.  All mutable state lives in
- * struct server; there are no other globals.
+ * request and resuming its suspended connection.  The HTTP threads only
+ * read the database: every write (posts, a webhook URL, admin operations)
+ * goes through the writer (req_commit), so another process holding SQLite's
+ * write lock never stalls them.  All mutable state lives in struct server;
+ * there are no other globals.
  */
 #ifndef VCP_SERVER_H
 #define VCP_SERVER_H
@@ -52,10 +55,11 @@ struct config {
     bool rate_limit;         /* false: --no-rate-limit */
     unsigned node_id;        /* tokgen node, 0..1023 */
     struct webhook_cfg webhook;
-    unsigned conn_limit;     /* total connections */
-    unsigned per_ip_limit;   /* connections per client address; 0 = none */
-    unsigned per_ip_streams; /* event streams per client address; 0 = none */
-    unsigned conn_timeout_s; /* idle/slow connection timeout */
+    unsigned conn_limit;        /* total connections */
+    unsigned per_ip_limit;      /* connections per client address; 0 = none */
+    unsigned per_ip_streams;    /* event streams per client address; 0 = none */
+    unsigned conn_timeout_s;    /* idle/slow connection timeout */
+    unsigned shutdown_grace_ms; /* SIGTERM: how long answers to accepted work may take */
 };
 
 struct metrics {
@@ -71,7 +75,7 @@ struct server {
     struct MHD_Daemon *mhd;         /* the API's daemon */
     struct MHD_Daemon *mhd_streams; /* the event streams' daemon */
     struct acceptor *acceptor;      /* listens; hands connections to the two */
-    struct store *store;            /* HTTP thread's connection */
+    struct store *store;            /* API thread's connection: reads only (writes: committer) */
     struct chancache *cache;        /* token hash -> channel (HTTP thread only) */
     struct auth_hasher *hasher;     /* token hashing (HTTP thread only) */
     struct committer *committer;    /* posts: group commit on its own thread */
@@ -87,11 +91,17 @@ struct server {
     pthread_mutex_t stats_lock;
     uint64_t log_flushed_ms; /* last fflush of the access log */
     struct metrics metrics;
-    /* Shutdown: handlers hand work to the committer and the checker only
-     * under intake_lock and while !stopping, so both can be drained and
-     * freed without a request slipping in behind. */
+    /* Shutdown: handlers hand new work to the committer and the checker
+     * only under intake_lock and while !stopping; work already accepted (the
+     * store write after a webhook check) goes on until writer_closed.  So
+     * both can be drained and stopped without a request slipping in behind. */
     pthread_mutex_t intake_lock;
     bool stopping;
+    bool writer_closed;
+    /* Requests handed to the writer or the checker and not yet answered
+     * (their completion not yet reported by libmicrohttpd): shutdown waits
+     * for 0, up to cfg.shutdown_grace_ms.  Atomic: read by the main thread. */
+    unsigned in_flight;
 };
 
 struct req;
@@ -121,6 +131,8 @@ struct req {
     bool too_big;     /* body passed BODY_HARD_MAX */
     size_t discarded; /* bytes dropped after that (chunked bodies) */
     enum req_wait wait;
+    bool in_flight;  /* counted in srv->in_flight until completed */
+    bool deferred;   /* the final call was passed once (half-closed clients, http.c) */
     route_fn cont;   /* called when the suspended work resumes the request */
     bool answered;   /* a response is queued */
     int http_status; /* for the access log */
@@ -135,7 +147,12 @@ struct req {
     char *webhook_url;      /* URL being checked */
     uint64_t wh_token;      /* message_token of the check's callback */
     int wh_status;          /* result of the webhook check */
-    char wh_detail[256];
+    char wh_detail[256];    /* its detail; also an admin operation's (admin_http.c) */
+    /* an admin API operation run on the writer's connection (admin_http.c) */
+    const char *admin_op;           /* operation name (static string) */
+    struct json_object *admin_args; /* its arguments, owned */
+    struct json_object *admin_out;  /* its answer, owned */
+    int admin_rc;                   /* enum admin_rc */
 
     char inline_body[2048]; /* last: req_new zeroes everything before it; a stream's
                                request has 1 byte here (req_new) */
@@ -186,6 +203,14 @@ enum MHD_Result http_reply_json(struct req *r, unsigned status, struct json_obje
  * on the HTTP thread to answer. */
 void req_suspend(struct req *r, enum req_wait what, route_fn cont);
 void req_resume(struct req *r);
+/*
+ * Hands r->commit (a post, or a write job: commit_req.job) to the writer
+ * and suspends r until it is done; cont then answers on the HTTP thread.
+ * new_work is refused once shutdown has begun; the second step of work
+ * already accepted (new_work false) is taken until the writer is closed.
+ * Returns false, having queued nothing, when refused: the caller answers.
+ */
+bool req_commit(struct req *r, route_fn cont, bool new_work);
 
 /* --- routes.c ---------------------------------------------------------- */
 

@@ -15,7 +15,11 @@
  * commits per bad row instead of n.  When it fails because the database is
  * failing (STORE_ERROR: locked past the busy timeout, disk full, I/O error)
  * every request of the batch fails at once; retrying row by row would only
- * multiply the wait.
+ * multiply the wait.  Each failed request carries the store's message, so
+ * the server can log why ("database or disk is full", ...).
+ *
+ * Jobs (commit_req.job: the server's other writes) run on the same thread
+ * and connection, one at a time, before the batch's posts are committed.
  */
 #include "store/committer.h"
 
@@ -31,7 +35,8 @@ struct committer {
     pthread_mutex_t mu;             /* guards everything below */
     pthread_cond_t cv;              /* signalled when a request is queued or stopping is set */
     struct commit_req *head, *tail; /* FIFO of submitted requests */
-    int stopping;                   /* committer_free has begun: drain, then exit */
+    int stopping;                   /* committer_stop has begun: drain, then exit */
+    int joined;                     /* the thread has been joined (owner's thread only) */
     uint64_t commits, rows;         /* successful transactions and the rows they stored */
     /* writer-thread scratch: the requests taken, and the well-formed ones' posts */
     struct commit_req *taken[COMMITTER_BATCH_MAX];
@@ -49,8 +54,11 @@ static void commit_range(struct committer *c, struct commit_req **reqs, const st
     int rc = store_post_insert_batch(c->store, posts, n);
 
     if (rc == STORE_OK || rc == STORE_ERROR || n == 1) {
-        for (size_t i = 0; i < n; i++)
+        for (size_t i = 0; i < n; i++) {
             reqs[i]->rc = rc;
+            if (rc != STORE_OK)
+                snprintf(reqs[i]->err, sizeof reqs[i]->err, "%s", store_errmsg(c->store));
+        }
         if (rc == STORE_OK) {
             pthread_mutex_lock(&c->mu);
             c->commits++;
@@ -93,8 +101,17 @@ static void *writer(void *arg)
         for (size_t i = 0; i < n; i++) {
             struct commit_req *r = c->taken[i];
 
+            r->err[0] = '\0';
+            if (r->job) {
+                /* a write of its own, in the order submitted; rare, so not batched */
+                r->rc = r->job(r, c->store);
+                if (r->rc != STORE_OK)
+                    snprintf(r->err, sizeof r->err, "%s", store_errmsg(c->store));
+                continue;
+            }
             if (malformed(&r->post)) {
                 r->rc = STORE_ERROR;
+                snprintf(r->err, sizeof r->err, "malformed post (token or body)");
                 continue;
             }
             c->reqs[m] = r;
@@ -172,15 +189,23 @@ void committer_submit(struct committer *c, struct commit_req *r)
     pthread_mutex_unlock(&c->mu);
 }
 
-void committer_free(struct committer *c)
+void committer_stop(struct committer *c)
 {
-    if (!c)
+    if (!c || c->joined)
         return;
     pthread_mutex_lock(&c->mu);
     c->stopping = 1;
     pthread_cond_signal(&c->cv);
     pthread_mutex_unlock(&c->mu);
     pthread_join(c->thread, NULL);
+    c->joined = 1;
+}
+
+void committer_free(struct committer *c)
+{
+    if (!c)
+        return;
+    committer_stop(c);
     pthread_cond_destroy(&c->cv);
     pthread_mutex_destroy(&c->mu);
     store_close(c->store);
@@ -189,6 +214,13 @@ void committer_free(struct committer *c)
 
 void committer_stats(struct committer *c, uint64_t *commits, uint64_t *rows)
 {
+    if (!c) {
+        if (commits)
+            *commits = 0;
+        if (rows)
+            *rows = 0;
+        return;
+    }
     pthread_mutex_lock(&c->mu);
     if (commits)
         *commits = c->commits;

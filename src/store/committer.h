@@ -11,7 +11,9 @@
  * status 0 is still only answered once the post is on disk.
  *
  * The committer owns its own store connection (struct store is one
- * connection, used by one thread).
+ * connection, used by one thread).  Other writes of the server (a webhook
+ * URL, the admin API) go through it too, as jobs (commit_req.job), so the
+ * HTTP thread only ever reads.
  */
 #ifndef VCP_STORE_COMMITTER_H
 #define VCP_STORE_COMMITTER_H
@@ -32,9 +34,18 @@ struct committer;
  * called; done() may free them.
  */
 struct commit_req {
-    struct post post; /* what to insert */
-    int rc; /* set before done(): STORE_OK stored durably; STORE_EXISTS token already stored;
-               STORE_NOTFOUND no such channel; STORE_ERROR malformed post or database failure */
+    struct post post; /* what to insert (ignored when job is set) */
+    /*
+     * Another write, instead of a post: the writer calls job(r, s) on its own
+     * connection and takes its store_rc as rc.  For the HTTP thread's few
+     * writes (the webhook set_webhook stores, the admin API), so that thread
+     * never waits for SQLite's write lock itself -- while another process
+     * holds it, a write may wait for the busy timeout (5 s).
+     */
+    int (*job)(struct commit_req *r, struct store *s);
+    int rc;        /* set before done(): STORE_OK stored durably; STORE_EXISTS token already stored;
+                      STORE_NOTFOUND no such channel; STORE_ERROR malformed post or database failure */
+    char err[256]; /* set with rc != STORE_OK: the store's message (store_errmsg), for the log */
     void (*done)(struct commit_req *r); /* runs once, on the writer thread; must not block long */
     void *arg;                          /* the submitter's, untouched */
     struct commit_req *next;            /* internal: queue link */
@@ -55,15 +66,22 @@ int committer_new(struct committer **out, const char *dsn, char *err, size_t err
 void committer_submit(struct committer *c, struct commit_req *r);
 
 /*
- * Stops the committer: every request submitted before the call is still
- * committed and gets its done() before this returns.  Then joins the thread
- * and closes the connection.  NULL is a no-op.
+ * Stops the writer: every request submitted before the call is still
+ * committed and gets its done() before this returns; then joins the thread.
+ * No committer_submit after it; committer_stats still works.  Calling it
+ * again, or on NULL, does nothing.
+ */
+void committer_stop(struct committer *c);
+
+/*
+ * committer_stop, then closes the connection and frees c.  NULL is a no-op.
  */
 void committer_free(struct committer *c);
 
 /*
  * Counters for /metrics, thread-safe: transactions committed and rows they
- * stored.  rows / commits is the mean group size.  Either pointer may be NULL.
+ * stored.  rows / commits is the mean group size.  Either pointer may be
+ * NULL; c NULL gives zeros.
  */
 void committer_stats(struct committer *c, uint64_t *commits, uint64_t *rows);
 

@@ -13,8 +13,10 @@
  * Speed.  Every statement is prepared once per connection, at open, and
  * reused (reset + clear_bindings).  channel_by_token, on the path of every
  * request, is one lookup in the UNIQUE index on token_hash; it leaves
- * posts_count at 0 because counting is not free.  post_insert_batch puts a
- * whole group of posts in one transaction, so one fsync covers all of them.
+ * posts_count at 0 (the cached channel would only carry a stale number).
+ * post_insert_batch puts a whole group of posts in one transaction, so one
+ * fsync covers all of them, and adds them to channels.posts_count in that
+ * same transaction: reading a channel never counts its posts.
  *
  * Errors.  Each connection keeps the text of its last failure in its own
  * buffer (store_errmsg).  Values are always bound, never spliced into SQL,
@@ -24,6 +26,7 @@
 #include "store/sqlite_schema.h"
 
 #include <fcntl.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -42,7 +45,7 @@
     "id, pa_id, name, uri, icon, background, category, subcategory, country, lat, lon, " \
     "webhook, state, rate_count, rate_window_s, created_ms"
 #define CHANNEL_NCOLS 16
-#define POSTS_COUNT   "(SELECT count(*) FROM posts WHERE posts.channel = channels.id)"
+#define POSTS_COUNT   "posts_count" /* a counter kept by post_insert_batch (schema step 2) */
 
 /*
  * Connection settings.  journal_mode and synchronous first, before anything
@@ -76,6 +79,7 @@ enum stmt_id {
     ST_MB_LIST,
     ST_MB_ROLE,
     ST_POST_INSERT,
+    ST_POST_COUNT_ADD,
     ST_POST_LIST,
     ST_POST_AFTER,
     ST_COUNT
@@ -105,6 +109,7 @@ static const char *const stmt_sql[ST_COUNT] = {
     [ST_MB_ROLE] = "SELECT role FROM members WHERE channel = ?1 AND member_id = ?2",
     [ST_POST_INSERT] = "INSERT INTO posts (token, channel, created_ms, type, sender, body)"
                        " VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+    [ST_POST_COUNT_ADD] = "UPDATE channels SET posts_count = posts_count + ?2 WHERE id = ?1",
     [ST_POST_LIST] = "SELECT token, created_ms, type, sender, body FROM posts"
                      " WHERE channel = ?1 AND token <= ?2 AND (?3 IS NULL OR type = ?3)"
                      " ORDER BY token DESC LIMIT ?4",
@@ -272,11 +277,35 @@ static uint64_t sq_config_version(struct store *st)
     return s->version ? __atomic_load_n(s->version, __ATOMIC_SEQ_CST) | (1ULL << 63) : 0;
 }
 
+/*
+ * Refuses a write when the database file was deleted or renamed since the
+ * connection opened it: in WAL mode SQLite goes on writing into the
+ * unlinked inode, so posts would be acknowledged and lost at the next
+ * start.  SQLITE_FCNTL_HAS_MOVED compares the open file with the path (one
+ * stat), cheap next to a commit.  Returns STORE_OK or STORE_ERROR with the
+ * reason recorded.
+ */
+static int check_file(struct sq *s, const char *what)
+{
+    int moved = 0;
+    char why[200];
+
+    if (sqlite3_file_control(s->db, "main", SQLITE_FCNTL_HAS_MOVED, &moved) != SQLITE_OK || !moved)
+        return STORE_OK;
+    snprintf(why, sizeof why, "database file %s was deleted or moved; restart vcpd",
+             sqlite3_db_filename(s->db, "main"));
+    return fail_msg(s, what, why);
+}
+
 static int write_one(struct sq *s, sqlite3_stmt *stmt, const char *what)
 {
-    int rc = sqlite3_step(stmt);
-    int ret = STORE_OK;
+    int rc, ret;
 
+    if ((ret = check_file(s, what)) != STORE_OK) {
+        done_with(stmt);
+        return ret;
+    }
+    rc = sqlite3_step(stmt);
     if (rc != SQLITE_DONE)
         ret = fail(s, rc, what);
     else if (sqlite3_changes(s->db) == 0)
@@ -497,10 +526,11 @@ static const char *sq_errmsg(struct store *st)
 
 /* ---- channels ----------------------------------------------------------------------------- */
 
-static int sq_channel_create(struct store *st, struct channel *c,
-                             const uint8_t hash[STORE_HASH_LEN])
+static int insert_member(struct sq *s, int64_t channel, const struct member *m);
+
+/* Inserts the channel row (the caller bumps the config version once committed). */
+static int insert_channel(struct sq *s, struct channel *c, const uint8_t hash[STORE_HASH_LEN])
 {
-    struct sq *s = sq_of(st);
     sqlite3_stmt *stmt = s->st[ST_CH_INSERT];
     int64_t created = now_ms();
     int ret = STORE_OK;
@@ -528,13 +558,45 @@ static int sq_channel_create(struct store *st, struct channel *c,
         c->created_ms = created;
         c->posts_count = 0;
         rc = SQLITE_OK;
-        bump_version(s);
     }
 out:
     if (rc != SQLITE_OK)
         ret = fail(s, rc, "channel_create");
     done_with(stmt);
     return ret;
+}
+
+/*
+ * The channel alone in autocommit, or the channel and its first member in
+ * one BEGIN IMMEDIATE ... COMMIT: a failing member insert (a constraint, the
+ * disk) takes the channel with it, so no channel without members and with
+ * a token nobody saw is left behind.
+ */
+static int sq_channel_create(struct store *st, struct channel *c,
+                             const uint8_t hash[STORE_HASH_LEN], const struct member *first)
+{
+    struct sq *s = sq_of(st);
+    int ret;
+
+    if ((ret = check_file(s, "channel_create")) != STORE_OK)
+        return ret;
+    if (!first) {
+        if ((ret = insert_channel(s, c, hash)) == STORE_OK)
+            bump_version(s);
+        return ret;
+    }
+    if ((ret = run(s, ST_BEGIN)) != STORE_OK)
+        return ret;
+    if ((ret = insert_channel(s, c, hash)) == STORE_OK &&
+        (ret = insert_member(s, c->id, first)) == STORE_OK)
+        ret = run(s, ST_COMMIT);
+    if (ret != STORE_OK) {
+        rollback(s);
+        c->id = 0;
+        return ret;
+    }
+    bump_version(s);
+    return STORE_OK;
 }
 
 /* Runs a bound channel query that yields at most one row into *out. */
@@ -685,10 +747,12 @@ out:
 
 /* ---- members ------------------------------------------------------------------------------ */
 
-/* STORE_EXISTS for a member already in the channel, STORE_NOTFOUND for no such channel. */
-static int sq_member_add(struct store *st, int64_t channel, const struct member *m)
+/*
+ * Inserts the member row (the caller bumps the config version once committed).  STORE_EXISTS
+ * for a member already in the channel, STORE_NOTFOUND for no such channel.
+ */
+static int insert_member(struct sq *s, int64_t channel, const struct member *m)
 {
-    struct sq *s = sq_of(st);
     sqlite3_stmt *stmt = s->st[ST_MB_ADD];
     int ret = STORE_OK;
     int rc;
@@ -699,14 +763,24 @@ static int sq_member_add(struct store *st, int64_t channel, const struct member 
     BIND(bind_field(stmt, 4, m->avatar, sizeof m->avatar));
     BIND(sqlite3_bind_int(stmt, 5, m->role));
     rc = sqlite3_step(stmt);
-    if (rc == SQLITE_DONE) {
+    if (rc == SQLITE_DONE)
         rc = SQLITE_OK;
-        bump_version(s);
-    }
 out:
     if (rc != SQLITE_OK)
         ret = fail(s, rc, "member_add");
     done_with(stmt);
+    return ret;
+}
+
+static int sq_member_add(struct store *st, int64_t channel, const struct member *m)
+{
+    struct sq *s = sq_of(st);
+    int ret = check_file(s, "member_add");
+
+    if (ret == STORE_OK)
+        ret = insert_member(s, channel, m);
+    if (ret == STORE_OK)
+        bump_version(s);
     return ret;
 }
 
@@ -819,7 +893,44 @@ out:
 }
 
 /*
- * All n posts in one BEGIN IMMEDIATE ... COMMIT, or none of them.  On any
+ * Adds the n posts of p to their channels' posts_count, one UPDATE per
+ * channel: a batch holds up to a thousand posts of usually few channels, so
+ * a run of posts of one channel is counted before it is written.  Inside
+ * the caller's transaction.
+ */
+static int count_posts(struct sq *s, const struct post *p, size_t n)
+{
+    sqlite3_stmt *stmt = s->st[ST_POST_COUNT_ADD];
+    int ret = STORE_OK;
+    int rc = SQLITE_OK;
+
+    for (size_t i = 0; i < n; i++) {
+        int64_t k = 0;
+        bool seen = false;
+
+        for (size_t j = 0; j < i && !seen; j++)
+            seen = p[j].channel == p[i].channel;
+        if (seen)
+            continue; /* counted with the first post of its channel */
+        for (size_t j = i; j < n; j++)
+            k += p[j].channel == p[i].channel;
+        BIND(sqlite3_bind_int64(stmt, 1, p[i].channel));
+        BIND(sqlite3_bind_int64(stmt, 2, k));
+        if ((rc = sqlite3_step(stmt)) != SQLITE_DONE)
+            goto out;
+        rc = SQLITE_OK;
+        sqlite3_reset(stmt);
+    }
+out:
+    if (rc != SQLITE_OK)
+        ret = fail(s, rc, "post_insert_batch");
+    done_with(stmt);
+    return ret;
+}
+
+/*
+ * All n posts in one BEGIN IMMEDIATE ... COMMIT, or none of them, with
+ * their channels' posts_count moved in the same transaction.  On any
  * failure it rolls back and says whose fault it was: STORE_EXISTS for a
  * token already stored or repeated in the batch, STORE_NOTFOUND for a post of
  * a channel that does not exist, STORE_ERROR for anything else (a token
@@ -836,11 +947,15 @@ static int sq_post_insert_batch(struct store *st, const struct post *p, size_t n
         if (p[i].token == 0 || p[i].token > (uint64_t)INT64_MAX || !p[i].json)
             return fail_msg(s, "post_insert_batch",
                             p[i].json ? "message token out of range 1..2^63-1" : "no body");
+    if ((ret = check_file(s, "post_insert_batch")) != STORE_OK)
+        return ret;
     if ((ret = run(s, ST_BEGIN)) != STORE_OK)
         return ret;
     for (size_t i = 0; i < n; i++)
         if ((ret = insert_post(s, &p[i])) != STORE_OK)
             goto out;
+    if ((ret = count_posts(s, p, n)) != STORE_OK)
+        goto out;
     ret = run(s, ST_COMMIT);
 out:
     if (ret != STORE_OK)

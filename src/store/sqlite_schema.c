@@ -11,6 +11,8 @@
  * second time (measured: 3% more bytes per post, 9% with token DESC).
  * channels.token_hash is UNIQUE, and that index is the one lookup every API
  * request makes.  members keeps insertion order in its rowid (position).
+ * channels.posts_count is a counter, not a count: reading a channel costs
+ * one row whatever the number of its posts.
  */
 #include "store/sqlite_schema.h"
 
@@ -53,6 +55,15 @@ const char *const store_sqlite_migrations[] = {
     " body TEXT NOT NULL"
     ");"
     "CREATE INDEX posts_by_channel ON posts (channel);",
+    /*
+     * 2: channels.posts_count, kept by post_insert_batch in the transaction
+     * that stores the posts.  Reads of a channel used to count its posts
+     * with a correlated count(*): 80-125 ms per read at 2 million posts, on
+     * the HTTP thread.  The backfill counts once, here.
+     */
+    "ALTER TABLE channels ADD COLUMN posts_count INTEGER NOT NULL DEFAULT 0;"
+    "UPDATE channels SET posts_count ="
+    " (SELECT count(*) FROM posts WHERE posts.channel = channels.id);",
 };
 
 const size_t store_sqlite_migrations_n =

@@ -6,8 +6,10 @@
  * the store_* wrappers below, so no backend detail leaks into the server.
  *
  * Threading: one struct store is one database connection and must be used by
- * one thread at a time.  vcpd opens one for its HTTP thread (reads, admin
- * writes) and one for the group-commit writer (posts).
+ * one thread at a time.  vcpd opens one for its HTTP thread (reads only) and
+ * one for the group-commit writer (posts, and every other write: a webhook
+ * URL, the admin API), so no request waits for SQLite's write lock on the
+ * HTTP thread.
  *
  * Tokens are never stored: only their SHA-256 hash (STORE_HASH_LEN bytes).
  * Strings in the structs are fixed-size, NUL-terminated and truncated by
@@ -95,11 +97,14 @@ struct store_ops {
     uint64_t (*config_version)(struct store *s);
 
     /*
-     * Creates a channel from c.  The caller chooses c->pa_id (random digits);
-     * the store assigns c->id and c->created_ms and writes them back.
+     * Creates a channel from c and, when first is non-NULL, that member of it,
+     * in one transaction: both or neither (a channel nobody can post to is
+     * never left behind).  The caller chooses c->pa_id (random digits); the
+     * store assigns c->id and c->created_ms and writes them back.
      * STORE_EXISTS when pa_id or the token hash is taken.
      */
-    int (*channel_create)(struct store *s, struct channel *c, const uint8_t hash[STORE_HASH_LEN]);
+    int (*channel_create)(struct store *s, struct channel *c, const uint8_t hash[STORE_HASH_LEN],
+                          const struct member *first);
     /*
      * The channel whose token hashes to hash, deleted ones included (STORE_NOTFOUND if none).
      * On every request's path, so one index lookup: out->posts_count is NOT counted, it is 0.
@@ -140,7 +145,9 @@ struct store_ops {
      * 1..2^63-1 and json non-NULL.  On failure nothing is stored and the result says whose
      * fault it was: STORE_EXISTS a token is already stored (or twice in p), STORE_NOTFOUND a
      * post's channel does not exist, STORE_ERROR anything else (a malformed post, or the
-     * database failing: locked past the busy timeout, full, I/O error).
+     * database failing: locked past the busy timeout, full, I/O error, its file deleted or
+     * moved since it was opened -- every write checks that, SQLite would go on writing into
+     * the unlinked file).
      */
     int (*post_insert_batch)(struct store *s, const struct post *p, size_t n);
     /*
@@ -182,7 +189,7 @@ struct store {
 
 #define store_errmsg(s)                     ((s)->ops->errmsg(s))
 #define store_config_version(s)             ((s)->ops->config_version(s))
-#define store_channel_create(s, c, h)       ((s)->ops->channel_create((s), (c), (h)))
+#define store_channel_create(s, c, h, m)    ((s)->ops->channel_create((s), (c), (h), (m)))
 #define store_channel_by_token(s, h, o)     ((s)->ops->channel_by_token((s), (h), (o)))
 #define store_channel_by_pa_id(s, id, o)    ((s)->ops->channel_by_pa_id((s), (id), (o)))
 #define store_channel_list(s, o, n)         ((s)->ops->channel_list((s), (o), (n)))

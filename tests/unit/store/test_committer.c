@@ -326,8 +326,11 @@ static void test_database_failure_fails_batch_once(void **state)
     assert_int_equal(sqlite3_close(holder), SQLITE_OK);
 
     pthread_mutex_lock(&mu);
-    for (size_t i = 0; i < 32; i++)
+    for (size_t i = 0; i < 32; i++) {
         assert_int_equal(reqs[i].r.rc, STORE_ERROR);
+        /* the database's own reason, for the server's log and answer */
+        assert_non_null(strstr(reqs[i].r.err, "database is locked"));
+    }
     pthread_mutex_unlock(&mu);
     /* one busy timeout (5 s), not one per retried half (63 of them) */
     assert_true(took >= 4000);
@@ -383,6 +386,58 @@ static void test_submit_from_done(void **state)
     assert_rows(f->s, ch, t0, 50);
 }
 
+/* A job: sets channel ch's webhook on the writer's own connection. */
+static int set_hook(struct commit_req *r, struct store *s)
+{
+    struct treq *t = (struct treq *)r;
+
+    return store_channel_set_webhook(s, t->r.post.channel, t->body);
+}
+
+/*
+ * Jobs run on the writer thread with its connection, between posts, and
+ * take their store result as rc; a failing job carries the store's message
+ * and fails alone.
+ */
+static void test_jobs(void **state)
+{
+    struct fx *f = *state;
+    struct channel got;
+    struct committer *c;
+    struct treq reqs[4];
+    char err[256];
+    struct channel ch;
+    uint64_t t0 = fx_tokens(2);
+
+    fx_make_channel(f->s, &ch, NULL);
+    assert_int_equal(committer_new(&c, f->dsn, err, sizeof err), STORE_OK);
+    reset_completed();
+    fill(&reqs[0], ch.id, t0);
+    fill(&reqs[1], ch.id, 0); /* a job: post fields unused but for the channel */
+    reqs[1].r.job = set_hook;
+    reqs[1].r.post.channel = ch.id;
+    snprintf(reqs[1].body, sizeof reqs[1].body, "https://example.com/hook");
+    fill(&reqs[2], ch.id, 0);
+    reqs[2].r.job = set_hook;
+    reqs[2].r.post.channel = ch.id + 1000000; /* no such channel */
+    fill(&reqs[3], ch.id, t0 + 1);
+    for (int i = 0; i < 4; i++)
+        committer_submit(c, &reqs[i].r);
+    wait_completed(4);
+    for (int i = 0; i < 4; i++) {
+        assert_int_equal(reqs[i].calls, 1);
+        assert_false(pthread_equal(reqs[i].by, pthread_self()));
+    }
+    assert_int_equal(reqs[0].r.rc, STORE_OK);
+    assert_int_equal(reqs[1].r.rc, STORE_OK);
+    assert_int_equal(reqs[2].r.rc, STORE_NOTFOUND);
+    assert_int_equal(reqs[3].r.rc, STORE_OK);
+    committer_free(c);
+    assert_int_equal(store_channel_by_pa_id(f->s, ch.pa_id, &got), STORE_OK);
+    assert_string_equal(got.webhook, "https://example.com/hook");
+    assert_rows(f->s, ch.id, t0, 2);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -393,6 +448,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_submit_from_done, fx_setup, fx_teardown),
         cmocka_unit_test_setup_teardown(test_database_failure_fails_batch_once, fx_setup,
                                         fx_teardown),
+        cmocka_unit_test_setup_teardown(test_jobs, fx_setup, fx_teardown),
     };
 
     return cmocka_run_group_tests_name("committer", tests, fx_group_setup, fx_group_teardown);

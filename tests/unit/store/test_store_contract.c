@@ -80,7 +80,7 @@ static void test_channel_create_and_get(void **state)
     c.id = 12345;       /* ignored: the store assigns it */
     c.created_ms = 1;   /* likewise */
     c.posts_count = 99; /* likewise */
-    assert_int_equal(store_channel_create(s, &c, h), STORE_OK);
+    assert_int_equal(store_channel_create(s, &c, h, NULL), STORE_OK);
     assert_true(c.id > 0);
     assert_true(c.created_ms >= before && c.created_ms <= fx_now_ms());
     assert_int_equal(c.posts_count, 0);
@@ -108,17 +108,17 @@ static void test_channel_unique(void **state)
     char hex[2 * STORE_HASH_LEN + 1];
 
     fx_channel(&a, fx_unique(), ha);
-    assert_int_equal(store_channel_create(s, &a, ha), STORE_OK);
+    assert_int_equal(store_channel_create(s, &a, ha, NULL), STORE_OK);
 
     /* same pa_id, other hash */
     fx_channel(&b, fx_unique(), hb);
     snprintf(b.pa_id, sizeof b.pa_id, "%s", a.pa_id);
-    assert_int_equal(store_channel_create(s, &b, hb), STORE_EXISTS);
+    assert_int_equal(store_channel_create(s, &b, hb, NULL), STORE_EXISTS);
     assert_int_equal(store_channel_by_token(s, hb, &got), STORE_NOTFOUND);
 
     /* same hash, other pa_id */
     fx_channel(&b, fx_unique(), hb);
-    assert_int_equal(store_channel_create(s, &b, ha), STORE_EXISTS);
+    assert_int_equal(store_channel_create(s, &b, ha, NULL), STORE_EXISTS);
     assert_int_equal(store_channel_by_pa_id(s, b.pa_id, &got), STORE_NOTFOUND);
 
     /* the message says what, never the hash itself */
@@ -130,7 +130,7 @@ static void test_channel_unique(void **state)
     /* names are not unique */
     fx_channel(&b, fx_unique(), hb);
     snprintf(b.name, sizeof b.name, "%s", a.name);
-    assert_int_equal(store_channel_create(s, &b, hb), STORE_OK);
+    assert_int_equal(store_channel_create(s, &b, hb, NULL), STORE_OK);
 }
 
 static void test_channel_list(void **state)
@@ -284,7 +284,7 @@ static void test_channel_full_fields(void **state)
             fields[f][i] = 'x';
         fields[f][sizes[f] - 1] = '\0';
     }
-    assert_int_equal(store_channel_create(s, &c, h), STORE_OK);
+    assert_int_equal(store_channel_create(s, &c, h, NULL), STORE_OK);
     assert_int_equal(store_channel_by_token(s, h, &got), STORE_OK);
     assert_channel_equal(&got, &c);
     assert_int_equal(strlen(got.webhook), sizeof got.webhook - 1);
@@ -602,6 +602,82 @@ static void test_posts_all_or_nothing(void **state)
     assert_int_equal(count_posts(s, a), 11);
 }
 
+/*
+ * channel_create with a first member is one transaction: when the member
+ * cannot be stored (here a role the schema refuses) the channel is not
+ * stored either; with a good member both are.
+ */
+static void test_channel_create_with_member(void **state)
+{
+    struct store *s = S(state);
+    struct channel c, got;
+    struct member m, *list;
+    uint8_t h[STORE_HASH_LEN];
+    size_t n;
+
+    fx_channel(&c, fx_unique(), h);
+    memset(&m, 0, sizeof m);
+    snprintf(m.id, sizeof m.id, "first-%llu", (unsigned long long)fx_unique());
+    snprintf(m.name, sizeof m.name, "Owner");
+    m.role = 7; /* neither superadmin nor admin */
+    assert_int_not_equal(store_channel_create(s, &c, h, &m), STORE_OK);
+    assert_true(strlen(store_errmsg(s)) > 0);
+    assert_int_equal(store_channel_by_pa_id(s, c.pa_id, &got), STORE_NOTFOUND);
+    assert_int_equal(store_channel_by_token(s, h, &got), STORE_NOTFOUND);
+
+    m.role = ROLE_SUPERADMIN;
+    assert_int_equal(store_channel_create(s, &c, h, &m), STORE_OK);
+    assert_true(c.id > 0);
+    assert_int_equal(store_channel_by_token(s, h, &got), STORE_OK);
+    assert_int_equal(store_member_list(s, c.id, &list, &n), STORE_OK);
+    assert_int_equal(n, 1);
+    assert_string_equal(list[0].id, m.id);
+    assert_int_equal(list[0].role, ROLE_SUPERADMIN);
+    free(list);
+}
+
+/* posts_count of channel id, as channel_by_pa_id reads it. */
+static int64_t stored_count(struct store *s, const struct channel *c)
+{
+    struct channel got;
+
+    assert_int_equal(store_channel_by_pa_id(s, c->pa_id, &got), STORE_OK);
+    return got.posts_count;
+}
+
+/*
+ * posts_count is the number of stored posts: batches mixing channels add to
+ * each, and a failed batch adds nothing (the counter moves in the posts'
+ * own transaction).
+ */
+static void test_posts_count(void **state)
+{
+    struct store *s = S(state);
+    struct channel a, b;
+    uint64_t t0 = fx_tokens(20);
+    struct post p[10];
+    char body[10][128];
+
+    fx_make_channel(s, &a, NULL);
+    fx_make_channel(s, &b, NULL);
+    assert_int_equal(stored_count(s, &a), 0);
+    for (int i = 0; i < 10; i++)
+        p[i] = mkpost(i % 3 ? a.id : b.id, t0 + (uint64_t)i, "text", body[i], sizeof body[i]);
+    assert_int_equal(store_post_insert_batch(s, p, 10), STORE_OK);
+    assert_int_equal(stored_count(s, &a), 6);
+    assert_int_equal(stored_count(s, &b), 4);
+
+    /* a batch that fails on its last row */
+    for (int i = 0; i < 10; i++)
+        p[i] = mkpost(a.id, t0 + 10 + (uint64_t)i, "text", body[i], sizeof body[i]);
+    p[9].token = t0; /* already stored */
+    assert_int_equal(store_post_insert_batch(s, p, 10), STORE_EXISTS);
+    assert_int_equal(stored_count(s, &a), 6);
+    assert_int_equal(store_post_insert_batch(s, p, 9), STORE_OK);
+    assert_int_equal(stored_count(s, &a), 15);
+    assert_int_equal((int64_t)count_posts(s, a.id), 15);
+}
+
 /* Bodies up to the 30 KiB request limit, and the largest token, round-trip. */
 static void test_posts_large(void **state)
 {
@@ -732,6 +808,8 @@ int main(void)
         T(test_posts_paging),
         T(test_posts_after),
         T(test_posts_all_or_nothing),
+        T(test_posts_count),
+        T(test_channel_create_with_member),
         T(test_posts_large),
         T(test_two_connections),
         T(test_config_version),

@@ -1,0 +1,193 @@
+#!/usr/bin/env python3
+"""Reads cost a page, not a channel (issue 9 §2).
+
+A channel with 2 million posts, made in about two seconds by one bulk
+INSERT straight into the SQLite file (schema: src/store/sqlite_schema.c).
+Reading the channel (GET /api/v1/channels/ID, the channel page, the admin
+`channel show`) must not count those posts: each read stays under 5 ms, and
+readers in a loop do not slow posting down much.  The database is handed to
+vcpd as a file of schema version 1 (no posts_count column), so starting
+vcpd also proves that the migration backfills the counter.
+
+bench/reads runs the same measurement with the issue's bound (posting slowed
+by less than 20%) and prints the figures; here the bound is looser (50%)
+because other tests share the machine, and still fails by far when every
+read counts 2 million rows.
+
+Usage: test_reads.py [path/to/vcpd] [unittest args]
+Environment: VCP_READS_POSTS (default 2000000) posts in the channel.
+"""
+import http.client
+import multiprocessing
+import os
+import sqlite3
+import statistics
+import sys
+import time
+import unittest
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import vcptest  # noqa: E402
+
+POSTS = int(os.environ.get("VCP_READS_POSTS", "2000000"))
+READ_MS_MAX = 5.0
+
+
+def fill_channel(db, pa_id, n):
+    """Appends n text posts to channel pa_id with one INSERT ... SELECT, then
+    leaves the file at schema version 1, as a database of an older vcpd
+    would be: no posts_count column (the next vcpd start adds and fills it)."""
+    con = sqlite3.connect(db, timeout=10)
+    try:
+        cid, = con.execute("SELECT id FROM channels WHERE pa_id = ?", (pa_id,)).fetchone()
+        sender, = con.execute("SELECT member_id FROM members WHERE channel = ? AND role = 0",
+                              (cid,)).fetchone()
+        con.execute("PRAGMA synchronous = OFF")
+        con.execute(
+            "WITH RECURSIVE c(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM c WHERE i < ?)"
+            " INSERT INTO posts (token, channel, created_ms, type, sender, body)"
+            " SELECT (1 << 40) + i, ?, 1700000000000, 'text', ?,"
+            " '{\"type\":\"text\",\"text\":\"bulk ' || i || '\"}' FROM c", (n, cid, sender))
+        cols = [r[1] for r in con.execute("PRAGMA table_info(channels)")]
+        if "posts_count" in cols:
+            con.execute("ALTER TABLE channels DROP COLUMN posts_count")
+            con.execute("PRAGMA user_version = 1")
+        con.commit()
+    finally:
+        con.close()
+
+
+def timed_get(port, path, conn=None):
+    """(seconds, status) of one GET; reuses conn when given (keep-alive)."""
+    own = conn is None
+    if own:
+        conn = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
+    t0 = time.monotonic()
+    conn.request("GET", path)
+    resp = conn.getresponse()
+    resp.read()
+    dt = time.monotonic() - t0
+    if own:
+        conn.close()
+    return dt, resp.status
+
+
+def reader(port, path, stop, pause, count):
+    """A reader in a loop on one keep-alive connection, in its own process so
+    the poster's interpreter is not shared.  It waits `pause` seconds between
+    reads: four clients spinning flat out on a two-core machine would measure
+    the scheduler (they take the poster's CPU whatever vcpd does), not the
+    cost of a read on vcpd's HTTP thread."""
+    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
+    while not stop.is_set():
+        conn.request("GET", path)
+        conn.getresponse().read()
+        with count.get_lock():
+            count.value += 1
+        if pause:
+            time.sleep(pause)
+    conn.close()
+
+
+def post_rate(v, ch, seconds):
+    """Posts one after another for `seconds`; returns (posts per second,
+    median latency in ms)."""
+    lat = []
+    end = time.monotonic() + seconds
+    conn = http.client.HTTPConnection("127.0.0.1", v.port, timeout=30)
+    body = ('{"from":"%s","type":"text","text":"timed"}' % ch.superadmin).encode()
+    hdrs = {"X-Viber-Auth-Token": ch.token, "Content-Type": "application/json"}
+    t_start = time.monotonic()
+    while time.monotonic() < end:
+        t0 = time.monotonic()
+        conn.request("POST", "/pa/post", body, hdrs)
+        r = conn.getresponse()
+        raw = r.read()
+        if b'"status":0' not in raw:
+            raise AssertionError("post failed: %r" % raw)
+        lat.append(time.monotonic() - t0)
+    conn.close()
+    return len(lat) / (time.monotonic() - t_start), statistics.median(lat) * 1000
+
+
+def measure(v, ch, readers=4, seconds=3.0, pause=0.002):
+    """The figures of §2: read latency (median, max of 30, ms), posting rate
+    and median post latency alone and with `readers` readers in a loop
+    (each pausing `pause` s between reads), and how many reads they made."""
+    path = "/api/v1/channels/" + ch.pa_id
+    timed_get(v.port, path)  # warm the page cache
+    conn = http.client.HTTPConnection("127.0.0.1", v.port, timeout=30)
+    reads = []
+    for _ in range(30):
+        dt, status = timed_get(v.port, path, conn)
+        if status != 200:
+            raise AssertionError("GET %s: HTTP %d" % (path, status))
+        reads.append(dt * 1000)
+    conn.close()
+    alone, alone_ms = post_rate(v, ch, seconds)
+    stop = multiprocessing.Event()
+    count = multiprocessing.Value("l", 0)
+    procs = [multiprocessing.Process(target=reader, args=(v.port, path, stop, pause, count),
+                                     daemon=True) for _ in range(readers)]
+    for p in procs:
+        p.start()
+    try:
+        time.sleep(0.3)
+        before = count.value
+        loaded, loaded_ms = post_rate(v, ch, seconds)
+        reads_per_s = (count.value - before) / seconds
+    finally:
+        stop.set()
+        for p in procs:
+            p.join(10)
+    return {"read_median_ms": statistics.median(reads), "read_max_ms": max(reads),
+            "posts_per_s_alone": alone, "post_median_ms_alone": alone_ms,
+            "posts_per_s_with_readers": loaded, "post_median_ms_with_readers": loaded_ms,
+            "reads_per_s": reads_per_s}
+
+
+class BigChannel(unittest.TestCase):
+    @classmethod
+    def setUpClass(cls):
+        cls.v = vcptest.Vcpd(name="reads")
+        cls.ch = cls.v.create_channel("Big channel", webhook="https://127.0.0.1:9/r", rate="off")
+        t0 = time.monotonic()
+        fill_channel(cls.v.db, cls.ch.pa_id, POSTS)
+        cls.fill_s = time.monotonic() - t0
+        cls.v.start(timeout=60)
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.v.stop_checked()
+
+    def test_count_is_kept(self):
+        """The migration counted the bulk posts, and every stored post adds one."""
+        show = lambda: self.v.cli("channel", "show", self.ch.pa_id)["channel"]["posts"]  # noqa
+        self.assertEqual(show(), POSTS)
+        for i in range(3):
+            r = self.v.post(self.ch.token, self.ch.text("one more %d" % i))
+            self.assertEqual((r.json or {}).get("status"), 0, r.short())
+        self.assertEqual(show(), POSTS + 3)
+
+    def test_reads_do_not_count(self):
+        f = measure(self.v, self.ch, seconds=2.0)
+        sys.stderr.write("%d posts (filled in %.1f s): %s\n" % (
+            POSTS, self.fill_s, ", ".join("%s %.2f" % kv for kv in sorted(f.items()))))
+        self.assertLess(f["read_median_ms"], READ_MS_MAX, f)
+        self.assertGreater(f["posts_per_s_with_readers"], 0.5 * f["posts_per_s_alone"], f)
+
+    def test_page_does_not_count(self):
+        """The channel page reads the channel the same way."""
+        path = "/channels/" + self.ch.pa_id
+        conn = http.client.HTTPConnection("127.0.0.1", self.v.port, timeout=30)
+        times = []
+        for _ in range(15):
+            dt, status = timed_get(self.v.port, path, conn)
+            self.assertEqual(status, 200)
+            times.append(dt * 1000)
+        conn.close()
+        self.assertLess(statistics.median(times), READ_MS_MAX, times)
+
+
+if __name__ == "__main__":
+    vcptest.main()

@@ -3,11 +3,12 @@
  *
  * A new connection waits here, in an epoll set of its own, until the first
  * bytes of its request line tell where it goes; they are only peeked, so
- * libmicrohttpd reads the whole request as if it had accepted the
- * connection itself.  Waiting connections are kept in arrival order, which
- * is also deadline order (one timeout for all), so expiring them is a walk
- * from the head.  The per-address counts live in a small chained hash table
- * under one mutex: the daemons' threads decrement them as connections close.
+ * libmicrohttpd (or stream.c) reads the whole request as if it had accepted
+ * the connection itself.  Waiting connections are kept in arrival order,
+ * which is also deadline order (one timeout for all), so expiring them is a
+ * walk from the head.  The per-address counts live in a small chained hash
+ * table under one mutex: the daemon's and the streams' threads decrement
+ * them as connections close.
  */
 #define _GNU_SOURCE /* accept4 */
 #include <arpa/inet.h>
@@ -49,6 +50,7 @@ struct pend {
 
 struct acceptor {
     struct acceptor_cfg cfg;
+    struct MHD_Daemon *daemon; /* takes every connection but streams */
     int lfd, epfd, stopfd;
     int port;
     pthread_t thread;
@@ -246,14 +248,16 @@ static void pend_drop(struct acceptor *a, struct pend *p)
     free(p);
 }
 
-/* Gives a waiting connection to daemon d. */
-static void hand_over(struct acceptor *a, struct pend *p, struct MHD_Daemon *d)
+/* Gives a waiting connection to the streams or to the daemon. */
+static void hand_over(struct acceptor *a, struct pend *p, bool stream)
 {
     epoll_ctl(a->epfd, EPOLL_CTL_DEL, p->fd, NULL);
     pend_unlink(a, p);
-    /* On failure libmicrohttpd has closed the socket already. */
-    if (MHD_add_connection(d, p->fd, (struct sockaddr *)&p->addr, p->addrlen) != MHD_YES)
-        acceptor_conn_closed(a, (struct sockaddr *)&p->addr);
+    if (stream)
+        a->cfg.adopt(a->cfg.adopt_arg, p->fd, (struct sockaddr *)&p->addr, p->addrlen);
+    else if (MHD_add_connection(a->daemon, p->fd, (struct sockaddr *)&p->addr, p->addrlen) !=
+             MHD_YES)
+        acceptor_conn_closed(a, (struct sockaddr *)&p->addr); /* the socket is closed already */
     free(p);
 }
 
@@ -276,7 +280,7 @@ static void pend_ready(struct acceptor *a, struct pend *p)
     route = acceptor_classify(buf, (size_t)n);
     if (route < 0 && (size_t)n < sizeof buf)
         return; /* the rest of the request line is still on its way */
-    hand_over(a, p, route == 1 ? a->cfg.streams : a->cfg.api);
+    hand_over(a, p, route == 1);
 }
 
 static void accept_all(struct acceptor *a, uint64_t *paused_until)
@@ -438,12 +442,11 @@ fail:
     return -1;
 }
 
-int acceptor_start(struct acceptor *a, struct MHD_Daemon *api, struct MHD_Daemon *streams)
+int acceptor_start(struct acceptor *a, struct MHD_Daemon *d)
 {
     int rc;
 
-    a->cfg.api = api;
-    a->cfg.streams = streams;
+    a->daemon = d;
     rc = pthread_create(&a->thread, NULL, run, a);
     if (rc != 0) {
         log_msg("error", "accept: cannot start its thread (error %d)", rc);

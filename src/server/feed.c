@@ -87,8 +87,7 @@ int feed_parse_event_id(const char *s, uint64_t *out)
     return 0;
 }
 
-/* "pa:" followed by 1..28 digits. */
-static bool pa_id_valid(const char *s, size_t n)
+bool feed_pa_id_valid(const char *s, size_t n)
 {
     if (n < 4 || n > 31 || strncmp(s, "pa:", 3) != 0)
         return false;
@@ -135,14 +134,14 @@ static int lookup(struct req *r, const char *pa_id, size_t n, enum MHD_Result *r
     char id[32];
     int rc;
 
-    if (!pa_id_valid(pa_id, n)) {
+    if (!feed_pa_id_valid(pa_id, n)) {
         *ret = reply_error(r, 404, "not found", "no such channel");
         return -1;
     }
     memcpy(id, pa_id, n);
     id[n] = '\0';
     r->chan = xmalloc(sizeof *r->chan);
-    rc = store_channel_by_pa_id(r->store, id, r->chan);
+    rc = store_channel_by_pa_id(r->srv->store, id, r->chan);
     if (rc == STORE_OK && r->chan->state != CHANNEL_DELETED)
         return 0;
     free(r->chan);
@@ -151,7 +150,7 @@ static int lookup(struct req *r, const char *pa_id, size_t n, enum MHD_Result *r
         *ret = reply_error(r, 404, "not found", "no such channel");
         return -1;
     }
-    log_msg("error", "%s %s: store: %s", r->method, r->path, store_errmsg(r->store));
+    log_msg("error", "%s %s: store: %s", r->method, r->path, store_errmsg(r->srv->store));
     *ret = reply_error(r, 500, "internal error", "see the server log");
     return -1;
 }
@@ -166,8 +165,8 @@ static enum MHD_Result list_channels(struct req *r)
     struct jsonw w;
     enum MHD_Result ret;
 
-    if (store_channel_list(r->store, &cs, &n) != STORE_OK) {
-        log_msg("error", "%s %s: store: %s", r->method, r->path, store_errmsg(r->store));
+    if (store_channel_list(r->srv->store, &cs, &n) != STORE_OK) {
+        log_msg("error", "%s %s: store: %s", r->method, r->path, store_errmsg(r->srv->store));
         return reply_error(r, 500, "internal error", "see the server log");
     }
     jsonw_init(&w);
@@ -216,9 +215,9 @@ static enum MHD_Result list_posts(struct req *r)
                                "location, url, sticker");
     }
     /* One more than asked tells whether there is a next page. */
-    if (store_post_list(r->store, r->chan->id, before, type, (size_t)limit + 1, &p, &n) !=
+    if (store_post_list(r->srv->store, r->chan->id, before, type, (size_t)limit + 1, &p, &n) !=
         STORE_OK) {
-        log_msg("error", "%s %s: store: %s", r->method, r->path, store_errmsg(r->store));
+        log_msg("error", "%s %s: store: %s", r->method, r->path, store_errmsg(r->srv->store));
         return reply_error(r, 500, "internal error", "see the server log");
     }
     shown = n > limit ? (size_t)limit : n;
@@ -247,7 +246,6 @@ static enum MHD_Result events(struct req *r)
 {
     const char *s = MHD_lookup_connection_value(r->conn, MHD_HEADER_KIND, "Last-Event-ID");
     uint64_t after = 0;
-    int64_t channel;
     bool resume = false;
 
     if (!s || !*s)
@@ -257,13 +255,7 @@ static enum MHD_Result events(struct req *r)
             return reply_error(r, 400, "bad request", "Last-Event-ID: must be a message_token");
         resume = true;
     }
-    /* The stream needs only the channel's row id: the rest is let go, so an
-     * idle viewer holds no copy of it (the access log keeps the public id). */
-    channel = r->chan->id;
-    snprintf(r->chan_id, sizeof r->chan_id, "%s", r->chan->pa_id);
-    free(r->chan);
-    r->chan = NULL;
-    return streams_open(r->srv->streams, r, channel, after, resume);
+    return streams_open(r->srv->streams, r, r->chan->id, after, resume);
 }
 
 /* HEAD of a stream: its status and type through libmicrohttpd, and no stream. */

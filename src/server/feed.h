@@ -39,6 +39,9 @@ int feed_parse_u64(const char *s, uint64_t *out);
  */
 int feed_parse_event_id(const char *s, uint64_t *out);
 
+/* Whether s (n bytes) is a channel's public id: "pa:" and 1..28 digits. */
+bool feed_pa_id_valid(const char *s, size_t n);
+
 /* --- handlers (routes.c) ----------------------------------------------- */
 
 /* GET /api/v1/channels and /api/v1/channels/{id}[/posts|/events] */

@@ -55,8 +55,6 @@ static enum MHD_Result queue(struct req *r, unsigned status, struct MHD_Response
 
     r->http_status = (int)status;
     r->answered = true;
-    if (r->on_streams)
-        MHD_add_response_header(resp, MHD_HTTP_HEADER_CONNECTION, "close");
     ret = MHD_queue_response(r->conn, status, resp);
     MHD_destroy_response(resp);
     return ret;
@@ -178,26 +176,20 @@ bool req_commit(struct req *r, route_fn cont, bool new_work)
     return ok;
 }
 
-static struct req *req_new(struct server *srv, bool on_streams, struct MHD_Connection *conn,
-                           const char *url, const char *method)
+static struct req *req_new(struct server *srv, struct MHD_Connection *conn, const char *url,
+                           const char *method)
 {
-    /* A stream's request lives as long as the stream: no inline body
-     * buffer for it (it has no body), so that idle viewers stay small. */
-    size_t inline_len = on_streams ? 1 : sizeof((struct req *)0)->inline_body;
-    struct req *r = xmalloc(offsetof(struct req, inline_body) + inline_len);
+    struct req *r = xmalloc(sizeof *r);
     size_t n = strcspn(url, "?");
 
     /* everything but the inline body buffer, which need not be zeroed */
     memset(r, 0, offsetof(struct req, inline_body));
-    r->inline_body[0] = '\0';
     r->srv = srv;
     r->conn = conn;
-    r->on_streams = on_streams;
-    r->store = on_streams ? streams_store(srv->streams) : srv->store;
     r->start_us = mono_us();
     r->api_status = -1;
     r->body = r->inline_body;
-    r->body_cap = inline_len;
+    r->body_cap = sizeof r->inline_body;
     snprintf(r->method, sizeof r->method, "%s", method);
     if (n >= sizeof r->path)
         n = sizeof r->path - 1;
@@ -329,9 +321,9 @@ static bool may_suspend(const struct route *rt)
     return rt->fn == api_post || rt->fn == api_set_webhook || rt->fn == admin_http;
 }
 
-static enum MHD_Result handle(struct server *srv, bool on_streams, struct MHD_Connection *conn,
-                              const char *url, const char *method, const char *version,
-                              const char *upload_data, size_t *upload_data_size, void **con_cls)
+static enum MHD_Result handle(struct server *srv, struct MHD_Connection *conn, const char *url,
+                              const char *method, const char *version, const char *upload_data,
+                              size_t *upload_data_size, void **con_cls)
 {
     struct req *r = *con_cls;
     const char *cl;
@@ -340,7 +332,7 @@ static enum MHD_Result handle(struct server *srv, bool on_streams, struct MHD_Co
     if (r == NULL) {
         const char *why;
         unsigned bad;
-        r = req_new(srv, on_streams, conn, url, method);
+        r = req_new(srv, conn, url, method);
         *con_cls = r;
         if ((bad = framing_check(conn, version, &why)) != 0)
             return http_reply_error(r, bad, why);
@@ -404,55 +396,54 @@ static enum MHD_Result handle(struct server *srv, bool on_streams, struct MHD_Co
     return r->route->fn(r);
 }
 
-static enum MHD_Result access_api(void *cls, struct MHD_Connection *conn, const char *url,
-                                  const char *method, const char *version, const char *upload_data,
-                                  size_t *upload_data_size, void **con_cls)
-{
-    return handle(cls, false, conn, url, method, version, upload_data, upload_data_size, con_cls);
-}
-
-static enum MHD_Result access_streams(void *cls, struct MHD_Connection *conn, const char *url,
+static enum MHD_Result access_handler(void *cls, struct MHD_Connection *conn, const char *url,
                                       const char *method, const char *version,
                                       const char *upload_data, size_t *upload_data_size,
                                       void **con_cls)
 {
-    return handle(cls, true, conn, url, method, version, upload_data, upload_data_size, con_cls);
+    return handle(cls, conn, url, method, version, upload_data, upload_data_size, con_cls);
 }
 
-static void access_log(struct server *srv, struct req *r, struct MHD_Connection *conn)
+void http_record(struct server *srv, const struct sockaddr *sa, const char *method,
+                 const char *path, int http_status, int api_status, const char *channel,
+                 uint64_t start_us)
 {
-    const union MHD_ConnectionInfo *ci;
     char addr[INET6_ADDRSTRLEN] = "-";
     char when[32];
     struct timespec ts;
     struct tm tm;
     uint64_t now;
 
-    ci = MHD_get_connection_info(conn, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
-    if (ci && ci->client_addr) {
-        const struct sockaddr *sa = ci->client_addr;
-        if (sa->sa_family == AF_INET)
-            inet_ntop(AF_INET, &((const struct sockaddr_in *)(const void *)sa)->sin_addr, addr,
-                      sizeof addr);
-        else if (sa->sa_family == AF_INET6)
-            inet_ntop(AF_INET6, &((const struct sockaddr_in6 *)(const void *)sa)->sin6_addr, addr,
-                      sizeof addr);
-    }
+    pthread_mutex_lock(&srv->stats_lock);
+    srv->metrics.requests++;
+    if (http_status >= 400 && http_status < 500)
+        srv->metrics.http_4xx++;
+    else if (http_status >= 500 || http_status == 0)
+        srv->metrics.http_5xx++;
+    if (api_status >= 0 && api_status < 100)
+        srv->metrics.api_status[api_status]++;
+    if (!srv->log)
+        goto out;
+    if (sa && sa->sa_family == AF_INET)
+        inet_ntop(AF_INET, &((const struct sockaddr_in *)(const void *)sa)->sin_addr, addr,
+                  sizeof addr);
+    else if (sa && sa->sa_family == AF_INET6)
+        inet_ntop(AF_INET6, &((const struct sockaddr_in6 *)(const void *)sa)->sin6_addr, addr,
+                  sizeof addr);
     clock_gettime(CLOCK_REALTIME, &ts);
     gmtime_r(&ts.tv_sec, &tm);
     strftime(when, sizeof when, "%Y-%m-%dT%H:%M:%S", &tm);
     /* The token never appears: only method, path (no query), statuses, channel id. */
     fprintf(srv->log, "%s.%03ldZ %s %s %s %d %d %s %" PRIu64 "us\n", when, ts.tv_nsec / 1000000,
-            addr, r->method, r->path, r->http_status, r->api_status,
-            r->chan         ? r->chan->pa_id
-            : r->chan_id[0] ? r->chan_id
-                            : "-",
-            mono_us() - r->start_us);
+            addr, method, path, http_status, api_status, channel ? channel : "-",
+            mono_us() - start_us);
     now = now_ms();
     if (now - srv->log_flushed_ms >= 200) {
         fflush(srv->log);
         srv->log_flushed_ms = now;
     }
+out:
+    pthread_mutex_unlock(&srv->stats_lock);
 }
 
 static void completed(void *cls, struct MHD_Connection *conn, void **con_cls,
@@ -460,27 +451,20 @@ static void completed(void *cls, struct MHD_Connection *conn, void **con_cls,
 {
     struct server *srv = cls;
     struct req *r = *con_cls;
+    const union MHD_ConnectionInfo *ci;
 
     if (!r)
         return;
-    pthread_mutex_lock(&srv->stats_lock);
-    srv->metrics.requests++;
-    if (r->http_status >= 400 && r->http_status < 500)
-        srv->metrics.http_4xx++;
-    else if (r->http_status >= 500 || r->http_status == 0)
-        srv->metrics.http_5xx++;
-    if (r->api_status >= 0 && r->api_status < 100)
-        srv->metrics.api_status[r->api_status]++;
-    if (srv->log)
-        access_log(srv, r, conn);
+    ci = MHD_get_connection_info(conn, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
+    http_record(srv, ci ? ci->client_addr : NULL, r->method, r->path, r->http_status, r->api_status,
+                r->chan ? r->chan->pa_id : NULL, r->start_us);
     if (r->in_flight) /* answered (or given up on): shutdown may go on */
         __atomic_sub_fetch(&srv->in_flight, 1, __ATOMIC_SEQ_CST);
-    pthread_mutex_unlock(&srv->stats_lock);
     req_free(r);
     *con_cls = NULL;
 }
 
-/* Both daemons: a connection closed gives its place back to the acceptor. */
+/* A connection closed gives its place back to the acceptor. */
 static void notify_connection(void *cls, struct MHD_Connection *conn, void **socket_context,
                               enum MHD_ConnectionNotificationCode toe)
 {
@@ -498,42 +482,16 @@ static void notify_connection(void *cls, struct MHD_Connection *conn, void **soc
  * headers and the read buffer (bodies are copied out into struct req as they
  * arrive), and libmicrohttpd zeroes it for every request -- at 32 KiB that
  * memset was 40% of a post's instructions.  8 KiB still takes headers of
- * several KiB; larger ones get 431.  A stream's connection also writes its
- * events through what is left of it.
+ * several KiB; larger ones get 431.
  */
 #define CONN_MEMORY (8 * 1024)
-/*
- * A stream's connection keeps its memory pool as long as it is open, so the
- * streams' daemon gets half: thousands of idle viewers are what it is for.
- * The pool must still hold the request's head, and libmicrohttpd reads a
- * head into at most about half of it: measured, a 4 KiB pool takes heads of
- * up to 1.7 KiB (a browser's EventSource request with a cookie or two;
- * past it libmicrohttpd answers 431, or just closes the connection when its
- * answer does not fit either) and costs 6.5 KiB of RSS per idle viewer
- * in all; a 2 KiB pool took only 680-byte heads, less than some browsers
- * send, for 4.5 KiB.
- */
-#define STREAM_CONN_MEMORY (4 * 1024)
 
-static struct MHD_Daemon *daemon_start(struct server *srv, MHD_AccessHandlerCallback handler,
-                                       unsigned limit, size_t memory)
+/* The acceptor's hand-over of an event stream's connection (stream.c). */
+static void adopt_stream(void *arg, int fd, const struct sockaddr *sa, socklen_t len)
 {
-    /*
-     * poll(), not epoll: libmicrohttpd 0.9.75's epoll loop, when one
-     * epoll_wait returns its full batch of 128 events, waits again with the
-     * full timeout before handling them, so with more than ~128 busy
-     * connections it stalls for seconds (measured: 80k requests/s at 127
-     * connections, a few hundred at 129-256).  Idle streams are suspended,
-     * and suspended connections are not in the poll set.
-     */
-    unsigned flags = MHD_USE_POLL_INTERNAL_THREAD | MHD_ALLOW_SUSPEND_RESUME |
-                     MHD_USE_NO_LISTEN_SOCKET | MHD_USE_ERROR_LOG;
+    struct server *srv = arg;
 
-    return MHD_start_daemon(flags, 0, NULL, NULL, handler, srv, MHD_OPTION_NOTIFY_COMPLETED,
-                            completed, srv, MHD_OPTION_NOTIFY_CONNECTION, notify_connection, srv,
-                            MHD_OPTION_CONNECTION_LIMIT, limit, MHD_OPTION_CONNECTION_TIMEOUT,
-                            srv->cfg.conn_timeout_s, MHD_OPTION_CONNECTION_MEMORY_LIMIT, memory,
-                            MHD_OPTION_END);
+    streams_adopt(srv->streams, fd, sa, len);
 }
 
 int http_start(struct server *srv)
@@ -546,18 +504,33 @@ int http_start(struct server *srv)
         .per_ip_limit = cfg->per_ip_limit,
         .per_ip_streams = cfg->per_ip_streams,
         .timeout_s = cfg->conn_timeout_s,
+        .adopt = adopt_stream,
+        .adopt_arg = srv,
     };
-    unsigned limit = cfg->conn_limit ? cfg->conn_limit : 10000;
+    /*
+     * poll(), not epoll: libmicrohttpd 0.9.75's epoll loop, when one
+     * epoll_wait returns its full batch of 128 events, waits again with the
+     * full timeout before handling them, so with more than ~128 busy
+     * connections it stalls for seconds (measured: 80k requests/s at 127
+     * connections, a few hundred at 129-256).  Event streams are not in this
+     * daemon (accept.h), so poll's cost per turn stays small.
+     */
+    unsigned flags = MHD_USE_POLL_INTERNAL_THREAD | MHD_ALLOW_SUSPEND_RESUME |
+                     MHD_USE_NO_LISTEN_SOCKET | MHD_USE_ERROR_LOG;
 
     if (acceptor_new(&srv->acceptor, &acfg) != 0)
         return -1;
-    srv->mhd = daemon_start(srv, access_api, limit, CONN_MEMORY);
-    srv->mhd_streams = daemon_start(srv, access_streams, limit, STREAM_CONN_MEMORY);
-    if (!srv->mhd || !srv->mhd_streams) {
-        log_msg("error", "cannot start the HTTP daemons");
+    srv->mhd =
+        MHD_start_daemon(flags, 0, NULL, NULL, access_handler, srv, MHD_OPTION_NOTIFY_COMPLETED,
+                         completed, srv, MHD_OPTION_NOTIFY_CONNECTION, notify_connection, srv,
+                         MHD_OPTION_CONNECTION_LIMIT, cfg->conn_limit ? cfg->conn_limit : 10000u,
+                         MHD_OPTION_CONNECTION_TIMEOUT, cfg->conn_timeout_s,
+                         MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)CONN_MEMORY, MHD_OPTION_END);
+    if (!srv->mhd) {
+        log_msg("error", "cannot start the HTTP daemon");
         return -1;
     }
-    return acceptor_start(srv->acceptor, srv->mhd, srv->mhd_streams);
+    return acceptor_start(srv->acceptor, srv->mhd);
 }
 
 int http_port(struct server *srv)
@@ -573,11 +546,9 @@ void http_quiesce(struct server *srv)
 void http_stop(struct server *srv)
 {
     acceptor_stop(srv->acceptor);
-    if (srv->mhd_streams)
-        MHD_stop_daemon(srv->mhd_streams);
     if (srv->mhd)
         MHD_stop_daemon(srv->mhd);
-    srv->mhd = srv->mhd_streams = NULL;
+    srv->mhd = NULL;
     acceptor_free(srv->acceptor);
     srv->acceptor = NULL;
 }

@@ -3,10 +3,10 @@
  *
  * Threads: one libmicrohttpd daemon thread (poll) runs every API handler,
  * so handler state (store read connection, JSON tokener, rate buckets, token
- * generator) needs no locks.  A second daemon's thread serves the event
- * streams (stream.h) and touches only the stream state (under its lock) and
- * its own store connection (req.store).  The acceptor (accept.h) hands
- * connections to the two daemons.  Two more threads never touch handler
+ * generator) needs no locks.  The acceptor (accept.h) hands connections to
+ * that daemon, or event streams to stream.c's own thread, which touches
+ * only the stream state (under its lock) and a store connection of its own.
+ * Two more threads never touch handler
  * state: the group-commit writer (src/store/committer.c) and the webhook
  * checker (src/webhook/check.c); both hand results back by filling the
  * request and resuming its suspended connection.  The HTTP threads only
@@ -72,20 +72,19 @@ struct metrics {
 
 struct server {
     struct config cfg;
-    struct MHD_Daemon *mhd;         /* the API's daemon */
-    struct MHD_Daemon *mhd_streams; /* the event streams' daemon */
-    struct acceptor *acceptor;      /* listens; hands connections to the two */
-    struct store *store;            /* API thread's connection: reads only (writes: committer) */
-    struct chancache *cache;        /* token hash -> channel (HTTP thread only) */
-    struct auth_hasher *hasher;     /* token hashing (HTTP thread only) */
-    struct committer *committer;    /* posts: group commit on its own thread */
-    struct webhook *webhook;        /* set_webhook checks on their own thread */
-    struct json_tokener *tok;       /* reused for every body (HTTP thread only) */
-    struct tokgen tokgen;           /* message_token ids (HTTP thread only) */
-    struct ratelimit *rl;           /* per-channel token buckets */
-    struct sandbox *sandbox;        /* pending self-checks; NULL unless --sandbox */
-    struct streams *streams;        /* live event streams (stream.h) */
-    FILE *log;                      /* access log, NULL when off */
+    struct MHD_Daemon *mhd;      /* the HTTP daemon (the API, pages, ...) */
+    struct acceptor *acceptor;   /* listens; hands connections to mhd or streams */
+    struct store *store;         /* API thread's connection: reads only (writes: committer) */
+    struct chancache *cache;     /* token hash -> channel (HTTP thread only) */
+    struct auth_hasher *hasher;  /* token hashing (HTTP thread only) */
+    struct committer *committer; /* posts: group commit on its own thread */
+    struct webhook *webhook;     /* set_webhook checks on their own thread */
+    struct json_tokener *tok;    /* reused for every body (HTTP thread only) */
+    struct tokgen tokgen;        /* message_token ids (HTTP thread only) */
+    struct ratelimit *rl;        /* per-channel token buckets */
+    struct sandbox *sandbox;     /* pending self-checks; NULL unless --sandbox */
+    struct streams *streams;     /* live event streams (stream.h) */
+    FILE *log;                   /* access log, NULL when off */
     /* Both daemons' threads complete requests: the access log and the
      * metrics are written under this lock. */
     pthread_mutex_t stats_lock;
@@ -120,8 +119,6 @@ struct req {
     struct server *srv;
     struct MHD_Connection *conn;
     const struct route *route;
-    struct store *store; /* its daemon thread's store connection: reads only */
-    bool on_streams;     /* on the streams' daemon: every answer closes the connection */
     char method[8];
     char path[128]; /* path without query, for the access log */
     uint64_t start_us;
@@ -142,7 +139,6 @@ struct req {
     struct commit_req commit;
     struct channel *chan;   /* the request's channel: &ent->ch, or heap when ent is NULL */
     struct chan_entry *ent; /* the cache entry chan belongs to (a reference), or NULL */
-    char chan_id[32];       /* the channel's pa_id for the access log once chan is let go */
     char *post_json;        /* normalised message being committed */
     char *webhook_url;      /* URL being checked */
     uint64_t wh_token;      /* message_token of the check's callback */
@@ -154,8 +150,7 @@ struct req {
     struct json_object *admin_out;  /* its answer, owned */
     int admin_rc;                   /* enum admin_rc */
 
-    char inline_body[2048]; /* last: req_new zeroes everything before it; a stream's
-                               request has 1 byte here (req_new) */
+    char inline_body[2048]; /* last: req_new zeroes everything before it */
 };
 
 struct route {
@@ -172,8 +167,8 @@ uint64_t mono_us(void);
 /* --- http.c ------------------------------------------------------------ */
 
 /*
- * Listens on cfg.listen_* and starts the two daemons (srv->mhd,
- * srv->mhd_streams) and the acceptor.  srv->streams must exist.  0 or -1
+ * Listens on cfg.listen_* and starts the HTTP daemon (srv->mhd) and the
+ * acceptor, which hands event streams to srv->streams (must exist).  0 or -1
  * (logged; what was started is stopped by http_stop).
  */
 int http_start(struct server *srv);
@@ -181,8 +176,15 @@ int http_start(struct server *srv);
 int http_port(struct server *srv);
 /* Stops accepting connections; those already open go on. */
 void http_quiesce(struct server *srv);
-/* Stops both daemons (closing every connection) and frees the acceptor. */
+/* Stops the daemon (closing every connection) and frees the acceptor. */
 void http_stop(struct server *srv);
+/*
+ * Counts a finished request in the metrics and writes its access log line:
+ * sa the client (NULL: unknown), channel its pa_id or NULL.  Any thread.
+ */
+void http_record(struct server *srv, const struct sockaddr *sa, const char *method,
+                 const char *path, int http_status, int api_status, const char *channel,
+                 uint64_t start_us);
 
 /* Queues body (copied) with the given HTTP status and content type. */
 enum MHD_Result http_reply_type(struct req *r, unsigned status, const char *type, const char *body,

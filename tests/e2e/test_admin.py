@@ -6,6 +6,7 @@ members, webhook, rate), and both front ends answer the documented JSON.
 Usage: test_admin.py [path/to/vcpd] [unittest args]
 """
 import os
+import subprocess
 import sys
 import unittest
 
@@ -67,6 +68,41 @@ class Cli(Base):
         listed = V.cli("channel", "list")
         self.assertIn(ch.pa_id, [c["id"] for c in listed["channels"]])
         self.assertNotIn(ch.token, repr(listed))
+
+    def test_only_create_makes_a_database(self):
+        # In an empty directory, with the default --db and with named ones, every
+        # action but "channel create" refuses, names the file it looked for and
+        # leaves nothing behind.
+        d = vcptest.make_temp_dir("nodb")
+        actions = [["channel", "list"], ["channel", "show", "pa:1"],
+                   ["channel", "block", "pa:1"], ["channel", "rotate-token", "pa:1"],
+                   ["channel", "set-rate", "pa:1", "off"], ["member", "list", "pa:1"],
+                   ["member", "add", "pa:1", "--name", "x"]]
+        for db, shown in ((None, os.path.join(d, "vcpd.db")), ("other.db", "other.db"),
+                          ("sqlite:third.db", "third.db")):
+            for act in actions:
+                with self.subTest(db=db, act=act):
+                    cmd = [vcptest.vcpd_bin()] + act + (["--db", db] if db else [])
+                    p = subprocess.run(cmd, cwd=d, capture_output=True, text=True,
+                                       env=vcptest.clean_env(), timeout=30)
+                    self.assertEqual(p.returncode, 1, p.stderr)
+                    self.assertIn("no database at", p.stderr)
+                    self.assertIn(os.path.join(d, shown) if db else shown, p.stderr)
+                    self.assertEqual(p.stdout, "")
+                    self.assertEqual(os.listdir(d), [])
+        # VCPD_DB is where it looks too; create makes it, and then the rest work.
+        env = vcptest.clean_env({"VCPD_DB": "env.db"})
+        p = subprocess.run([vcptest.vcpd_bin(), "channel", "list"], cwd=d,
+                           capture_output=True, text=True, env=env, timeout=30)
+        self.assertEqual(p.returncode, 1, p.stderr)
+        self.assertIn(os.path.join(d, "env.db"), p.stderr)
+        self.assertEqual(os.listdir(d), [])
+        for act in (["channel", "create", "--name", "First"], ["channel", "list"]):
+            p = subprocess.run([vcptest.vcpd_bin()] + act, cwd=d, capture_output=True,
+                               text=True, env=env, timeout=30)
+            self.assertEqual(p.returncode, 0, p.stderr)
+        self.assertIn("First", p.stdout)
+        self.assertIn("env.db", os.listdir(d))
 
     def test_default_rate_is_vibers_limit(self):
         out = V.cli("channel", "create", "--name", "E2E default rate")

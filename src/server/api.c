@@ -397,7 +397,9 @@ enum MHD_Result api_post(struct req *r)
         json_object_put(body);
         return general_error(r, "out of memory normalising a message");
     }
-    r->post_json = xstrdup(json_object_to_json_string_length(norm, JSON_C_TO_STRING_PLAIN, &len));
+    /* Stored as the read API and the event stream serve it: URLs with plain '/'. */
+    r->post_json = xstrdup(json_object_to_json_string_length(
+        norm, JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE, &len));
     json_object_object_get_ex(norm, "type", &v);
     /* both fit: the type is one of the eight names, from matched a member id */
     memcpy(p->type, json_object_get_string(v), (size_t)json_object_get_string_len(v) + 1);

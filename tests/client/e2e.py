@@ -250,6 +250,18 @@ def t_usability():
         check(ans["status"] == 3 and ", ".join(types) in ans["detail"],
               "vcpd's detail names the valid types too: " + ans["detail"])
 
+        # Sandbox mode: status 10 names the built-in receiver, and that URL works.
+        nohook = srv.channel("Usable, no webhook", rate="off")
+        ans = srv.raw("post", json.dumps({"from": nohook["from"], "type": "text",
+                                          "text": "x"}).encode(), nohook["token"])
+        check(ans["status"] == 10 and sandbox_hook(srv) in ans["detail"],
+              "status 10 in sandbox mode names the receiver: " + ans.get("detail", ""))
+        url = re.search(r"http://\S+/sandbox/webhook", ans["detail"]).group(0)
+        r = vcp(srv, nohook, "webhook", "set", url)
+        check(r.returncode == 0, "and set_webhook to it succeeds (%s)" % r.stderr.strip())
+        r = vcp(srv, nohook, "post", "text", "now it posts")
+        check(r.returncode == 0, "then posting works (%s)" % r.stderr.strip())
+
         # Retries say what is retried and when; the final error names the endpoint.
         dead = "http://127.0.0.1:1/pa"
         t0 = time.monotonic()

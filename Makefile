@@ -5,7 +5,9 @@
 #   make test          install deps, build, run the whole test suite
 #   make test-sanitize the same suite built with ASan + UBSan
 #   make build         just build (./build)
-#   make install       install vcpd, vcp, libvcp, headers, man pages (PREFIX=/usr/local)
+#   make install       install vcpd, vcp, libvcp, headers, man pages, the example
+#                      into PREFIX (default /usr/local; PREFIX=... always wins,
+#                      whatever prefix build/ was configured with)
 #   make fuzz          build the libFuzzer targets (clang) and run each FUZZ_SECONDS
 #   make bench         benchmarks against nginx and Prism (bench/run; not a test)
 
@@ -47,8 +49,10 @@ test-sanitize: deps-test
 	  UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
 	  ctest --output-on-failure -j $(JOBS) $(CTEST_ARGS)
 
+# The prefix is given at install time: build/ is configured once (by make run,
+# make test, ...) and a PREFIX given later must still take effect.
 install: build
-	cmake --install $(BUILD)
+	cmake --install $(BUILD) --prefix $(PREFIX)
 
 fuzz: deps-test
 	FUZZ_BUILD=$(FUZZ_BUILD) FUZZ_SECONDS=$(FUZZ_SECONDS) tests/fuzz/run

@@ -69,6 +69,24 @@ The channel, live:  $base/channels/$channel   (all channels: $base/)
 
 Channel details:  curl -s $base/pa/get_account_info -H 'X-Viber-Auth-Token: $token'
 Administer:       $vcpd channel --help   (add --db $db)
+MSG
+# The admin API is on when VCPD_ADMIN_KEY is set (vcpd reads it from the
+# environment).  The examples carry the key itself, as the ones above carry
+# the token: VCPD_ADMIN_KEY=... make run does not set it in the user's shell.
+if [ -n "${VCPD_ADMIN_KEY:-}" ]; then
+	cat <<MSG
+
+Admin API (VCPD_ADMIN_KEY is set), e.g. list the channels, create one:
+
+  curl -s $base/admin/v1/channels -H 'Authorization: Bearer $VCPD_ADMIN_KEY'
+  curl -s $base/admin/v1/channels -H 'Authorization: Bearer $VCPD_ADMIN_KEY' \\
+    -d '{"name":"Team news","superadmin":"Alice"}'
+
+MSG
+else
+	echo "Admin API:        off (start with VCPD_ADMIN_KEY=\$(openssl rand -hex 24) make run)"
+fi
+cat <<MSG
 Stop:             Ctrl-C
 MSG
 wait $pid

@@ -2,6 +2,13 @@
 // stream, older posts on scroll.  Every string from a post is set with
 // textContent or as a checked http(s) URL attribute; nothing is parsed as
 // markup (and the Content-Security-Policy forbids inline script anyway).
+//
+// It opens at the newest post and stays there while the page settles:
+// pictures reserve their frame before they load (app.css), and while the
+// reader is at the bottom ("pinned") any growth of the feed scrolls it back
+// down.  Scrolling up unpins it and shows the jump button.  Posts are grouped
+// as Viber does (one name per run of posts from the same sender, the avatar
+// on the last), with a separator per day.
 "use strict";
 
 (function () {
@@ -17,6 +24,10 @@
   let newest = null; // token (string) of the newest post shown
   let more = true;
   let loading = false;
+  let pinned = true; // the reader is at the newest post: keep it in view
+  let lastY = 0; // scrollY at the last scroll event (up = the reader's doing)
+  let unseen = 0; // live posts that arrived while the reader was scrolled up
+  const GROUP_MS = 10 * 60 * 1000; // posts further apart start a new group
 
   // message_token does not fit a JavaScript number: keep tokens as strings.
   function parse(text) {
@@ -87,15 +98,17 @@
     return Math.floor(s / 60) + ":" + String(s % 60).padStart(2, "0");
   }
 
-  function image(src, alt) {
+  // An image in its reserved frame; one that cannot be shown leaves the frame
+  // with the label "missing" (not its description: the caption shows that).
+  function image(src, alt, missing) {
     const u = safeUrl(src);
-    if (!u) return el("div", "noimg", alt || "image");
+    if (!u) return el("div", "noimg", missing);
     const img = el("img");
     img.src = u;
     img.alt = alt || "";
     img.loading = "lazy";
     img.referrerPolicy = "no-referrer";
-    img.addEventListener("error", () => img.replaceWith(el("div", "noimg", alt || "image unavailable")));
+    img.addEventListener("error", () => img.replaceWith(el("div", "noimg", missing)));
     return img;
   }
 
@@ -144,15 +157,16 @@
       break;
     case "picture": {
       const a = link(m.media, "", "media");
-      a.appendChild(image(m.media, m.text || "picture"));
+      a.appendChild(image(m.media, m.text || "picture", "Picture unavailable"));
       b.appendChild(a);
       if (m.text) b.appendChild(linkified(m.text));
       break;
     }
     case "video": {
       const a = link(m.media, "", "media video");
-      if (m.thumbnail) a.appendChild(image(m.thumbnail, "video"));
-      else a.appendChild(el("div", "noimg", "video"));
+      // No label under the play button: the line below says "Video".
+      if (m.thumbnail) a.appendChild(image(m.thumbnail, "video", ""));
+      else a.appendChild(el("div", "noimg"));
       a.appendChild(el("span", "play", "\u25B6"));
       if (m.duration !== undefined) a.appendChild(el("span", "badge duration", duration(m.duration)));
       b.appendChild(a);
@@ -210,6 +224,8 @@
     const art = el("article", "post post-" + String(p.type).replace(/[^a-z]/g, "") + (fresh ? " fresh" : ""));
     art.dataset.token = p.message_token;
     art.dataset.type = p.type;
+    art.dataset.ms = String(Number(p.created_ms) || 0);
+    art.dataset.from = String(p.from || "");
     art.appendChild(avatar("avatar small"));
     const bub = el("div", "bubble");
     bub.appendChild(el("div", "sender", channel.name)); // posts appear as the channel
@@ -223,25 +239,76 @@
     return art;
   }
 
-  function nearBottom() {
+  // How far the newest post is below the viewport, in px.
+  function gap() {
     const d = document.documentElement;
-    return d.scrollHeight - (window.scrollY + window.innerHeight) < 160;
+    return d.scrollHeight - (window.scrollY + window.innerHeight);
   }
 
   function toBottom() {
+    pinned = true;
     window.scrollTo(0, document.documentElement.scrollHeight);
+  }
+
+  // The jump button shows whenever the newest post is out of view.
+  function updateJump() {
+    const away = !pinned && gap() > 40;
+    if (!away) unseen = 0;
+    jump.hidden = !away;
+    jump.textContent = (unseen ? unseen + (unseen === 1 ? " new post" : " new posts")
+      : "New posts") + " \u2193";
+  }
+
+  function localDay(ms) {
+    const d = new Date(Number(ms));
+    return d.getFullYear() + "-" + d.getMonth() + "-" + d.getDate();
+  }
+
+  function dayLabel(ms) {
+    const d = new Date(Number(ms));
+    const now = new Date();
+    const yesterday = new Date(now.getFullYear(), now.getMonth(), now.getDate() - 1);
+    if (localDay(d) === localDay(now)) return "Today";
+    if (localDay(d) === localDay(yesterday)) return "Yesterday";
+    return d.toLocaleDateString([], { weekday: "long", day: "numeric", month: "long",
+      year: d.getFullYear() === now.getFullYear() ? undefined : "numeric" });
+  }
+
+  // Date separators and Viber's grouping, recomputed over the whole feed
+  // after every change (a few hundred elements: cheaper than being clever).
+  // "cont": not the first post of its group (no sender name); "more": not
+  // the last (no avatar, no bubble tail).
+  function regroup() {
+    for (const d of postsEl.querySelectorAll(".day")) d.remove();
+    let prev = null;
+    for (const a of postsEl.querySelectorAll("article")) {
+      const newDay = !prev || localDay(a.dataset.ms) !== localDay(prev.dataset.ms);
+      if (newDay) {
+        const sep = el("div", "day");
+        sep.setAttribute("role", "separator");
+        sep.appendChild(el("span", null, dayLabel(a.dataset.ms)));
+        postsEl.insertBefore(sep, a);
+      }
+      const cont = !newDay && prev.dataset.from === a.dataset.from &&
+        Number(a.dataset.ms) - Number(prev.dataset.ms) < GROUP_MS;
+      a.classList.toggle("cont", cont);
+      if (prev) prev.classList.toggle("more", cont);
+      prev = a;
+    }
+    if (prev) prev.classList.remove("more");
   }
 
   // A live post: appended in token order (the stream is ordered already).
   function addLive(p) {
     if (seen.has(p.message_token)) return;
     seen.add(p.message_token);
-    const stick = nearBottom();
     postsEl.appendChild(render(p, true));
+    regroup();
     if (newest === null || BigInt(p.message_token) > BigInt(newest)) newest = p.message_token;
     if (oldest === null) oldest = p.message_token;
-    if (stick) toBottom();
-    else jump.hidden = false;
+    if (pinned) toBottom();
+    else unseen++;
+    updateJump();
   }
 
   async function loadOlder() {
@@ -259,12 +326,14 @@
         frag.appendChild(render(p, false));
       }
       postsEl.insertBefore(frag, postsEl.firstChild);
+      regroup();
       if (page.posts.length) {
         oldest = page.posts[page.posts.length - 1].message_token;
         if (newest === null) newest = page.posts[0].message_token;
       }
       more = page.next !== null;
-      window.scrollBy(0, document.documentElement.scrollHeight - before);
+      if (pinned) toBottom();
+      else window.scrollBy(0, document.documentElement.scrollHeight - before);
       statusEl.textContent = more ? "" : (seen.size ? "Beginning of the channel" : "No posts yet");
     } catch (e) {
       statusEl.textContent = "Could not load posts";
@@ -302,12 +371,26 @@
     await refreshInfo();
     await loadOlder();
     toBottom();
+    // Pictures arriving, fonts, a late avatar: whatever makes the feed grow
+    // keeps the newest post in view while the reader is at the bottom.
+    new ResizeObserver(() => {
+      if (pinned) toBottom();
+      updateJump();
+    }).observe(postsEl);
+    lastY = window.scrollY;
+    window.addEventListener("scroll", () => {
+      const y = window.scrollY;
+      if (y < lastY) pinned = gap() <= 2; // the reader scrolled up: unpinned unless still at the end
+      else if (gap() <= 2) pinned = true;
+      lastY = y;
+      updateJump();
+    }, { passive: true });
+    window.addEventListener("resize", () => { if (pinned) toBottom(); });
     stream();
     new IntersectionObserver((entries) => {
       if (entries.some((e) => e.isIntersecting)) loadOlder();
     }).observe(document.getElementById("top"));
-    jump.addEventListener("click", () => { jump.hidden = true; toBottom(); });
-    window.addEventListener("scroll", () => { if (nearBottom()) jump.hidden = true; });
+    jump.addEventListener("click", () => { toBottom(); updateJump(); });
     setInterval(refreshInfo, 10000);
     document.body.dataset.ready = "1";
   }

@@ -148,6 +148,14 @@ void vcp_client_free(vcp_client *c);
 const char *vcp_client_last_body(const vcp_client *c);
 
 /*
+ * The URL of the last request the client made (base_url + "/post", ...), or
+ * NULL before the first.  Also valid inside on_retry, where it is the request
+ * about to be retried.  Owned by the client; valid until the next call on it.
+ * Lets a tool say which endpoint failed or is being retried.
+ */
+const char *vcp_client_last_url(const vcp_client *c);
+
+/*
  * POST /set_webhook {"url": url}.  The server calls the URL before answering.
  * Retried on 12 and on "not connected" failures (setting a webhook twice is
  * harmless).  Returns VCP_E_OK when status is 0; see enum vcp_error.

@@ -38,7 +38,7 @@ static const struct opt opts[] = {
     {"timeout", VALUE, 0, NULL, "SECONDS", "per-request timeout (default 30)"},
     {"retries", VALUE, 0, NULL, "N", "retries when safe (status 12, no connection; default 5)"},
     {"json", FLAG, F(json), NULL, NULL, "print the server's JSON answers (one per line)"},
-    {"quiet", FLAG, F(quiet), NULL, NULL, "no progress or informational output"},
+    {"quiet", FLAG, F(quiet), NULL, NULL, "no progress, retry notices or results (errors only)"},
     {"help", FLAG, F(help), NULL, NULL, "show help for the command"},
     {"from", VALUE, F(from), "post", "ID", "sender id (default: the channel's first superadmin)"},
     {"sender-name", VALUE, F(sender_name), "post", "NAME", "optional sender.name (max 28)"},
@@ -116,6 +116,14 @@ static bool applies(const struct opt *o, const char *words)
     return strstr(o->cmds, words) != NULL;
 }
 
+static void print_opt(FILE *f, const struct opt *o)
+{
+    char left[64];
+
+    snprintf(left, sizeof(left), "--%s%s%s", o->name, o->arg ? " " : "", o->arg ? o->arg : "");
+    fprintf(f, "  %-28s %s\n", left, o->help);
+}
+
 /* Lists the options of cmd (its own only), or the global ones when cmd is NULL. */
 static void print_opts(FILE *f, const char *cmd)
 {
@@ -123,11 +131,9 @@ static void print_opts(FILE *f, const char *cmd)
 
     for (i = 0; i < sizeof(opts) / sizeof(opts[0]); i++) {
         const struct opt *o = &opts[i];
-        char left[64];
         if (cmd == NULL ? o->cmds != NULL : (o->cmds == NULL || !applies(o, cmd)))
             continue;
-        snprintf(left, sizeof(left), "--%s%s%s", o->name, o->arg ? " " : "", o->arg ? o->arg : "");
-        fprintf(f, "  %-28s %s\n", left, o->help);
+        print_opt(f, o);
     }
 }
 
@@ -146,6 +152,60 @@ void cli_usage(FILE *f)
                "3 invalid message (not sent); 4 no answer from the server; 5 unreadable\n"
                "answer; 6 batch post with unknown outcome; 7 local file error; 8 batch\n"
                "interrupted (re-run to resume).  'vcp COMMAND --help' for more.\n");
+}
+
+/*
+ * Writes to buf, comma-separated, the words that may follow prefix ("webhook"
+ * -> "set, remove, serve"), or for a NULL prefix the commands' first words,
+ * each once ("post, webhook, account").  Empty when prefix starts no command.
+ */
+static void next_words(char *buf, size_t len, const char *prefix)
+{
+    size_t n = prefix ? strlen(prefix) : 0, off = 0, k, j;
+
+    buf[0] = '\0';
+    for (k = 0; k < NCOMMANDS && off < len; k++) {
+        const char *w = commands[k].words;
+        if (prefix && (strncmp(w, prefix, n) != 0 || w[n] != ' '))
+            continue;
+        w += prefix ? n + 1 : 0;
+        size_t wl = strcspn(w, " ");
+        for (j = 0; j < k; j++) /* a first word shared by several commands: once */
+            if (strncmp(commands[j].words, w, wl) == 0 && commands[j].words[wl] <= ' ')
+                break;
+        if (prefix || j == k)
+            off += (size_t)snprintf(buf + off, len - off, "%s%.*s", off ? ", " : "", (int)wl, w);
+    }
+}
+
+void cli_group_help(FILE *f, const char *group)
+{
+    size_t n = strlen(group), k;
+    bool post = strcmp(group, "post") == 0;
+
+    fprintf(f, "usage: vcp %s %s ...\n\nCommands:\n", group, post ? "TYPE|--batch" : "COMMAND");
+    for (k = 0; k < NCOMMANDS; k++) {
+        const char *w = commands[k].words, *h = commands[k].help;
+        if (strncmp(w, group, n) != 0 || (w[n] != ' ' && w[n] != '\0'))
+            continue;
+        /* The usage, then the help's first sentence (they end in ".  " or at the
+         * end), indented, with its line breaks as written. */
+        fprintf(f, "  vcp %s%s%s\n      ", w, commands[k].usage[0] ? " " : "", commands[k].usage);
+        for (; *h && !(h[0] == '.' && (h[1] == '\0' || (h[1] == ' ' && h[2] == ' '))); h++) {
+            if (*h == '\n')
+                fputs("\n      ", f);
+            else
+                fputc(*h, f);
+        }
+        fputs(".\n", f);
+    }
+    fprintf(f, "\nOptions for every 'vcp %s' command:\n", group);
+    for (k = 0; k < sizeof(opts) / sizeof(opts[0]); k++)
+        if (opts[k].cmds && strcmp(opts[k].cmds, group) == 0)
+            print_opt(f, &opts[k]);
+    print_opts(f, NULL);
+    fprintf(f, "\n'vcp %s %s --help' shows a command's own options.\n", group,
+            post ? "TYPE" : "COMMAND");
 }
 
 void cli_command_help(FILE *f, const struct cli_command *c)
@@ -238,7 +298,15 @@ static int parse_opts(struct cli *cli, int argc, char **argv, FILE *err, const c
         if (o->kind == VALUE) {
             if (eq)
                 val = eq + 1;
-            else if (i + 1 < argc)
+            else if (i + 1 < argc && !only_pos &&
+                     (strcmp(argv[i + 1], "--help") == 0 || strcmp(argv[i + 1], "-h") == 0)) {
+                /* "vcp post --batch --help" asks for help, not to post a file named
+                 * "--help" (--batch=--help or ./--help does that).  The option counts
+                 * as given (so the batch form's help is shown), its value is the
+                 * help word itself: never used, since help is all that happens. */
+                val = argv[++i];
+                cli->help = true;
+            } else if (i + 1 < argc)
                 val = argv[++i];
             else {
                 fprintf(err, "vcp: --%s needs a value\n", o->name);
@@ -278,6 +346,7 @@ int cli_parse_args(struct cli *cli, int argc, char **argv, FILE *err, enum cli_a
     const char *words[CLI_MAX_POS + 2];
     const struct opt *given[sizeof(opts) / sizeof(opts[0]) * 4];
     const struct cli_command *cmd = NULL;
+    char names[160];
     int nwords, ngiven, rc, i;
     size_t k, best = 0;
     bool version;
@@ -294,8 +363,14 @@ int cli_parse_args(struct cli *cli, int argc, char **argv, FILE *err, enum cli_a
             cli_usage(err);
             return EXIT_USAGE;
         }
-        *action = CLI_USAGE;
-        return 0;
+        if (nwords <= 1) {
+            *action = CLI_USAGE;
+            return 0;
+        }
+        /* "vcp help webhook set" is "vcp webhook set --help". */
+        memmove(words, words + 1, (size_t)(nwords - 1) * sizeof(words[0]));
+        nwords--;
+        cli->help = true;
     }
     /* The longest command whose words start the arguments ("post text" over "post"). */
     for (k = 0; k < NCOMMANDS; k++) {
@@ -315,13 +390,45 @@ int cli_parse_args(struct cli *cli, int argc, char **argv, FILE *err, enum cli_a
             cli->npos = nwords - used;
         }
     }
+    next_words(names, sizeof(names), cmd ? cmd->words : words[0]);
+    if (cmd == NULL && names[0] != '\0') { /* a group without (a known) subcommand */
+        if (cli->help) {
+            cli->group = words[0];
+            *action = CLI_GROUP_HELP;
+            return 0;
+        }
+        if (nwords == 1)
+            fprintf(err, "vcp: %s what? (%s; see vcp %s --help)\n", words[0], names, words[0]);
+        else
+            fprintf(err, "vcp: unknown %s command '%s' (one of %s; see vcp %s --help)\n", words[0],
+                    words[1], names, words[0]);
+        return EXIT_USAGE;
+    }
     if (cmd == NULL) {
-        fprintf(err, "vcp: unknown command '%s' (see vcp --help)\n", words[0]);
+        next_words(names, sizeof(names), NULL);
+        fprintf(err, "vcp: unknown command '%s' (one of %s; see vcp --help)\n", words[0], names);
+        return EXIT_USAGE;
+    }
+    /* Plain "post" is the batch form; without --batch it is the group of post types. */
+    if (strcmp(cmd->words, "post") == 0 && cli->batch == NULL) {
+        if (cli->help) {
+            cli->group = words[0];
+            *action = CLI_GROUP_HELP;
+            return 0;
+        }
+        if (cli->npos == 0)
+            fprintf(err,
+                    "vcp: post what? (vcp post TYPE ..., TYPE one of %s; or vcp post --batch "
+                    "FILE.jsonl; see vcp post --help)\n",
+                    names);
+        else
+            fprintf(err, "vcp: unknown post type '%s' (one of %s; or --batch FILE.jsonl)\n",
+                    words[1], names);
         return EXIT_USAGE;
     }
     cli->command = cmd;
     if (cli->help) {
-        *action = strcmp(cmd->words, "post") == 0 && cli->batch == NULL ? CLI_USAGE : CLI_HELP;
+        *action = CLI_HELP;
         return 0;
     }
     /* Up to CLI_MAX_POS + 1 may be left over ("post" + 9 words): the count is
@@ -333,10 +440,6 @@ int cli_parse_args(struct cli *cli, int argc, char **argv, FILE *err, enum cli_a
             fprintf(err, "vcp: --%s does not apply to '%s'\n", given[i]->name, cmd->words);
             return EXIT_USAGE;
         }
-    }
-    if (strcmp(cmd->words, "post") == 0 && cli->batch == NULL) {
-        fprintf(err, "vcp: post what? (vcp post TYPE ... or vcp post --batch FILE)\n");
-        return EXIT_USAGE;
     }
     if (cli->batch && strcmp(cmd->words, "post") != 0) {
         fprintf(err, "vcp: --batch goes with plain 'vcp post --batch FILE'\n");

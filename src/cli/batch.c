@@ -505,7 +505,9 @@ int cmd_batch(struct cli *cli)
         goto out;
     }
     b.bar = !cli->quiet && isatty(STDERR_FILENO);
-    b.lines_out = cli->json || !isatty(STDOUT_FILENO);
+    /* One result line per post where no bar shows progress; --quiet asks for none
+     * (its failures still go to stderr), --json for them whatever the output is. */
+    b.lines_out = cli->json || (!cli->quiet && !isatty(STDOUT_FILENO));
     /* A batch outlives short rate limits: wait longer than a single command would. */
     if (cli->retries < 0)
         cli->retries = 30;

@@ -40,15 +40,18 @@ struct cli_command {
 
 /* What the command line asks for, when it is not refused (cli_parse_args). */
 enum cli_action {
-    CLI_RUN,     /* run cli->command */
-    CLI_USAGE,   /* print the general usage (cli_usage) on stdout, exit 0 */
-    CLI_HELP,    /* print cli->command's help (cli_command_help) on stdout, exit 0 */
-    CLI_VERSION, /* print the version on stdout, exit 0 */
+    CLI_RUN,        /* run cli->command */
+    CLI_USAGE,      /* print the general usage (cli_usage) on stdout, exit 0 */
+    CLI_HELP,       /* print cli->command's help (cli_command_help) on stdout, exit 0 */
+    CLI_GROUP_HELP, /* print the help of the commands starting with cli->group ("post",
+                       "webhook"; cli_group_help) on stdout, exit 0 */
+    CLI_VERSION,    /* print the version on stdout, exit 0 */
 };
 
 /* Everything the command line said. */
 struct cli {
     const char *cmd;              /* "post text", "webhook set", ... */
+    const char *group;            /* CLI_GROUP_HELP: the group's word ("post", "webhook") */
     const char *pos[CLI_MAX_POS]; /* positional arguments after the command words */
     int npos;
     /* global */
@@ -57,8 +60,9 @@ struct cli {
     const char *cacert;  /* --cacert */
     const char *from;    /* --from */
     bool json, quiet, help;
-    long timeout_s; /* --timeout, 0 = library default */
-    long retries;   /* --retries, -1 = default */
+    long timeout_s;  /* --timeout, 0 = library default */
+    long retries;    /* --retries, -1 = default */
+    int max_retries; /* the retries the client was made with (for notices) */
     /* post */
     const char *thumbnail, *size, *duration, *name, *batch, *state, *unknown;
     const char *sender_name, *sender_avatar;
@@ -74,10 +78,11 @@ struct cli {
 /*
  * Parses argv[1..argc-1] into *cli (zeroed by the caller), which then points
  * into argv.  Returns 0 with *action saying what to do (for CLI_RUN and
- * CLI_HELP cli->command is set; for CLI_RUN the positional arguments are in
- * cli->pos and fit the command), or EXIT_USAGE after writing the reason (or
- * the usage) to err.  Reads no environment and writes nowhere but err; the
- * caller fills in the token and API URL from the environment.
+ * CLI_HELP cli->command is set, for CLI_GROUP_HELP cli->group; for CLI_RUN
+ * the positional arguments are in cli->pos and fit the command), or
+ * EXIT_USAGE after writing the reason (or the usage) to err.  Reads no
+ * environment and writes nowhere but err; the caller fills in the token and
+ * API URL from the environment.
  */
 int cli_parse_args(struct cli *cli, int argc, char **argv, FILE *err, enum cli_action *action);
 
@@ -87,7 +92,14 @@ void cli_usage(FILE *f);
 /* Writes command c's usage, help and options to f. */
 void cli_command_help(FILE *f, const struct cli_command *c);
 
-/* Makes cli->client from the options (once); prints and returns an exit code on failure. */
+/* Writes the usage of every command starting with the word group, with the options they share. */
+void cli_group_help(FILE *f, const char *group);
+
+/*
+ * Makes cli->client from the options (once); prints and returns an exit code
+ * on failure.  on_retry (with arg) is told about each retry; NULL gives the
+ * default notice on stderr (silenced by --quiet).
+ */
 int cli_client(struct cli *cli, vcp_retry_fn on_retry, void *arg);
 
 /* The sender id: --from, else the channel's first superadmin (one get_account_info). */

@@ -58,8 +58,19 @@ int cli_fail(struct cli *cli, int rc, const struct vcp_result *res, const char *
         if (rc == VCP_E_INVALID)
             fprintf(stderr, "vcp: not sent\n");
     } else {
-        fprintf(stderr, "vcp: %s%s%s%s%s\n", what ? what : "", what ? ": " : "", vcp_error_name(rc),
-                res && res->detail[0] ? ": " : "", res ? res->detail : "");
+        /* No answer (or not the API's): say which endpoint, so that a forgotten
+         * VIBER_API_URL shows at once (the default is the real Viber). */
+        const char *url = cli->client ? vcp_client_last_url(cli->client) : NULL;
+        char where[600] = "";
+        if (url && res && strstr(res->detail, url) == NULL)
+            snprintf(where, sizeof(where), " (%s, %d attempt%s)", url, res->attempts,
+                     res->attempts == 1 ? "" : "s");
+        fprintf(stderr, "vcp: %s%s%s%s%s%s\n", what ? what : "", what ? ": " : "",
+                vcp_error_name(rc), res && res->detail[0] ? ": " : "", res ? res->detail : "",
+                where);
+        if (url && cli->api_url == NULL)
+            fprintf(stderr, "vcp: that is Viber's own API, the default; for a vcpd use --api-url "
+                            "or VIBER_API_URL\n");
         if (res && res->maybe_sent)
             fprintf(stderr, "vcp: the request may have reached the server\n");
     }
@@ -83,6 +94,22 @@ int cli_fail(struct cli *cli, int rc, const struct vcp_result *res, const char *
     return cli_exit_code(rc);
 }
 
+/*
+ * The retry notice of commands without a progress display of their own: what
+ * is retried, why and when, on stderr (not with --quiet), so that waiting is
+ * never silent.  arg is the struct cli.
+ */
+static void report_retry(void *arg, int attempt, long delay_ms, const char *reason)
+{
+    struct cli *cli = arg;
+    const char *url = vcp_client_last_url(cli->client);
+
+    if (cli->quiet)
+        return;
+    fprintf(stderr, "vcp: %s: %s; retry %d of %d in %.1f s\n", url ? url : "request", reason,
+            attempt, cli->max_retries, (double)delay_ms / 1000.0);
+}
+
 int cli_client(struct cli *cli, vcp_retry_fn on_retry, void *arg)
 {
     struct vcp_options o;
@@ -104,8 +131,9 @@ int cli_client(struct cli *cli, vcp_retry_fn on_retry, void *arg)
     if (cli->retries >= 0)
         o.max_retries = (int)cli->retries;
     o.user_agent = "vcp/" VCP_VERSION;
-    o.on_retry = on_retry;
-    o.on_retry_arg = arg;
+    o.on_retry = on_retry ? on_retry : report_retry;
+    o.on_retry_arg = on_retry ? arg : cli;
+    cli->max_retries = o.max_retries;
     rc = vcp_client_new(&cli->client, cli->token, &o);
     if (rc == VCP_E_ARG) {
         fprintf(stderr, "vcp: bad token or API URL (want http:// or https://)\n");

@@ -29,6 +29,9 @@ int main(int argc, char **argv)
     case CLI_HELP:
         cli_command_help(stdout, cli.command);
         return EXIT_OK;
+    case CLI_GROUP_HELP:
+        cli_group_help(stdout, cli.group);
+        return EXIT_OK;
     case CLI_RUN:
         break;
     }

@@ -30,6 +30,7 @@ struct vcp_client {
     char *user_agent;
     char *ca_file;
     struct vcp_options opts; /* copy; string fields point at the copies above */
+    char *url;               /* of the last (or current) request; vcp_client_last_url */
     char *body;              /* last answer, NUL-terminated */
     size_t body_len, body_cap;
     bool body_too_big;
@@ -269,6 +270,7 @@ void vcp_client_free(vcp_client *c)
     free(c->base_url);
     free(c->user_agent);
     free(c->ca_file);
+    free(c->url);
     free(c->body);
     free(c);
 }
@@ -276,6 +278,11 @@ void vcp_client_free(vcp_client *c)
 const char *vcp_client_last_body(const vcp_client *c)
 {
     return c && c->body ? c->body : NULL;
+}
+
+const char *vcp_client_last_url(const vcp_client *c)
+{
+    return c ? c->url : NULL;
 }
 
 /* ---------------------------------------------------------------- calls */
@@ -404,6 +411,9 @@ static int call(struct vcp_client *c, const char *path, const char *payload, boo
     if (url == NULL)
         return VCP_E_NOMEM;
     snprintf(url, n, "%s/%s", c->base_url, path);
+    /* Kept after the call: it names the endpoint in retry notices and errors. */
+    free(c->url);
+    c->url = url;
     for (retry = 0;; retry++) {
         if (attempt(c, url, payload, want_token, idem, res, root, &rc, &reason) == DONE)
             break;
@@ -418,7 +428,6 @@ static int call(struct vcp_client *c, const char *path, const char *payload, boo
             c->opts.on_retry(c->opts.on_retry_arg, retry + 1, d, reason);
         sleep_ms(d);
     }
-    free(url);
     return rc;
 }
 

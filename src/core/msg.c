@@ -473,6 +473,14 @@ static const char *const type_names[MSG_TYPE_COUNT] = {
 #undef MSG_X_NAME
 };
 
+/* "text, picture, ..., sticker, ": the valid names, for the unknown-type detail
+ * (which prints all but the last ", "). */
+static const char type_list[] =
+#define MSG_X_LIST(e, name) name ", "
+    MSG_TYPE_TABLE(MSG_X_LIST)
+#undef MSG_X_LIST
+    ;
+
 /* ---- types -------------------------------------------------------------- */
 
 static enum msg_type type_of(const char *s, size_t len)
@@ -691,7 +699,8 @@ int msg_check_content(const struct json_object *msg, char *detail, size_t detail
     if (type == MSG_TYPE_NONE) {
         char shown[ECHO_MAX + 4];
         echo(shown, s, len);
-        return say(&d, VCP_STATUS_BAD_DATA, "type: unknown message type \"%s\"", shown);
+        return say(&d, VCP_STATUS_BAD_DATA, "type: unknown message type \"%s\" (one of %.*s)",
+                   shown, (int)(sizeof type_list - 3), type_list);
     }
     int rc = check_fields(msg, type_fields[type], &d);
     if (rc != VCP_STATUS_OK)

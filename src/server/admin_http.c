@@ -2,7 +2,7 @@
  * The admin HTTP API, /admin/v1/...: a thin translation of method + path +
  * JSON body into an admin_exec() operation (admin.c), guarded by the admin
  * key.  The key is compared in constant time; without --admin-key the API
- * is disabled.
+ * is disabled.  Success is 201 for what creates (marked below), else 200.
  *
  *   POST   /admin/v1/channels                      channel.create (201)
  *   GET    /admin/v1/channels                      channel.list
@@ -12,7 +12,7 @@
  *   PUT    /admin/v1/channels/{id}/rate            {"count":N,"window":S} (count 0: off)
  *   PUT    /admin/v1/channels/{id}/webhook         {"url":"..."} (stored without a check)
  *   GET    /admin/v1/channels/{id}/members         member.list
- *   POST   /admin/v1/channels/{id}/members         member.add
+ *   POST   /admin/v1/channels/{id}/members         member.add (201)
  *   DELETE /admin/v1/channels/{id}/members/{mid}   member.remove
  */
 #include <string.h>
@@ -99,7 +99,9 @@ static enum MHD_Result answer(struct req *r, const char *op, int rc, struct json
 {
     switch (rc) {
     case ADMIN_OK:
-        return http_reply_json(r, strcmp(op, "channel.create") == 0 ? 201 : 200, out);
+        /* One rule: 201 when the request made something new (a channel, a member). */
+        return http_reply_json(
+            r, strcmp(op, "channel.create") == 0 || strcmp(op, "member.add") == 0 ? 201 : 200, out);
     case ADMIN_BAD_REQUEST:
         return reply_error(r, 400, "bad request", detail);
     case ADMIN_NOT_FOUND:

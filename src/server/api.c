@@ -390,6 +390,30 @@ static enum MHD_Result post_committed(struct req *r)
     return ret;
 }
 
+/*
+ * Status 10's detail.  In sandbox mode it names vcpd's own receiver, which
+ * answers any channel's check: the URL as this client reached vcpd (its Host
+ * header, when that is a plain host[:port]), else just the path.
+ */
+static void webhook_not_set(struct req *r, char *detail, size_t len)
+{
+    static const char host_chars[] = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
+                                     "0123456789.-:[]";
+    const char *host = MHD_lookup_connection_value(r->conn, MHD_HEADER_KIND, "Host");
+    size_t n = host ? strlen(host) : 0;
+
+    if (!r->srv->cfg.sandbox) {
+        snprintf(detail, len, "webhook: not set; call set_webhook first");
+        return;
+    }
+    if (n == 0 || n > 64 || strspn(host, host_chars) != n)
+        host = NULL;
+    snprintf(detail, len,
+             "webhook: not set; call set_webhook first (sandbox: vcpd's own receiver "
+             "%s%s/sandbox/webhook answers its check)",
+             host ? "http://" : "", host ? host : "");
+}
+
 enum MHD_Result api_post(struct req *r)
 {
     struct server *srv = r->srv;
@@ -407,7 +431,7 @@ enum MHD_Result api_post(struct req *r)
         goto answer;
     if (r->chan->webhook[0] == '\0') {
         status = VCP_STATUS_WEBHOOK_NOT_SET;
-        snprintf(detail, sizeof detail, "webhook: not set; call set_webhook first");
+        webhook_not_set(r, detail, sizeof detail);
         goto answer;
     }
     if ((status = rate_step(r, detail, sizeof detail)) != VCP_STATUS_OK)
@@ -430,7 +454,9 @@ enum MHD_Result api_post(struct req *r)
         json_object_put(body);
         return general_error(r, "out of memory normalising a message");
     }
-    r->post_json = xstrdup(json_object_to_json_string_length(norm, JSON_C_TO_STRING_PLAIN, &len));
+    /* Stored as the read API and the event stream serve it: URLs with plain '/'. */
+    r->post_json = xstrdup(json_object_to_json_string_length(
+        norm, JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE, &len));
     json_object_object_get_ex(norm, "type", &v);
     /* both fit: the type is one of the eight names, from matched a member id */
     memcpy(p->type, json_object_get_string(v), (size_t)json_object_get_string_len(v) + 1);

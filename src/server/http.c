@@ -80,7 +80,9 @@ enum MHD_Result http_reply(struct req *r, unsigned status, const char *body, siz
 enum MHD_Result http_reply_json(struct req *r, unsigned status, struct json_object *o)
 {
     size_t len;
-    const char *s = json_object_to_json_string_length(o, JSON_C_TO_STRING_PLAIN, &len);
+    /* '/' unescaped: URLs read as written, as Viber writes them (json-c escapes it by default). */
+    const char *s = json_object_to_json_string_length(
+        o, JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE, &len);
     enum MHD_Result ret = http_reply(r, status, s, len);
 
     json_object_put(o);

@@ -92,7 +92,8 @@ static const char usage_channel[] =
     "  set-rate ID N/S|off  allow N requests per S seconds, or no limit\n"
     "  set-webhook ID URL   store a webhook URL without the check (\"\" removes)\n"
     "\n"
-    "  --db PATH            database (env VCPD_DB; default " DEFAULT_DB ")\n"
+    "  --db PATH            database (env VCPD_DB; default " DEFAULT_DB "); only\n"
+    "                       create makes a new one, the others need it to exist\n"
     "  --json               print JSON for scripts instead of text\n"
     "ID is the channel's public id (pa:...).\n";
 
@@ -106,7 +107,7 @@ static const char usage_member[] =
     "  remove ID MEMBER_ID  remove a member\n"
     "  list ID              the channel's members\n"
     "\n"
-    "  --db PATH            database (env VCPD_DB; default " DEFAULT_DB ")\n"
+    "  --db PATH            an existing database (env VCPD_DB; default " DEFAULT_DB ")\n"
     "  --json               print JSON for scripts instead of text\n";
 
 static int parse_uint(const char *s, unsigned long max, unsigned long *out)
@@ -714,6 +715,23 @@ static int admin_cli(const char *group, int argc, char **argv)
                     usage);
             goto out;
         }
+    /* Opening a SQLite file creates it: only "channel create" may do that, the
+     * other actions on a mistyped or forgotten --db would leave an empty
+     * database behind and answer as if it were the real one. */
+    if (strcmp(op, "channel.create") != 0 && store_backend(db) == &store_sqlite_ops) {
+        const char *path = strncmp(db, "sqlite:", 7) == 0 ? db + 7 : db;
+        char cwd[4096];
+        if (access(path, F_OK) != 0) {
+            int e = errno;
+            bool rel = path[0] != '/' && getcwd(cwd, sizeof cwd) != NULL;
+            fprintf(stderr,
+                    "vcpd %s %s: no database at %s%s%s (%s); 'vcpd channel create' makes one, "
+                    "--db PATH or VCPD_DB names another\n",
+                    group, argv[1], rel ? cwd : "", rel ? "/" : "", path, strerror(e));
+            rc = 1;
+            goto out;
+        }
+    }
     if (store_open(db, &store, err, sizeof err) != STORE_OK) {
         fprintf(stderr, "vcpd: database %s: %s\n", db, err);
         rc = 1;

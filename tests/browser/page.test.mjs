@@ -1,10 +1,15 @@
 // The channel page in headless Chromium: every message type rendered, live
 // posts within 1 s, markup in posts shown as text and never run, older posts
-// on scroll, the index with live viewers; screenshots at desktop and phone
-// sizes go to the artifacts directory.
+// on scroll, the index with live viewers; a feed whose newest posts have
+// pictures (served slowly by a server of this test) opens and stays at the
+// newest post at 1280 and 390 px, with a "New posts" button when scrolled
+// up; pictures that fail, videos without thumbnails, Viber's grouping and
+// day separators; screenshots at desktop and phone sizes go to the
+// artifacts directory.
 // Usage: node page.test.mjs VCPD NODE_MODULES ARTIFACTS_DIR
 import { spawn, execFileSync } from "node:child_process";
 import fs from "node:fs";
+import http from "node:http";
 import os from "node:os";
 import path from "node:path";
 import { createRequire } from "node:module";
@@ -206,6 +211,199 @@ try {
   await pp.evaluate(() => window.scrollTo(0, 0));
   await sleep(300);
   await pp.screenshot({ path: path.join(artifacts, "channel-phone-top.png") });
+
+  // ---- a feed whose newest posts are pictures, served slowly --------------
+  // The JPEGs come from a server of this test on 127.0.0.1, each answered
+  // after a delay, so they arrive after the page has scrolled.
+  const maker = await ctx.newPage();
+  const jpegs = {};
+  for (const [name, w, h] of [["wide", 1200, 800], ["tall", 600, 1200]]) {
+    const data = await maker.evaluate(([cw, chh]) => {
+      const c = document.createElement("canvas");
+      c.width = cw; c.height = chh;
+      const g = c.getContext("2d");
+      g.fillStyle = "#4a8"; g.fillRect(0, 0, cw, chh);
+      g.fillStyle = "#fff"; g.fillRect(cw / 8, chh / 8, cw / 3, chh / 3);
+      return c.toDataURL("image/jpeg", 0.8);
+    }, [w, h]);
+    jpegs[name] = Buffer.from(data.split(",")[1], "base64");
+  }
+  await maker.close();
+  let served = 0;
+  const imgServer = http.createServer((req, res) => {
+    const m = req.url.match(/^\/img\/(wide|tall)-\d+\.jpg$/);
+    if (!m) { res.writeHead(404); res.end(); return; }
+    setTimeout(() => {
+      served++;
+      res.writeHead(200, { "Content-Type": "image/jpeg", "Cache-Control": "no-store" });
+      res.end(jpegs[m[1]]);
+    }, 500 + 50 * (served % 5));
+  });
+  await new Promise((r) => imgServer.listen(0, "127.0.0.1", r));
+  const imgBase = "http://127.0.0.1:" + imgServer.address().port;
+  try {
+    const pics = cli("channel", "create", "--name", "Pictures", "--rate", "off");
+    execFileSync(vcpd, ["channel", "set-webhook", pics.channel.id, base + "/sandbox/webhook", "--db", db]);
+    const second = cli("member", "add", pics.channel.id, "--name", "Second", "--role", "superadmin");
+    const secondId = (second.member || second).id;
+    async function postAs(from, msg) {
+      const r = await fetch(base + "/pa/post", { method: "POST",
+        headers: { "X-Viber-Auth-Token": pics.token }, body: JSON.stringify({ from, ...msg }) });
+      const text = await r.text();
+      if (JSON.parse(text).status !== 0) throw new Error("post failed: " + text);
+      return text.match(/"message_token":(\d+)/)[1];
+    }
+    const A = pics.superadmin.id;
+    for (let i = 0; i < 12; i++) await postAs(secondId, { type: "text", text: "before the pictures " + i });
+    // groups by sender: [second x12] [A x3] [second x2] [A ...]
+    await postAs(A, { type: "text", text: "group one a" });
+    await postAs(A, { type: "text", text: "group one b" });
+    await postAs(A, { type: "text", text: "group one c" });
+    await postAs(secondId, { type: "text", text: "group two a" });
+    await postAs(secondId, { type: "text", text: "group two b" });
+    await postAs(A, { type: "video", media: imgBase + "/clip.mp4", size: 2048, duration: 42 });
+    await postAs(A, { type: "picture", text: "Broken caption once", media: imgBase + "/missing.jpg" });
+    for (let i = 0; i < 6; i++)
+      await postAs(A, { type: "picture", text: i % 2 ? "" : "Picture " + i,
+        media: imgBase + "/img/" + (i % 3 ? "wide" : "tall") + "-" + i + ".jpg" });
+
+    for (const [label, opts] of [
+      ["1280", { viewport: { width: 1280, height: 860 } }],
+      ["390", { viewport: { width: 390, height: 844 }, deviceScaleFactor: 2, isMobile: true,
+        hasTouch: true }]]) {
+      const c2 = await browser.newContext(opts);
+      await c2.route("**/*", (route) => new URL(route.request().url()).hostname === "127.0.0.1"
+        ? route.continue() : route.abort());
+      const pg = await c2.newPage();
+      pg.on("pageerror", (e) => pageErrors.push(String(e)));
+      const servedBefore = served;
+      await pg.goto(base + "/channels/" + pics.channel.id);
+      await pg.waitForSelector("body[data-ready='1']", { timeout: 10000 });
+      const frames = () => pg.$$eval("article a.media", (as) => as.map((a) => a.getBoundingClientRect().height));
+      const early = await frames();
+      // wait for the pictures in view to arrive (each answered after >= 500 ms)
+      await pg.waitForFunction(() => {
+        const imgs = Array.from(document.querySelectorAll("article img")).filter((i) => {
+          const r = i.getBoundingClientRect();
+          return r.bottom > 0 && r.top < window.innerHeight;
+        });
+        return imgs.length > 0 && imgs.every((i) => i.complete && i.naturalWidth > 0);
+      }, null, { timeout: 10000 }).catch(() => {});
+      await sleep(400);
+      check(label + ": pictures were served after the page was ready", served > servedBefore,
+        served + " served");
+      const late = await frames();
+      check(label + ": picture frames reserved before loading (no layout shift)",
+        early.length === late.length && early.every((h, i) => Math.abs(h - late[i]) < 1),
+        JSON.stringify([early, late]));
+      const pos = await pg.evaluate(() => {
+        const d = document.documentElement;
+        const last = document.querySelector("#posts article:last-of-type").getBoundingClientRect();
+        return { gap: d.scrollHeight - (window.scrollY + window.innerHeight),
+          lastBottom: last.bottom, h: window.innerHeight };
+      });
+      check(label + ": opens at the newest post after the pictures load",
+        pos.gap <= 2 && pos.lastBottom <= pos.h + 1, JSON.stringify(pos));
+      check(label + ": no jump button at the bottom", await pg.locator("#jump").isHidden());
+      await pg.screenshot({ path: path.join(artifacts, "pictures-" + label + ".png") });
+
+      // scrolled up: the button shows; a live post does not move the view
+      await pg.evaluate(() => window.scrollBy(0, -700));
+      await sleep(200);
+      check(label + ": 'New posts' button when not at the bottom",
+        (await pg.locator("#jump").isVisible()) &&
+        (await pg.locator("#jump").textContent()).includes("New posts"));
+      const y0 = await pg.evaluate(() => window.scrollY);
+      const liveTok = await postAs(A, { type: "picture", text: "live picture " + label,
+        media: imgBase + "/img/wide-9" + label + ".jpg" });
+      await pg.waitForSelector(`article[data-token='${liveTok}']`, { state: "attached", timeout: 2000 });
+      await sleep(800);
+      check(label + ": a live post while scrolled up keeps the view",
+        Math.abs((await pg.evaluate(() => window.scrollY)) - y0) <= 1);
+      check(label + ": and the button counts it",
+        (await pg.locator("#jump").textContent()).includes("1 new post"),
+        await pg.locator("#jump").textContent());
+      await pg.locator("#jump").click();
+      await sleep(900);
+      const back = await pg.evaluate(() => document.documentElement.scrollHeight -
+        (window.scrollY + window.innerHeight));
+      check(label + ": the button goes to the newest post", back <= 2 &&
+        (await pg.locator("#jump").isHidden()), String(back));
+      await c2.close();
+    }
+
+    // what one page shows (desktop): a failed picture, a video without thumbnail, groups
+    const c3 = await browser.newContext({ viewport: { width: 1280, height: 2400 } });
+    await c3.route("**/*", (route) => new URL(route.request().url()).hostname === "127.0.0.1"
+      ? route.continue() : route.abort());
+    const pg = await c3.newPage();
+    pg.on("pageerror", (e) => pageErrors.push(String(e)));
+    await pg.goto(base + "/channels/" + pics.channel.id);
+    await pg.waitForSelector("body[data-ready='1']");
+    const broken = pg.locator("article[data-type='picture']", { hasText: "Broken caption once" });
+    await broken.locator(".noimg").waitFor({ timeout: 5000 }).catch(() => {});
+    const btext = await broken.textContent();
+    check("failed picture: its description once", btext.split("Broken caption once").length === 2 &&
+      (await broken.locator(".noimg").count()) === 1, btext);
+    const vmedia = pg.locator("article[data-type='video'] a.media");
+    check("video without thumbnail: nothing under the play button",
+      (await vmedia.locator(".noimg").textContent()) === "" &&
+      !(await vmedia.textContent()).toLowerCase().includes("video"), await vmedia.textContent());
+    const groups = await pg.$$eval("article", (as) => as.filter((a) => a.textContent.includes("group "))
+      .map((a) => ({ name: getComputedStyle(a.querySelector(".sender")).display !== "none",
+        avatar: getComputedStyle(a.querySelector(".avatar")).visibility !== "hidden" })));
+    check("grouping: the name on the first post of each sender's run",
+      JSON.stringify(groups.map((g) => g.name)) === "[true,false,false,true,false]", JSON.stringify(groups));
+    check("grouping: the avatar on the last",
+      JSON.stringify(groups.map((g) => g.avatar)) === "[false,false,true,false,true]", JSON.stringify(groups));
+    check("one day separator for today's posts",
+      JSON.stringify(await pg.locator(".day").allTextContents()) === '["Today"]',
+      JSON.stringify(await pg.locator(".day").allTextContents()));
+    await c3.close();
+
+    // day separators across days, and groups split by time: a posts list
+    // made by the test (created_ms cannot be set through the API)
+    const days = cli("channel", "create", "--name", "Days", "--rate", "off");
+    const now = new Date();
+    const at = (daysAgo, h, m) => Date.UTC(now.getUTCFullYear(), now.getUTCMonth(),
+      now.getUTCDate() - daysAgo, h, m);
+    const todayMs = Math.min(Date.now() - 60000, at(0, 23, 0));
+    const fake = [
+      [1, at(2, 9, 0), "x"], [2, at(2, 9, 1), "x"], [3, at(1, 18, 0), "x"],
+      [4, todayMs - 45 * 60000, "x"], [5, todayMs, "x"]];
+    const c4 = await browser.newContext({ viewport: { width: 1280, height: 860 }, timezoneId: "UTC" });
+    await c4.route("**/*", (route) => {
+      const u = new URL(route.request().url());
+      if (u.hostname !== "127.0.0.1") return route.abort();
+      if (u.pathname.endsWith("/posts")) {
+        const posts = fake.slice().reverse().map(([t, ms, from]) =>
+          `{"message_token":${t},"type":"text","from":"${from}","created_ms":${ms},` +
+          `"message":{"type":"text","text":"day post ${t}"}}`);
+        return route.fulfill({ status: 200, contentType: "application/json",
+          body: `{"posts":[${posts.join(",")}],"next":null}` });
+      }
+      return route.continue();
+    });
+    const pd = await c4.newPage();
+    pd.on("pageerror", (e) => pageErrors.push(String(e)));
+    await pd.goto(base + "/channels/" + days.channel.id);
+    await pd.waitForSelector("body[data-ready='1']");
+    const seps = await pd.locator(".day").allTextContents();
+    check("day separators: one per day, Yesterday and Today named",
+      seps.length === 3 && !["Today", "Yesterday"].includes(seps[0]) &&
+      seps[0].includes(String(new Date(at(2, 9, 0)).getUTCDate())) &&
+      seps[1] === "Yesterday" && seps[2] === "Today", JSON.stringify(seps));
+    const order = await pd.$$eval("#posts > *", (xs) => xs.map((x) =>
+      x.classList.contains("day") ? "|" : x.dataset.token).join(" "));
+    check("day separators between the right posts", order === "| 1 2 | 3 | 4 5", order);
+    const named = await pd.$$eval("article", (as) => as.map((a) =>
+      getComputedStyle(a.querySelector(".sender")).display !== "none"));
+    check("a new day and 10+ minutes apart start new groups",
+      JSON.stringify(named) === "[true,false,true,true,true]", JSON.stringify(named));
+    await c4.close();
+  } finally {
+    imgServer.close();
+  }
 
   check("no page errors", pageErrors.length === 0, pageErrors.join("; "));
   const csp = await page.evaluate(() => window.__csp);

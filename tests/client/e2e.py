@@ -2,7 +2,7 @@
 """End-to-end tests of libvcp and vcp against a real vcpd on 127.0.0.1.
 
 usage: e2e.py TEST --vcpd PATH --vcp PATH [--lib-test PATH] [--parity-local PATH]
-TEST: lib | cli | parity | backoff | resume | webhook
+TEST: lib | cli | usability | parity | backoff | resume | webhook
 Each test starts its own vcpd (ephemeral port, fresh SQLite file) and exits
 non-zero on the first failed check."""
 import argparse
@@ -173,6 +173,127 @@ def t_cli():
             r = vcp(srv, ch, *cmd)
             check(r.returncode == 0 and "usage: vcp" in r.stdout, "help: vcp " + " ".join(cmd))
         check(len(srv.posts(ch["id"])) == 10, "no failed command stored anything")
+    finally:
+        srv.stop()
+
+
+# ------------------------------------------------------------------ usability
+def t_usability():
+    """What a new user meets first: help for every command and group, errors
+    that name the valid choices, retries that are never silent, --quiet."""
+    d = workdir()
+    srv = Vcpd(A.vcpd, d)
+    ch = srv.channel("Usable", rate="off", webhook="http://127.0.0.1:9/unused")
+    srv.start()
+    try:
+        # Every command of the general usage answers --help with its own usage.
+        r = vcp(srv, ch, "--help")
+        check(r.returncode == 0 and "Exit status" in r.stdout, "vcp --help: the general usage")
+        commands = []
+        for line in r.stdout.splitlines():
+            if not line.startswith("  vcp "):
+                continue
+            words = []
+            for w in line.split()[1:]:
+                if not re.fullmatch(r"[a-z]+", w):
+                    if w == "--batch":
+                        words.append(w)
+                    break
+                words.append(w)
+            commands.append(words)
+        check(len(commands) >= 14, "the usage lists %d commands" % len(commands))
+        for words in commands:
+            forms = [words + ["--help"], words + ["-h"]]
+            if "--batch" not in words:  # ("vcp help post --batch" lacks --batch's value)
+                forms.append(["help"] + words)
+            for form in forms:
+                r = vcp(srv, ch, *form)
+                want = "usage: vcp " + " ".join(words)
+                check(r.returncode == 0 and r.stdout.startswith(want)
+                      and "Exit status" not in r.stdout,
+                      "vcp %s: its own usage (%s)" % (" ".join(form), r.stderr.strip()))
+        # The groups ("post", "webhook") have a help of their own listing their commands.
+        for group, subs in (("post", ["text", "picture", "video", "file", "contact", "location",
+                                      "url", "sticker", "json", "--batch"]),
+                            ("webhook", ["set", "remove", "serve"])):
+            r = vcp(srv, ch, group, "--help")
+            check(r.returncode == 0 and r.stdout.startswith("usage: vcp " + group)
+                  and "Exit status" not in r.stdout
+                  and all(("vcp %s %s" % (group, s)) in r.stdout for s in subs),
+                  "vcp %s --help lists %s (%s)" % (group, ", ".join(subs), r.stderr.strip()))
+            r = vcp(srv, ch, group)
+            check(r.returncode == 2 and all(s.lstrip("-") in r.stderr for s in subs),
+                  "vcp %s alone names its commands: %s" % (group, r.stderr.strip()))
+        r = vcp(srv, ch, "post", "--batch", "--help")
+        check(r.returncode == 0 and r.stdout.startswith("usage: vcp post --batch")
+              and "No such file" not in r.stderr, "vcp post --batch --help: the batch usage")
+        r = vcp(srv, ch, "post", "text", "--from", "--help")
+        check(r.returncode == 0 and r.stdout.startswith("usage: vcp post text"),
+              "a value option followed by --help: help, not a value")
+        # Unknown names: the valid ones are named.
+        types = ["text", "picture", "video", "file", "contact", "location", "url", "sticker"]
+        r = vcp(srv, ch, "post", "gif", "x")
+        check(r.returncode == 2 and "'gif'" in r.stderr
+              and all(t in r.stderr for t in types + ["json", "--batch"]),
+              "vcp post gif: names the bad type and the valid ones: " + r.stderr.strip())
+        r = vcp(srv, ch, "webhook", "frob")
+        check(r.returncode == 2 and "'frob'" in r.stderr and "set, remove, serve" in r.stderr,
+              "vcp webhook frob: names the valid commands: " + r.stderr.strip())
+        r = vcp(srv, ch, "frob")
+        check(r.returncode == 2 and "'frob'" in r.stderr and "post, webhook, account" in r.stderr,
+              "vcp frob: names the commands: " + r.stderr.strip())
+        r = vcp(srv, ch, "post", "json", '{"type":"gif"}')
+        check(r.returncode == 3 and 'unknown message type "gif" (one of %s)' % ", ".join(types)
+              in r.stderr, "a JSON message of an unknown type: the valid types are named")
+        ans = srv.raw("post", json.dumps({"from": ch["from"], "type": "gif"}).encode(),
+                      ch["token"])
+        check(ans["status"] == 3 and ", ".join(types) in ans["detail"],
+              "vcpd's detail names the valid types too: " + ans["detail"])
+
+        # Sandbox mode: status 10 names the built-in receiver, and that URL works.
+        nohook = srv.channel("Usable, no webhook", rate="off")
+        ans = srv.raw("post", json.dumps({"from": nohook["from"], "type": "text",
+                                          "text": "x"}).encode(), nohook["token"])
+        check(ans["status"] == 10 and sandbox_hook(srv) in ans["detail"],
+              "status 10 in sandbox mode names the receiver: " + ans.get("detail", ""))
+        url = re.search(r"http://\S+/sandbox/webhook", ans["detail"]).group(0)
+        r = vcp(srv, nohook, "webhook", "set", url)
+        check(r.returncode == 0, "and set_webhook to it succeeds (%s)" % r.stderr.strip())
+        r = vcp(srv, nohook, "post", "text", "now it posts")
+        check(r.returncode == 0, "then posting works (%s)" % r.stderr.strip())
+
+        # Retries say what is retried and when; the final error names the endpoint.
+        dead = "http://127.0.0.1:1/pa"
+        t0 = time.monotonic()
+        r = vcp(srv, ch, "--api-url", dead, "--retries", "2", "post", "text", "x", "--from", "y")
+        notices = [l for l in r.stderr.splitlines() if "retry" in l]
+        check(r.returncode == 4 and len(notices) == 2
+              and all(l.startswith("vcp: %s/post: " % dead) for l in notices)
+              and "retry 1 of 2 in " in notices[0] and "retry 2 of 2 in " in notices[1],
+              "each retry is announced with the endpoint: %r" % notices)
+        last = r.stderr.strip().splitlines()[-1]
+        check("transport error" in last and dead + "/post" in last and "3 attempts" in last,
+              "the final error names the endpoint and the attempts: " + last)
+        check(time.monotonic() - t0 < 30, "and it did not hang")
+        r = vcp(srv, ch, "--api-url", dead, "--retries", "2", "--quiet", "account")
+        check(r.returncode == 4 and "retry" not in r.stderr
+              and dead + "/get_account_info" in r.stderr,
+              "--quiet: no retry notices, the error still names the endpoint: " + r.stderr.strip())
+
+        # --quiet batches print no per-line results (--json still does).
+        path = write_batch(d, 3, "quiet", ch["from"])
+        r = vcp(srv, ch, "--quiet", "post", "--batch", path)
+        check(r.returncode == 0 and r.stdout == "" and r.stderr == "",
+              "--quiet batch: silent on success (%r, %r)" % (r.stdout, r.stderr))
+        check(len(srv.posts(ch["id"])) == 3, "and it posted the 3 lines")
+        path = write_batch(d, 2, "loud", ch["from"])
+        r = vcp(srv, ch, "post", "--batch", path)
+        check(r.returncode == 0 and r.stdout.count("posted text") == 2,
+              "without --quiet: one line per post when stdout is not a terminal")
+        path = write_batch(d, 2, "json", ch["from"])
+        r = vcp(srv, ch, "--quiet", "--json", "post", "--batch", path)
+        check(r.returncode == 0 and [json.loads(l)["status"] for l in r.stdout.splitlines()]
+              == [0, 0], "--quiet --json: the JSON results are still written")
     finally:
         srv.stop()
 
@@ -401,7 +522,8 @@ def t_webhook():
 def main():
     global A
     ap = argparse.ArgumentParser()
-    ap.add_argument("test", choices=["lib", "cli", "parity", "backoff", "resume", "webhook"])
+    ap.add_argument("test", choices=["lib", "cli", "usability", "parity", "backoff", "resume",
+                                         "webhook"])
     ap.add_argument("--vcpd", required=True)
     ap.add_argument("--vcp", required=True)
     ap.add_argument("--lib-test")

@@ -293,7 +293,9 @@ static void test_client_args(void **state)
     o.base_url = "http://127.0.0.1:1/pa/";
     assert_int_equal(vcp_client_new(&c, "tok", &o), VCP_E_OK);
     assert_null(vcp_client_last_body(c));
+    assert_null(vcp_client_last_url(c)); /* no request yet */
     assert_int_equal(vcp_post(c, NULL, NULL), VCP_E_ARG);
+    assert_null(vcp_client_last_url(c));
     vcp_client_free(c);
     vcp_client_free(NULL);
     assert_string_equal(vcp_error_name(VCP_E_TRANSPORT), "transport error");
@@ -443,23 +445,49 @@ static void test_no_resend_after_send(void **state)
     vcp_msg_free(m);
 }
 
+/* on_retry that notes the URL the client says it is retrying (arg: the client's address). */
+static char retry_url[128];
+static void note_retry_url(void *arg, int attempt, long delay_ms, const char *reason)
+{
+    const char *url = vcp_client_last_url(*(vcp_client **)arg);
+
+    retries_seen++;
+    snprintf(retry_url, sizeof(retry_url), "%s", url ? url : "(none)");
+}
+
 static void test_retry_refused(void **state)
 {
     struct vcp_result r;
+    struct vcp_options o;
     struct fake f;
     const char *ok = "{\"status\":0,\"message_token\":1}";
+    char base[64], want[80];
+    vcp_client *c = NULL;
 
     /* Find a port nobody listens on: start and stop a server. */
     fake_start(&f, &ok, 1);
     int port = f.port;
     MHD_stop_daemon(f.d);
-    vcp_client *c = fake_client(port, 3);
+    vcp_options_init(&o);
+    snprintf(base, sizeof(base), "http://127.0.0.1:%d/pa/", port);
+    o.base_url = base;
+    o.max_retries = 3;
+    o.backoff_initial_ms = 2;
+    o.backoff_max_ms = 20;
+    o.on_retry = note_retry_url;
+    o.on_retry_arg = &c;
+    assert_int_equal(vcp_client_new(&c, "tok", &o), VCP_E_OK);
     vcp_msg *m = vcp_msg_text("U=", "hi");
     retries_seen = 0;
+    retry_url[0] = '\0';
     assert_int_equal(vcp_post(c, m, &r), VCP_E_TRANSPORT);
     assert_false(r.maybe_sent);
     assert_int_equal(r.attempts, 4);
     assert_int_equal(retries_seen, 3);
+    /* The endpoint is named during the retries and after the failure. */
+    snprintf(want, sizeof(want), "http://127.0.0.1:%d/pa/post", port);
+    assert_string_equal(retry_url, want);
+    assert_string_equal(vcp_client_last_url(c), want);
     /* Local validation: nothing sent at all. */
     vcp_msg *bad = vcp_msg_text("U=", "");
     assert_int_equal(vcp_post(c, bad, &r), VCP_E_INVALID);

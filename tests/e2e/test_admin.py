@@ -6,6 +6,7 @@ members, webhook, rate), and both front ends answer the documented JSON.
 Usage: test_admin.py [path/to/vcpd] [unittest args]
 """
 import os
+import subprocess
 import sys
 import unittest
 
@@ -67,6 +68,41 @@ class Cli(Base):
         listed = V.cli("channel", "list")
         self.assertIn(ch.pa_id, [c["id"] for c in listed["channels"]])
         self.assertNotIn(ch.token, repr(listed))
+
+    def test_only_create_makes_a_database(self):
+        # In an empty directory, with the default --db and with named ones, every
+        # action but "channel create" refuses, names the file it looked for and
+        # leaves nothing behind.
+        d = vcptest.make_temp_dir("nodb")
+        actions = [["channel", "list"], ["channel", "show", "pa:1"],
+                   ["channel", "block", "pa:1"], ["channel", "rotate-token", "pa:1"],
+                   ["channel", "set-rate", "pa:1", "off"], ["member", "list", "pa:1"],
+                   ["member", "add", "pa:1", "--name", "x"]]
+        for db, shown in ((None, os.path.join(d, "vcpd.db")), ("other.db", "other.db"),
+                          ("sqlite:third.db", "third.db")):
+            for act in actions:
+                with self.subTest(db=db, act=act):
+                    cmd = [vcptest.vcpd_bin()] + act + (["--db", db] if db else [])
+                    p = subprocess.run(cmd, cwd=d, capture_output=True, text=True,
+                                       env=vcptest.clean_env(), timeout=30)
+                    self.assertEqual(p.returncode, 1, p.stderr)
+                    self.assertIn("no database at", p.stderr)
+                    self.assertIn(os.path.join(d, shown) if db else shown, p.stderr)
+                    self.assertEqual(p.stdout, "")
+                    self.assertEqual(os.listdir(d), [])
+        # VCPD_DB is where it looks too; create makes it, and then the rest work.
+        env = vcptest.clean_env({"VCPD_DB": "env.db"})
+        p = subprocess.run([vcptest.vcpd_bin(), "channel", "list"], cwd=d,
+                           capture_output=True, text=True, env=env, timeout=30)
+        self.assertEqual(p.returncode, 1, p.stderr)
+        self.assertIn(os.path.join(d, "env.db"), p.stderr)
+        self.assertEqual(os.listdir(d), [])
+        for act in (["channel", "create", "--name", "First"], ["channel", "list"]):
+            p = subprocess.run([vcptest.vcpd_bin()] + act, cwd=d, capture_output=True,
+                               text=True, env=env, timeout=30)
+            self.assertEqual(p.returncode, 0, p.stderr)
+        self.assertIn("First", p.stdout)
+        self.assertIn("env.db", os.listdir(d))
 
     def test_default_rate_is_vibers_limit(self):
         out = V.cli("channel", "create", "--name", "E2E default rate")
@@ -189,7 +225,7 @@ class AdminApi(Base):
         self.assertEqual([self.post(ch, "a"), self.post(ch, "b")], [0, 12])
         r = V.admin("POST", "/admin/v1/channels/%s/members" % ch.pa_id,
                     {"name": "Api Admin", "role": "admin"})
-        self.assertIn(r.status, (200, 201), r.short())
+        self.assertEqual(r.status, 201, r.short())  # it created a member, as create does
         mid = r.json["member"]["id"]
         r = V.admin("GET", "/admin/v1/channels/%s/members" % ch.pa_id)
         self.assertEqual({(m["id"], m["role"]) for m in r.json["members"]},
@@ -198,6 +234,26 @@ class AdminApi(Base):
         self.assertEqual(r.status, 200, r.short())
         r = V.admin("GET", "/admin/v1/channels/%s/members" % ch.pa_id)
         self.assertEqual([m["id"] for m in r.json["members"]], [ch.superadmin])
+
+    def test_urls_are_written_plainly(self):
+        # No "https:\/\/…" (json-c's default) in any admin answer: URLs as Viber writes them.
+        hook, avatar = "https://127.0.0.1:9/a/hook", "https://example.com/u/ann.jpg"
+        r = V.admin("POST", "/admin/v1/channels", {"name": "E2E slashes", "webhook": hook,
+                                                    "icon": "https://example.com/i/icon.jpg"})
+        self.assertEqual(r.status, 201, r.short())
+        ch = vcptest.Channel(r.json)
+        raws = [("create", r.raw)]
+        r = V.admin("POST", "/admin/v1/channels/%s/members" % ch.pa_id,
+                    {"name": "Ann", "avatar": avatar})
+        self.assertEqual(r.status, 201, r.short())
+        raws.append(("member add", r.raw))
+        for path in ("", "/" + ch.pa_id, "/%s/members" % ch.pa_id):
+            raws.append(("GET" + path, V.admin("GET", "/admin/v1/channels" + path).raw))
+        raws.append(("account info", V.api("/pa/get_account_info", token=ch.token).raw))
+        for what, raw in raws:
+            with self.subTest(what=what):
+                self.assertNotIn(b"\\/", raw)
+                self.assertTrue(hook.encode() in raw or avatar.encode() in raw, raw)
 
     def test_set_webhook_and_delete(self):
         ch = self.create("E2E API webhook")
@@ -281,7 +337,7 @@ class MemberIds(Base):
                 with self.subTest(id=mid, path=path_id):
                     r = V.admin("POST", "/admin/v1/channels/%s/members" % ch.pa_id,
                                 {"name": "M", "id": mid})
-                    self.assertEqual(r.status, 200, r.short())
+                    self.assertEqual(r.status, 201, r.short())  # creates: 201
                     self.assertEqual(r.json["member"]["id"], mid)
                     r = V.admin("DELETE", "/admin/v1/channels/%s/members/%s"
                                 % (ch.pa_id, path_id))

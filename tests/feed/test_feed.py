@@ -217,6 +217,26 @@ class FeedTest(unittest.TestCase):
         s.close()
         self.ok = True
 
+    def test_urls_are_written_plainly(self):
+        # Viber writes "https://x/y", not json-c's default "https:\/\/x\/y": the
+        # posts list and the event stream carry the URLs as they were posted.
+        s = Sse(self.v.port, self.base + "/events")
+        self.addCleanup(s.close)
+        s.next()  # retry: 2000
+        media = "https://example.com/pics/a/cat.jpg"
+        token = self.post({"type": "picture", "text": "a/b", "media": media,
+                           "thumbnail": "https://example.com/t/cat.jpg"})
+        ev = s.next_post(2)
+        self.assertEqual(ev["id"], str(token))
+        status, _, body = self.v.request("GET", self.base + "/posts")
+        self.assertEqual(status, 200)
+        for what, raw in (("posts list", body.decode()), ("event", ev["data"])):
+            with self.subTest(what=what):
+                self.assertNotIn("\\/", raw)
+                self.assertIn('"media":"%s"' % media, raw)
+                self.assertIn('"text":"a/b"', raw)
+        self.ok = True
+
     def test_resume_no_gap_no_duplicate(self):
         """Posts keep arriving while a viewer disconnects and resumes with
         Last-Event-ID (and once with ?last_event_id=): it sees every post

@@ -14,7 +14,9 @@
  *     0..1000;
  *   - every string the parser stored points into argv (it copies nothing),
  *     argv is left unchanged, and parsing again gives the same struct cli;
- *   - the usage and the command help (what main() prints) can be written.
+ *   - CLI_GROUP_HELP exactly when cli->group is set;
+ *   - the usage and the command and group help (what main() prints) can be
+ *     written.
  */
 #include <stdbool.h>
 #include <string.h>
@@ -40,7 +42,7 @@ static void check_strings(const struct cli *c, int argc, char **argv, const size
     const char *const fields[] = {
         c->token,         c->api_url, c->cacert, c->from,  c->thumbnail, c->size,
         c->duration,      c->name,    c->batch,  c->state, c->unknown,   c->sender_name,
-        c->sender_avatar, c->listen,  c->cert,   c->key,   c->port_file,
+        c->sender_avatar, c->listen,  c->cert,   c->key,   c->port_file, c->group,
     };
 
     for (size_t i = 0; i < sizeof fields / sizeof fields[0]; i++)
@@ -89,7 +91,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     check_strings(&cli, argc, argv, lens);
     if (rc == 0) {
         CHECK(action == CLI_RUN || action == CLI_USAGE || action == CLI_HELP ||
-              action == CLI_VERSION);
+              action == CLI_GROUP_HELP || action == CLI_VERSION);
+        CHECK((action == CLI_GROUP_HELP) == (cli.group != NULL));
         if (action == CLI_RUN || action == CLI_HELP)
             CHECK(cli.command != NULL && cli.command->run != NULL);
         if (action == CLI_RUN) {
@@ -112,6 +115,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
             cli_usage(err);
         else if (action == CLI_HELP)
             cli_command_help(err, cli.command);
+        else if (action == CLI_GROUP_HELP)
+            cli_group_help(err, cli.group);
     }
     fclose(err);
 

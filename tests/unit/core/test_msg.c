@@ -114,6 +114,8 @@ static void run_table(const char *name, check_fn fn, const struct ccase *cases, 
     assert_int_equal(bad, 0);
 }
 
+/* The valid types, as the unknown-type detail lists them. */
+#define TYPES "one of text, picture, video, file, contact, location, url, sticker"
 #define OK_               \
     {                     \
         VCP_STATUS_OK, "" \
@@ -134,17 +136,20 @@ static const struct ccase type_cases[] = {
     {"{\"type\":true}", BAD("type: must be a string")},
     {"{\"type\":[\"text\"]}", BAD("type: must be a string")},
     {"{\"type\":{}}", BAD("type: must be a string")},
-    {"{\"type\":\"foo\"}", BAD("type: unknown message type \"foo\"")},
-    {"{\"type\":\"Text\",\"text\":\"hi\"}", BAD("type: unknown message type \"Text\"")},
-    {"{\"type\":\"text \",\"text\":\"hi\"}", BAD("type: unknown message type \"text \"")},
-    {"{\"type\":\"text\\u0000x\",\"text\":\"hi\"}", BAD("type: unknown message type \"text?x\"")},
-    {"{\"type\":\"a\\\"b\\\\c\xc3\xa9\\n\"}", BAD("type: unknown message type \"a?b?c???\"")},
+    {"{\"type\":\"foo\"}", BAD("type: unknown message type \"foo\" (" TYPES ")")},
+    {"{\"type\":\"Text\",\"text\":\"hi\"}", BAD("type: unknown message type \"Text\" (" TYPES ")")},
+    {"{\"type\":\"text \",\"text\":\"hi\"}",
+     BAD("type: unknown message type \"text \" (" TYPES ")")},
+    {"{\"type\":\"text\\u0000x\",\"text\":\"hi\"}",
+     BAD("type: unknown message type \"text?x\" (" TYPES ")")},
+    {"{\"type\":\"a\\\"b\\\\c\xc3\xa9\\n\"}",
+     BAD("type: unknown message type \"a?b?c???\" (" TYPES ")")},
     {"{\"type\":\"{{32*a}}\"}",
-     BAD("type: unknown message type \"aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa\"")},
+     BAD("type: unknown message type \"aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa\" (" TYPES ")")},
     {"{\"type\":\"{{5000*a}}\"}",
-     BAD("type: unknown message type \"aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa...\"")},
+     BAD("type: unknown message type \"aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa...\" (" TYPES ")")},
     /* unknown type wins over everything the type would have needed */
-    {"{\"type\":\"foo\",\"sender\":5}", BAD("type: unknown message type \"foo\"")},
+    {"{\"type\":\"foo\",\"sender\":5}", BAD("type: unknown message type \"foo\" (" TYPES ")")},
     /* unknown fields are ignored */
     {"{\"type\":\"text\",\"text\":\"x\",\"auth_token\":\"t\",\"min_api_version\":1,"
      "\"keyboard\":{},\"tracking_data\":null,\"from\":5}",
@@ -656,7 +661,7 @@ static const struct ccase validate_cases[] = {
     {"{\"from\":[\"u\"],\"type\":\"text\",\"text\":\"x\"}", BAD("from: must be a string")},
     {"{\"from\":5,\"type\":\"nope\"}", BAD("from: must be a string")},
     {"{\"from\":\"u\",\"type\":5}", BAD("type: must be a string")},
-    {"{\"from\":\"u\",\"type\":\"nope\"}", BAD("type: unknown message type \"nope\"")},
+    {"{\"from\":\"u\",\"type\":\"nope\"}", BAD("type: unknown message type \"nope\" (" TYPES ")")},
     {"{\"from\":\"u\",\"type\":\"text\"}", MISSING("text: required")},
     {"{\"from\":\"u\",\"type\":\"sticker\",\"sticker_id\":\"46105\"}", PASS},
 };

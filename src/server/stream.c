@@ -1001,7 +1001,7 @@ void streams_adopt(struct streams *st, int fd, const struct sockaddr *sa, sockle
 static void run_intake(struct streams *st)
 {
     struct sub *adopted;
-    uint64_t v;
+    uint64_t v, one = 1;
 
     if (read(st->evfd, &v, sizeof v) < 0 && errno != EAGAIN)
         log_msg("error", "event streams: eventfd: %s", strerror(errno));
@@ -1044,6 +1044,13 @@ static void run_intake(struct streams *st)
         if (!s->dead && s->streaming)
             own_flush(st, s);
     }
+    /* Out of turns with streams still waiting: come back after the other
+     * events (a stream joins the list without a wake-up when it is not
+     * empty). */
+    pthread_mutex_lock(&st->lock);
+    if (st->ready && write(st->evfd, &one, sizeof one) < 0)
+        log_msg("error", "event streams: eventfd: %s", strerror(errno));
+    pthread_mutex_unlock(&st->lock);
 }
 
 /* Once a second: heads that did not arrive, sockets that stay full. */

@@ -8,10 +8,13 @@
  * refused).  Errors are HTTP statuses with {"error":…,"detail":…} bodies, as
  * the admin API answers: these endpoints are vcpd's own, not Viber's.
  *
- * The event stream is opened here and then served by stream.c: resuming
- * with Last-Event-ID (header or ?last_event_id=) replays from the store
- * every post newer than that id, oldest first, a page at a time, and then
- * goes on live without a gap or a duplicate (stream.h says why).
+ * The event stream: a connection that starts with it never reaches this
+ * file (the acceptor hands it to stream.c, which reads its request
+ * itself); one asked for on a connection libmicrohttpd already serves is
+ * opened here and served by stream.c through libmicrohttpd.  Either way,
+ * resuming with Last-Event-ID (header or ?last_event_id=) replays from the
+ * store every post newer than that id, oldest first, a page at a time, and
+ * then goes on live without a gap or a duplicate (stream.h says why).
  */
 #include <errno.h>
 #include <inttypes.h>

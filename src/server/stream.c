@@ -530,6 +530,7 @@ enum MHD_Result streams_open(struct streams *st, struct req *r, int64_t channel,
     MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE, "text/event-stream; charset=utf-8");
     MHD_add_response_header(resp, MHD_HTTP_HEADER_CACHE_CONTROL, "no-store");
     MHD_add_response_header(resp, "X-Accel-Buffering", "no");
+    MHD_add_response_header(resp, "X-Content-Type-Options", "nosniff");
     pthread_mutex_lock(&st->lock);
     sub_start(st, s, NULL, 0);
     pthread_mutex_unlock(&st->lock);

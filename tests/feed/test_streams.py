@@ -188,6 +188,68 @@ class AddressLimits(StreamTest):
         self.ok = True
 
 
+def raw(port, data, timeout=5):
+    """Sends data on a new connection; everything the server answered
+    before closing."""
+    sk = socket.create_connection(("127.0.0.1", port), timeout=timeout)
+    sk.sendall(data)
+    out = b""
+    try:
+        while True:
+            b = sk.recv(65536)
+            if not b:
+                break
+            out += b
+    except ConnectionResetError:
+        pass
+    sk.close()
+    return out
+
+
+class RequestHead(StreamTest):
+    """A stream's request head, read by vcpd itself: refusals are JSON with
+    the right status, and the connection closes."""
+    extra = ("--connection-timeout", "2")
+
+    def refused(self, data, status):
+        out = raw(self.v.port, data)
+        head, _, body = out.partition(b"\r\n\r\n")
+        self.assertTrue(head.startswith(b"HTTP/1.1 %d " % status), out[:200])
+        self.assertIn(b"Connection: close", head)
+        js = json.loads(body)
+        self.assertTrue(js["error"] and js["detail"], js)
+        return js
+
+    def test_refusals(self):
+        ev = "GET %s/events" % self.base
+        self.refused(("%s HTTP/1.1\r\n\r\n" % ev).encode(), 400)  # no Host
+        self.refused(("%s HTTP/1.1\r\nHost: x\r\nContent-Length: 3\r\n\r\nabc" % ev).encode(),
+                     400)
+        self.refused(("%s HTTP/1.1\r\nHost: x\r\nLast-Event-ID: x\r\n\r\n" % ev).encode(), 400)
+        self.refused(("%s HTTP/3.0\r\nHost: x\r\n\r\n" % ev).encode(), 505)
+        js = self.refused(b"GET /api/v1/channels/pa:1/events HTTP/1.1\r\nHost: x\r\n\r\n", 404)
+        self.assertEqual(js["detail"], "no such channel")
+        big = ("%s HTTP/1.1\r\nHost: x\r\nCookie: %s\r\n\r\n" % (ev, "a" * 9000)).encode()
+        self.refused(big, 431)
+        # a deleted channel is gone for streams too
+        self.v.cli("channel", "delete", self.pa)
+        self.refused(("%s HTTP/1.1\r\nHost: x\r\n\r\n" % ev).encode(), 404)
+        self.ok = True
+
+    def test_head_that_never_ends_is_closed(self):
+        sk = socket.create_connection(("127.0.0.1", self.v.port), timeout=10)
+        sk.sendall(("GET %s/events HTTP/1.1\r\nHost: x\r\n" % self.base).encode())
+        t0 = time.time()
+        self.assertEqual(sk.recv(100), b"")  # closed, unanswered
+        self.assertLess(time.time() - t0, 5)
+        sk.close()
+        # the place is given back: a stream still opens
+        s = Sse(self.v.port, self.base + "/events")
+        self.assertEqual(s.status, 200)
+        s.close()
+        self.ok = True
+
+
 if __name__ == "__main__":
     if len(sys.argv) < 2 or not os.access(sys.argv[1], os.X_OK):
         sys.exit("usage: test_streams.py PATH/TO/vcpd [unittest args]")

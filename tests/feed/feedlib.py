@@ -10,8 +10,10 @@ import os
 import shutil
 import socket
 import subprocess
+import sys
 import tempfile
 import time
+import unittest
 
 
 def read(path):
@@ -200,3 +202,29 @@ class Sse:
 
     def close(self):
         self.sock.close()
+
+
+class ChannelCase(unittest.TestCase):
+    """A test with its own vcpd (heartbeats every 300 ms, `extra` options)
+    and one channel that may post.  Set ok when the test got to its end:
+    otherwise tearDown prints vcpd's stderr.  vcpd must exit cleanly."""
+    binary = None  # PATH/TO/vcpd, set by the test program
+    extra = ()
+
+    def setUp(self):
+        self.v = Vcpd(self.binary, env={"VCPD_SSE_PING_MS": "300"}, extra=self.extra)
+        self.pa, self.tok, self.sa = self.v.channel()
+        self.base = "/api/v1/channels/" + self.pa
+        self.ok = False
+
+    def tearDown(self):
+        rc = self.v.stop()
+        if not self.ok or rc != 0:
+            sys.stderr.write("\n--- vcpd stderr (exit %s) ---\n%s\n" % (rc, self.v.stderr()))
+        self.v.cleanup()
+        self.assertEqual(rc, 0, "vcpd did not exit cleanly")
+
+    def post(self, msg):
+        m = dict(msg)
+        m["from"] = self.sa
+        return self.v.post(self.tok, m)

@@ -12,9 +12,8 @@ import time
 import unittest
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from feedlib import Sse, Vcpd  # noqa: E402
+from feedlib import ChannelCase, Sse  # noqa: E402
 
-VCPD = None
 TYPES = ["text", "picture", "video", "file", "contact", "location", "url", "sticker"]
 
 
@@ -22,25 +21,7 @@ def text(i):
     return {"type": "text", "text": "post %d" % i}
 
 
-class FeedTest(unittest.TestCase):
-    def setUp(self):
-        self.v = Vcpd(VCPD, env={"VCPD_SSE_PING_MS": "300"})
-        self.pa, self.tok, self.sa = self.v.channel()
-        self.base = "/api/v1/channels/" + self.pa
-        self.ok = False
-
-    def tearDown(self):
-        rc = self.v.stop()
-        if not self.ok or rc != 0:
-            sys.stderr.write("\n--- vcpd stderr (exit %s) ---\n%s\n" % (rc, self.v.stderr()))
-        self.v.cleanup()
-        self.assertEqual(rc, 0, "vcpd did not exit cleanly")
-
-    def post(self, msg):
-        m = dict(msg)
-        m["from"] = self.sa
-        return self.v.post(self.tok, m)
-
+class FeedTest(ChannelCase):
     def posts(self, query=""):
         status, js = self.v.get_json(self.base + "/posts" + query)
         self.assertEqual(status, 200, js)
@@ -320,5 +301,5 @@ class FeedTest(unittest.TestCase):
 if __name__ == "__main__":
     if len(sys.argv) < 2 or not os.access(sys.argv[1], os.X_OK):
         sys.exit("usage: test_feed.py PATH/TO/vcpd [unittest args]")
-    VCPD = os.path.abspath(sys.argv.pop(1))
+    ChannelCase.binary = os.path.abspath(sys.argv.pop(1))
     unittest.main(verbosity=2)

@@ -15,9 +15,8 @@ import time
 import unittest
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from feedlib import Sse, Vcpd  # noqa: E402
+from feedlib import ChannelCase, Sse  # noqa: E402
 
-VCPD = None
 
 
 def rss_kib(pid):
@@ -28,29 +27,7 @@ def rss_kib(pid):
     raise AssertionError("no VmRSS")
 
 
-class StreamTest(unittest.TestCase):
-    extra = ()
-
-    def setUp(self):
-        self.v = Vcpd(VCPD, env={"VCPD_SSE_PING_MS": "300"}, extra=self.extra)
-        self.pa, self.tok, self.sa = self.v.channel()
-        self.base = "/api/v1/channels/" + self.pa
-        self.ok = False
-
-    def tearDown(self):
-        rc = self.v.stop()
-        if not self.ok or rc != 0:
-            sys.stderr.write("\n--- vcpd stderr (exit %s) ---\n%s\n" % (rc, self.v.stderr()))
-        self.v.cleanup()
-        self.assertEqual(rc, 0, "vcpd did not exit cleanly")
-
-    def post(self, msg):
-        m = dict(msg)
-        m["from"] = self.sa
-        return self.v.post(self.tok, m)
-
-
-class Delivery(StreamTest):
+class Delivery(ChannelCase):
     def test_concurrent_posts_reach_every_stream_in_order(self):
         """16 posters at once fill group commits of many posts, whose
         requests libmicrohttpd resumes in any order: a live viewer and a
@@ -105,7 +82,7 @@ class Delivery(StreamTest):
         self.ok = True
 
 
-class BoundedReplay(StreamTest):
+class BoundedReplay(ChannelCase):
     def test_replays_that_are_not_read_hold_little_memory(self):
         """40 clients resume from the first of 400 maximal posts (~11 MB to
         replay each) and never read: vcpd reads replays a page at a time as
@@ -141,7 +118,7 @@ class BoundedReplay(StreamTest):
         self.ok = True
 
 
-class AddressLimits(StreamTest):
+class AddressLimits(ChannelCase):
     extra = ("--max-connections-per-ip", "4", "--max-streams-per-ip", "2")
 
     def test_streams_count_toward_the_address_limits(self):
@@ -206,7 +183,7 @@ def raw(port, data, timeout=5):
     return out
 
 
-class RequestHead(StreamTest):
+class RequestHead(ChannelCase):
     """A stream's request head, read by vcpd itself: refusals are JSON with
     the right status, and the connection closes."""
     extra = ("--connection-timeout", "2")
@@ -253,5 +230,5 @@ class RequestHead(StreamTest):
 if __name__ == "__main__":
     if len(sys.argv) < 2 or not os.access(sys.argv[1], os.X_OK):
         sys.exit("usage: test_streams.py PATH/TO/vcpd [unittest args]")
-    VCPD = os.path.abspath(sys.argv.pop(1))
+    ChannelCase.binary = os.path.abspath(sys.argv.pop(1))
     unittest.main(verbosity=2)

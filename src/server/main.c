@@ -22,15 +22,15 @@
 #include "server/ratelimit.h"
 #include "server/server.h"
 #include "server/util.h"
+#include "server/version.h"
 
-#define VCPD_VERSION "0.1.0"
-#define DEFAULT_DB   "vcpd.db"
+#define DEFAULT_DB "vcpd.db"
 
 static const char usage_main[] =
     "usage: vcpd [serve] [options]        run the server\n"
     "       vcpd channel ACTION [options] administer channels (offline, on --db)\n"
     "       vcpd member ACTION [options]  administer channel members (offline)\n"
-    "       vcpd --version\n"
+    "       vcpd --version                release and git commit of this build\n"
     "\n"
     "Run 'vcpd serve --help', 'vcpd channel --help' or 'vcpd member --help' for details.\n";
 
@@ -38,7 +38,8 @@ static const char usage_serve[] =
     "usage: vcpd serve [options]\n"
     "\n"
     "Serves the Viber Channels Post API (/pa/set_webhook, /pa/get_account_info,\n"
-    "/pa/post) and the admin API (/admin/v1/...).\n"
+    "/pa/post), the admin API (/admin/v1/...), /healthz, /readyz (200 only while\n"
+    "the database answers), /version and /metrics.\n"
     "\n"
     "  --listen HOST:PORT          address to listen on (default 127.0.0.1:8080;\n"
     "                              [::1]:PORT for IPv6; port 0 picks a free port)\n"
@@ -646,7 +647,7 @@ out:
 int main(int argc, char **argv)
 {
     if (argc >= 2 && (strcmp(argv[1], "--version") == 0 || strcmp(argv[1], "-V") == 0)) {
-        printf("vcpd %s\n", VCPD_VERSION);
+        printf("vcpd %s (git %s)\n", vcpd_version, vcpd_git_hash);
         return 0;
     }
     if (argc >= 2 && (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0)) {

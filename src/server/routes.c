@@ -16,6 +16,8 @@ static const struct route routes[] = {
     {"GET", "/pa/get_account_info", false, api_get_account_info},
     {"POST", "/sandbox/webhook", false, sandbox_webhook},
     {"GET", "/healthz", false, health_get},
+    {"GET", "/readyz", false, ready_get},
+    {"GET", "/version", false, version_get},
     {"GET", "/metrics", false, metrics_get},
     {"GET", "/openapi.yaml", false, page_openapi},
     {"GET", "/admin/v1/", true, admin_http},

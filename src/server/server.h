@@ -225,6 +225,10 @@ enum MHD_Result sandbox_webhook(struct req *r);
 /* --- misc -------------------------------------------------------------- */
 
 enum MHD_Result health_get(struct req *r);
+/* 200 {"status":"ready"} when the store answers, else 503 with a detail. */
+enum MHD_Result ready_get(struct req *r);
+/* {"name":"vcpd","version":"0.1.0","git":"<commit>"} */
+enum MHD_Result version_get(struct req *r);
 enum MHD_Result metrics_get(struct req *r);
 
 #endif

@@ -63,6 +63,7 @@ enum stmt_id {
     ST_BEGIN,
     ST_COMMIT,
     ST_ROLLBACK,
+    ST_PING,
     ST_CH_INSERT,
     ST_CH_BY_TOKEN,
     ST_CH_BY_PA_ID,
@@ -85,6 +86,7 @@ static const char *const stmt_sql[ST_COUNT] = {
     [ST_BEGIN] = "BEGIN IMMEDIATE",
     [ST_COMMIT] = "COMMIT",
     [ST_ROLLBACK] = "ROLLBACK",
+    [ST_PING] = "SELECT 1 FROM channels LIMIT 1",
     [ST_CH_INSERT] = "INSERT INTO channels (pa_id, token_hash, name, uri, icon, background,"
                      " category, subcategory, country, lat, lon, webhook, state, rate_count,"
                      " rate_window_s, created_ms)"
@@ -493,6 +495,18 @@ fail:
 static const char *sq_errmsg(struct store *st)
 {
     return sq_of(st)->err;
+}
+
+/* One read of the channels table: a row or none both mean the database answered. */
+static int sq_ping(struct store *st)
+{
+    struct sq *s = sq_of(st);
+    sqlite3_stmt *stmt = s->st[ST_PING];
+    int rc = sqlite3_step(stmt);
+    int ret = rc == SQLITE_ROW || rc == SQLITE_DONE ? STORE_OK : fail(s, rc, "ping");
+
+    done_with(stmt);
+    return ret;
 }
 
 /* ---- channels ----------------------------------------------------------------------------- */
@@ -965,6 +979,7 @@ const struct store_ops store_sqlite_ops = {
     .close = sq_close,
     .errmsg = sq_errmsg,
     .config_version = sq_config_version,
+    .ping = sq_ping,
     .channel_create = sq_channel_create,
     .channel_by_token = sq_channel_by_token,
     .channel_by_pa_id = sq_channel_by_pa_id,

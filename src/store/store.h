@@ -93,6 +93,12 @@ struct store_ops {
      * Changes made through this interface move it after they are committed.
      */
     uint64_t (*config_version)(struct store *s);
+    /*
+     * STORE_OK when the database answers a read of the channels table now
+     * (readiness: the file is there, readable and of a schema this program
+     * knows); STORE_ERROR otherwise, errmsg saying why.
+     */
+    int (*ping)(struct store *s);
 
     /*
      * Creates a channel from c.  The caller chooses c->pa_id (random digits);
@@ -182,6 +188,7 @@ struct store {
 
 #define store_errmsg(s)                     ((s)->ops->errmsg(s))
 #define store_config_version(s)             ((s)->ops->config_version(s))
+#define store_ping(s)                       ((s)->ops->ping(s))
 #define store_channel_create(s, c, h)       ((s)->ops->channel_create((s), (c), (h)))
 #define store_channel_by_token(s, h, o)     ((s)->ops->channel_by_token((s), (h), (o)))
 #define store_channel_by_pa_id(s, id, o)    ((s)->ops->channel_by_pa_id((s), (id), (o)))

@@ -172,36 +172,50 @@ static struct json_object *wrap(const char *key, struct json_object *v)
     return o;
 }
 
-/* Adds a member described by args (name, role, id, avatar) to channel ch. */
-static int member_add(struct op_ctx *c, struct member *m, int default_role)
+/*
+ * Reads a member described by obj (name, role, id, avatar) into m; a random
+ * id when obj has none.  Nothing is stored.
+ */
+static int member_parse(struct op_ctx *c, struct json_object *obj, struct member *m,
+                        int default_role)
 {
-    struct json_object *v;
+    struct json_object *v, *saved = c->args;
     int rc;
 
+    c->args = obj; /* arg_str reads c->args */
     memset(m, 0, sizeof *m);
     m->role = default_role;
-    if ((rc = arg_str(c, "name", m->name, sizeof m->name, true, false)) != 0)
-        return rc;
-    if ((rc = arg_str(c, "avatar", m->avatar, sizeof m->avatar, false, true)) != 0)
-        return rc;
-    if ((rc = arg_str(c, "id", m->id, sizeof m->id, false, false)) != 0)
-        return rc; /* "id: too long" past 64 bytes */
-    if (m->id[0] != '\0' && strspn(m->id, MEMBER_ID_CHARS) != strlen(m->id))
-        return fail(c, ADMIN_BAD_REQUEST, "%s: " MEMBER_ID_RULE, "id");
-    if (m->id[0] == '\0' && auth_member_id_new(m->id) != 0)
-        return fail(c, ADMIN_ERROR, "%s: random generator failed", "id");
-    if (c->args && json_object_object_get_ex(c->args, "role", &v)) {
+    if ((rc = arg_str(c, "name", m->name, sizeof m->name, true, false)) != 0 ||
+        (rc = arg_str(c, "avatar", m->avatar, sizeof m->avatar, false, true)) != 0 ||
+        (rc = arg_str(c, "id", m->id, sizeof m->id, false, false)) != 0) /* "id: too long" */
+        goto out;
+    if (m->id[0] != '\0' && strspn(m->id, MEMBER_ID_CHARS) != strlen(m->id)) {
+        rc = fail(c, ADMIN_BAD_REQUEST, "%s: " MEMBER_ID_RULE, "id");
+        goto out;
+    }
+    if (m->id[0] == '\0' && auth_member_id_new(m->id) != 0) {
+        rc = fail(c, ADMIN_ERROR, "%s: random generator failed", "id");
+        goto out;
+    }
+    if (obj && json_object_object_get_ex(obj, "role", &v)) {
         const char *r = json_object_get_string(v);
-        if (!json_object_is_type(v, json_type_string))
-            return fail(c, ADMIN_BAD_REQUEST, "%s: must be \"superadmin\" or \"admin\"", "role");
-        if (strcmp(r, "superadmin") == 0)
+        if (json_object_is_type(v, json_type_string) && strcmp(r, "superadmin") == 0)
             m->role = ROLE_SUPERADMIN;
-        else if (strcmp(r, "admin") == 0)
+        else if (json_object_is_type(v, json_type_string) && strcmp(r, "admin") == 0)
             m->role = ROLE_ADMIN;
         else
-            return fail(c, ADMIN_BAD_REQUEST, "%s: must be \"superadmin\" or \"admin\"", "role");
+            rc = fail(c, ADMIN_BAD_REQUEST, "%s: must be \"superadmin\" or \"admin\"", "role");
     }
-    rc = store_member_add(c->s, c->ch.id, m);
+out:
+    c->args = saved;
+    return rc;
+}
+
+/* Stores member m in channel c->ch. */
+static int member_store(struct op_ctx *c, const struct member *m)
+{
+    int rc = store_member_add(c->s, c->ch.id, m);
+
     if (rc == STORE_EXISTS)
         return fail(c, ADMIN_CONFLICT, "member %s is already in the channel", m->id);
     if (rc != STORE_OK)
@@ -209,13 +223,110 @@ static int member_add(struct op_ctx *c, struct member *m, int default_role)
     return ADMIN_OK;
 }
 
+/* Adds a member described by args (name, role, id, avatar) to channel ch. */
+static int member_add(struct op_ctx *c, struct member *m, int default_role)
+{
+    int rc = member_parse(c, c->args, m, default_role);
+
+    return rc != ADMIN_OK ? rc : member_store(c, m);
+}
+
+/*
+ * channel.create's fixtures: a chosen "token" (checked by auth_token_check,
+ * stored only as its hash like any other) into token, and a chosen public
+ * "id" ("pa:" and 1 to 20 digits) into c->ch.pa_id.  Absent: left as they are.
+ */
+static int fixture_ids(struct op_ctx *c, char *token, size_t token_cap)
+{
+    struct json_object *v;
+    const char *id;
+    size_t n;
+    int rc;
+
+    if (c->args && json_object_object_get_ex(c->args, "token", &v)) {
+        if (!json_object_is_type(v, json_type_string))
+            return fail(c, ADMIN_BAD_REQUEST, "%s: must be a string", "token");
+        n = (size_t)json_object_get_string_len(v);
+        if (auth_token_check(json_object_get_string(v), n, c->detail, c->detail_len) != 0)
+            return ADMIN_BAD_REQUEST;
+        if (n >= token_cap)
+            return fail(c, ADMIN_BAD_REQUEST, "%s: too long", "token");
+        memcpy(token, json_object_get_string(v), n + 1);
+    }
+    if ((rc = arg_str(c, "id", c->ch.pa_id, sizeof c->ch.pa_id, false, false)) != 0)
+        return rc;
+    id = c->ch.pa_id;
+    n = strlen(id);
+    if (n > 0 &&
+        (n < 4 || n > 23 || strncmp(id, "pa:", 3) != 0 || strspn(id + 3, "0123456789") != n - 3))
+        return fail(c, ADMIN_BAD_REQUEST, "%s: expected \"pa:\" and 1 to 20 digits", "id");
+    return ADMIN_OK;
+}
+
+/*
+ * channel.create's "members": an array of member objects (as member.add
+ * takes them), added after the superadmin.  Parsed into *out (malloc'd,
+ * *n of them) before anything is stored, so a bad one changes nothing.
+ * Ids must differ from each other and from the superadmin's (sa).
+ */
+static int members_parse(struct op_ctx *c, const struct member *sa, struct member **out, size_t *n)
+{
+    struct json_object *arr;
+    struct member *v;
+    size_t len;
+    int rc;
+
+    *out = NULL;
+    *n = 0;
+    if (!c->args || !json_object_object_get_ex(c->args, "members", &arr) || arr == NULL)
+        return ADMIN_OK;
+    if (!json_object_is_type(arr, json_type_array))
+        return fail(c, ADMIN_BAD_REQUEST, "%s: must be an array of members", "members");
+    len = json_object_array_length(arr);
+    if (len > 1000)
+        return fail(c, ADMIN_BAD_REQUEST, "%s: at most 1000", "members");
+    if (len == 0)
+        return ADMIN_OK;
+    v = calloc(len, sizeof *v);
+    if (!v)
+        return fail(c, ADMIN_ERROR, "out of memory");
+    for (size_t i = 0; i < len; i++) {
+        struct json_object *m = json_object_array_get_idx(arr, i);
+        char why[200];
+
+        if (!json_object_is_type(m, json_type_object)) {
+            rc = fail(c, ADMIN_BAD_REQUEST, "members[%zu]: must be an object", i);
+            goto fail;
+        }
+        if ((rc = member_parse(c, m, &v[i], ROLE_ADMIN)) != ADMIN_OK) {
+            snprintf(why, sizeof why, "%s", c->detail);
+            fail(c, rc, "members[%zu].%s", i, why);
+            goto fail;
+        }
+        for (size_t j = 0; j <= i; j++) {
+            const char *other = j < i ? v[j].id : sa->id;
+            if (strcmp(other, v[i].id) == 0) {
+                rc = fail(c, ADMIN_BAD_REQUEST, "members[%zu].id: %s is given twice", i, v[i].id);
+                goto fail;
+            }
+        }
+    }
+    *out = v;
+    *n = len;
+    return ADMIN_OK;
+fail:
+    free(v);
+    return rc;
+}
+
 static int op_channel_create(struct op_ctx *c, struct json_object **out)
 {
     struct channel *ch = &c->ch;
-    struct member m;
-    struct json_object *v, *sa_args = NULL, *saved;
-    char token[AUTH_TOKEN_LEN + 1];
+    struct member sa, *members = NULL;
+    struct json_object *v, *sa_args = NULL, *arr;
+    char token[AUTH_TOKEN_MAX + 1] = "";
     uint8_t hash[STORE_HASH_LEN];
+    size_t n_members = 0;
     int rc;
 
     memset(ch, 0, sizeof *ch);
@@ -227,7 +338,8 @@ static int op_channel_create(struct op_ctx *c, struct json_object **out)
         (rc = arg_str(c, "subcategory", ch->subcategory, sizeof ch->subcategory, false, false)) !=
             0 ||
         (rc = arg_str(c, "country", ch->country, sizeof ch->country, false, false)) != 0 ||
-        (rc = arg_str(c, "webhook", ch->webhook, sizeof ch->webhook, false, true)) != 0)
+        (rc = arg_str(c, "webhook", ch->webhook, sizeof ch->webhook, false, true)) != 0 ||
+        (rc = fixture_ids(c, token, sizeof token)) != 0)
         return rc;
     ch->rate_count = ADMIN_DEFAULT_RATE_COUNT;
     ch->rate_window_s = ADMIN_DEFAULT_RATE_WINDOW;
@@ -246,33 +358,71 @@ static int op_channel_create(struct op_ctx *c, struct json_object **out)
         }
         ch->uri[j] = '\0';
     }
-    if (auth_token_new(token) != 0 || auth_pa_id_new(ch->pa_id) != 0)
-        return fail(c, ADMIN_ERROR, "%s: random generator failed", "token");
-    auth_token_hash(token, strlen(token), hash);
-    if (store_channel_create(c->s, ch, hash) != STORE_OK)
-        return store_fail(c);
 
-    /* the first superadmin: the sender id posts must use */
+    /* the first superadmin (the sender id posts must use), then the other
+     * members: all checked before anything is stored */
     sa_args = json_object_new_object();
     if (c->args && json_object_object_get_ex(c->args, "superadmin", &v) &&
         json_object_is_type(v, json_type_string) && json_object_get_string_len(v) > 0)
         json_object_object_add(sa_args, "name", json_object_get(v));
     else
         json_object_object_add(sa_args, "name", json_object_new_string("Super Admin"));
-    json_object_object_add(sa_args, "role", json_object_new_string("superadmin"));
-    saved = c->args;
-    c->args = sa_args;
-    rc = member_add(c, &m, ROLE_SUPERADMIN);
-    c->args = saved;
+    if (c->args && json_object_object_get_ex(c->args, "superadmin_id", &v) && v != NULL)
+        json_object_object_add(sa_args, "id", json_object_get(v));
+    rc = member_parse(c, sa_args, &sa, ROLE_SUPERADMIN);
     json_object_put(sa_args);
-    if (rc != ADMIN_OK)
+    if (rc != ADMIN_OK) {
+        char why[200];
+        snprintf(why, sizeof why, "%s", c->detail);
+        return fail(c, rc, "superadmin_%s", why); /* "superadmin_id: ..." */
+    }
+    if ((rc = members_parse(c, &sa, &members, &n_members)) != ADMIN_OK)
         return rc;
+
+    if ((token[0] == '\0' && auth_token_new(token) != 0) ||
+        (ch->pa_id[0] == '\0' && auth_pa_id_new(ch->pa_id) != 0) ||
+        auth_random_u64(&ch->epoch) != 0) {
+        rc = fail(c, ADMIN_ERROR, "%s: random generator failed", "token");
+        goto out;
+    }
+    auth_token_hash(token, strlen(token), hash);
+    rc = store_channel_create(c->s, ch, hash);
+    if (rc == STORE_EXISTS) {
+        /* the pa_id, or the token's hash: a chosen one that is taken */
+        struct channel other;
+        if (store_channel_by_pa_id(c->s, ch->pa_id, &other) == STORE_OK)
+            rc = fail(c, ADMIN_CONFLICT, "id: %s is taken", ch->pa_id);
+        else
+            rc = fail(c, ADMIN_CONFLICT, "token: already the token of another channel");
+        goto out;
+    }
+    if (rc != STORE_OK) {
+        rc = store_fail(c);
+        goto out;
+    }
+    if ((rc = member_store(c, &sa)) != ADMIN_OK)
+        goto out;
+    arr = json_object_new_array_ext((int)n_members);
+    for (size_t i = 0; i < n_members; i++) {
+        if ((rc = member_store(c, &members[i])) != ADMIN_OK) {
+            json_object_put(arr);
+            goto out;
+        }
+        json_object_array_add(arr, admin_member_json(&members[i]));
+    }
 
     *out = json_object_new_object();
     json_object_object_add(*out, "channel", admin_channel_json(ch));
     json_object_object_add(*out, "token", json_object_new_string(token));
-    json_object_object_add(*out, "superadmin", admin_member_json(&m));
-    return ADMIN_OK;
+    json_object_object_add(*out, "superadmin", admin_member_json(&sa));
+    if (n_members > 0)
+        json_object_object_add(*out, "members", arr);
+    else
+        json_object_put(arr);
+    rc = ADMIN_OK;
+out:
+    free(members);
+    return rc;
 }
 
 static int op_channel_list(struct op_ctx *c, struct json_object **out)
@@ -394,6 +544,43 @@ static int op_set_webhook(struct op_ctx *c, struct json_object **out)
     return ADMIN_OK;
 }
 
+/*
+ * Empties the channel for the next test: its posts go, and a new epoch
+ * makes every vcpd using the store start its per-channel memory afresh
+ * (rate bucket).  Token, members, settings and state stay.
+ */
+static int op_reset(struct op_ctx *c, struct json_object **out)
+{
+    struct json_object *deleted;
+    int64_t posts = 0;
+
+    if (auth_random_u64(&c->ch.epoch) != 0)
+        return fail(c, ADMIN_ERROR, "%s: random generator failed", "epoch");
+    if (store_channel_reset(c->s, c->ch.id, c->ch.epoch, &posts) != STORE_OK)
+        return store_fail(c);
+    c->ch.posts_count = 0;
+    *out = wrap("channel", admin_channel_json(&c->ch));
+    deleted = json_object_new_object();
+    json_object_object_add(deleted, "posts", json_object_new_int64(posts));
+    json_object_object_add(*out, "deleted", deleted);
+    return ADMIN_OK;
+}
+
+/* Empties the whole store: every channel with its members and posts. */
+static int op_sandbox_reset(struct op_ctx *c, struct json_object **out)
+{
+    struct json_object *deleted;
+    int64_t channels = 0, posts = 0;
+
+    if (store_reset_all(c->s, &channels, &posts) != STORE_OK)
+        return store_fail(c);
+    deleted = json_object_new_object();
+    json_object_object_add(deleted, "channels", json_object_new_int64(channels));
+    json_object_object_add(deleted, "posts", json_object_new_int64(posts));
+    *out = wrap("deleted", deleted);
+    return ADMIN_OK;
+}
+
 static int op_member_add(struct op_ctx *c, struct json_object **out)
 {
     struct member m;
@@ -437,12 +624,20 @@ static const struct {
     bool needs_channel;
     op_fn fn;
 } ops[] = {
-    {"channel.create", false, op_channel_create}, {"channel.list", false, op_channel_list},
-    {"channel.show", true, op_channel_show},      {"channel.block", true, op_block},
-    {"channel.suspend", true, op_suspend},        {"channel.activate", true, op_activate},
-    {"channel.delete", true, op_delete},          {"channel.rotate-token", true, op_rotate},
-    {"channel.set-rate", true, op_set_rate},      {"channel.set-webhook", true, op_set_webhook},
-    {"member.add", true, op_member_add},          {"member.remove", true, op_member_remove},
+    {"channel.create", false, op_channel_create},
+    {"channel.list", false, op_channel_list},
+    {"channel.show", true, op_channel_show},
+    {"channel.block", true, op_block},
+    {"channel.suspend", true, op_suspend},
+    {"channel.activate", true, op_activate},
+    {"channel.delete", true, op_delete},
+    {"channel.rotate-token", true, op_rotate},
+    {"channel.set-rate", true, op_set_rate},
+    {"channel.set-webhook", true, op_set_webhook},
+    {"channel.reset", true, op_reset},
+    {"sandbox.reset", false, op_sandbox_reset},
+    {"member.add", true, op_member_add},
+    {"member.remove", true, op_member_remove},
     {"member.list", true, op_member_list},
 };
 

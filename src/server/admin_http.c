@@ -9,11 +9,13 @@
  *   GET    /admin/v1/channels/{id}                 channel.show
  *   DELETE /admin/v1/channels/{id}                 channel.delete
  *   POST   /admin/v1/channels/{id}/{action}        block suspend activate delete rotate-token
+ *                                                  reset (posts go; token, members stay)
  *   PUT    /admin/v1/channels/{id}/rate            {"count":N,"window":S} (count 0: off)
  *   PUT    /admin/v1/channels/{id}/webhook         {"url":"..."} (stored without a check)
  *   GET    /admin/v1/channels/{id}/members         member.list
  *   POST   /admin/v1/channels/{id}/members         member.add
  *   DELETE /admin/v1/channels/{id}/members/{mid}   member.remove
+ *   POST   /admin/v1/reset                         sandbox.reset (only with --sandbox)
  */
 #include <string.h>
 
@@ -41,6 +43,27 @@ static bool authorized(struct req *r)
     if (!h || strncmp(h, "Bearer ", 7) != 0)
         return false;
     return auth_str_equal(h + 7, r->srv->cfg.admin_key);
+}
+
+/*
+ * POST /admin/v1/reset: the whole store emptied, for a test suite's next
+ * run.  Only a --sandbox vcpd offers it: on a server people read, one call
+ * would take every channel away.
+ */
+static enum MHD_Result reset_all(struct req *r)
+{
+    struct json_object *out = NULL;
+    char detail[256];
+
+    if (strcmp(r->method, "POST") != 0)
+        return http_reply_error(r, 405, NULL);
+    if (!r->srv->cfg.sandbox)
+        return reply_error(r, 403, "forbidden", "resetting the whole store needs vcpd --sandbox");
+    if (admin_exec(r->srv->store, "sandbox.reset", NULL, &out, detail, sizeof detail) != ADMIN_OK) {
+        log_msg("error", "admin sandbox.reset: %s", detail);
+        return reply_error(r, 500, "internal error", "see the server log");
+    }
+    return http_reply_json(r, 200, out);
 }
 
 /* Maps method and the path after /admin/v1/channels to an operation name
@@ -71,10 +94,11 @@ static const char *map_op(const char *method, const char *rest, struct json_obje
                                                : NULL;
     rest = slash + 1;
     if (strcmp(method, "POST") == 0) {
-        static const char *const actions[] = {"block", "suspend", "activate", "delete",
-                                              "rotate-token"};
-        static const char *const ops[] = {"channel.block", "channel.suspend", "channel.activate",
-                                          "channel.delete", "channel.rotate-token"};
+        static const char *const actions[] = {"block",  "suspend",      "activate",
+                                              "delete", "rotate-token", "reset"};
+        static const char *const ops[] = {"channel.block",        "channel.suspend",
+                                          "channel.activate",     "channel.delete",
+                                          "channel.rotate-token", "channel.reset"};
         for (size_t i = 0; i < sizeof actions / sizeof actions[0]; i++)
             if (strcmp(rest, actions[i]) == 0)
                 return ops[i];
@@ -106,6 +130,8 @@ enum MHD_Result admin_http(struct req *r)
                            "start vcpd with --admin-key or VCPD_ADMIN_KEY");
     if (!authorized(r))
         return http_reply_status(r, 401);
+    if (strcmp(r->path, "/admin/v1/reset") == 0)
+        return reset_all(r);
     if (strncmp(r->path, base, sizeof base - 1) != 0)
         return http_reply_status(r, 404);
     /* the API's own body reader: same limits, same strict JSON, same details */

@@ -135,7 +135,7 @@ static int rate_step(struct req *r, char *detail, size_t detail_len)
     const struct channel *c = r->chan;
 
     if (!r->srv->cfg.rate_limit ||
-        ratelimit_take(r->srv->rl, c->id, c->rate_count, c->rate_window_s, mono_us()))
+        ratelimit_take(r->srv->rl, c->id, c->epoch, c->rate_count, c->rate_window_s, mono_us()))
         return VCP_STATUS_OK;
     snprintf(detail, detail_len, "rate limit: %d requests per %d s", c->rate_count,
              c->rate_window_s);

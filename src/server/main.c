@@ -30,6 +30,7 @@ static const char usage_main[] =
     "usage: vcpd [serve] [options]        run the server\n"
     "       vcpd channel ACTION [options] administer channels (offline, on --db)\n"
     "       vcpd member ACTION [options]  administer channel members (offline)\n"
+    "       vcpd sandbox reset --yes      empty the whole database (offline)\n"
     "       vcpd --version                release and git commit of this build\n"
     "\n"
     "Run 'vcpd serve --help', 'vcpd channel --help' or 'vcpd member --help' for details.\n";
@@ -73,8 +74,12 @@ static const char usage_channel[] =
     "  create --name NAME [--superadmin NAME] [--webhook URL] [--rate N/S|off]\n"
     "         [--uri URI] [--icon URL] [--background URL] [--category C]\n"
     "         [--subcategory S] [--country CC]\n"
+    "         [--token TOKEN] [--id pa:DIGITS] [--superadmin-id MEMBER_ID]\n"
     "                       create a channel and its first superadmin; prints the\n"
-    "                       token once (default rate: 500/10, Viber's limit)\n"
+    "                       token once (default rate: 500/10, Viber's limit);\n"
+    "                       --token, --id, --superadmin-id: fixtures a test suite\n"
+    "                       hard-codes instead of random ones (TOKEN: 32-256 of\n"
+    "                       A-Z a-z 0-9 - _ . ~ + / =, at least 10 different)\n"
     "  list                 all channels\n"
     "  show ID              one channel and its members\n"
     "  block ID | suspend ID | activate ID | delete ID\n"
@@ -83,6 +88,9 @@ static const char usage_channel[] =
     "  rotate-token ID      new token; the old one fails at once\n"
     "  set-rate ID N/S|off  allow N requests per S seconds, or no limit\n"
     "  set-webhook ID URL   store a webhook URL without the check (\"\" removes)\n"
+    "  reset ID             empty the channel for the next test: its posts go\n"
+    "                       and its rate bucket starts full; token, members and\n"
+    "                       settings stay\n"
     "\n"
     "  --db PATH            database (env VCPD_DB; default " DEFAULT_DB ")\n"
     "  --json               print JSON for scripts instead of text\n"
@@ -97,6 +105,16 @@ static const char usage_member[] =
     "                       MEMBER_ID: 1-64 of letters, digits and + / = - _\n"
     "  remove ID MEMBER_ID  remove a member\n"
     "  list ID              the channel's members\n"
+    "\n"
+    "  --db PATH            database (env VCPD_DB; default " DEFAULT_DB ")\n"
+    "  --json               print JSON for scripts instead of text\n";
+
+static const char usage_sandbox[] =
+    "usage: vcpd sandbox reset --yes [--db PATH] [--json]\n"
+    "\n"
+    "  reset --yes          delete every channel, member and post in the database,\n"
+    "                       so a test suite starts from nothing (a running vcpd on\n"
+    "                       the same database sees it at once)\n"
     "\n"
     "  --db PATH            database (env VCPD_DB; default " DEFAULT_DB ")\n"
     "  --json               print JSON for scripts instead of text\n";
@@ -465,6 +483,13 @@ static void print_human(const char *op, struct json_object *out)
         printf("member added:\n");
         print_member(v);
     }
+    if (json_object_object_get_ex(out, "deleted", &v)) {
+        struct json_object *n;
+        if (json_object_object_get_ex(v, "channels", &n))
+            printf("deleted %" PRId64 " channels\n", json_object_get_int64(n));
+        if (json_object_object_get_ex(v, "posts", &n))
+            printf("deleted %" PRId64 " posts\n", json_object_get_int64(n));
+    }
     if (json_object_object_get_ex(out, "removed", &v))
         printf("member %s removed\n", json_object_get_string(v));
     if (json_object_object_get_ex(out, "members", &arr)) {
@@ -511,7 +536,8 @@ static int admin_cli(const char *group, int argc, char **argv)
     } table[] = {
         {"channel.create",
          {NULL, NULL},
-         "name superadmin webhook rate uri icon background category subcategory country "},
+         "name superadmin webhook rate uri icon background category subcategory country token id "
+         "superadmin-id "},
         {"channel.list", {NULL, NULL}, ""},
         {"channel.show", {"channel", NULL}, ""},
         {"channel.block", {"channel", NULL}, ""},
@@ -521,17 +547,21 @@ static int admin_cli(const char *group, int argc, char **argv)
         {"channel.rotate-token", {"channel", NULL}, ""},
         {"channel.set-rate", {"channel", "rate"}, ""},
         {"channel.set-webhook", {"channel", "url"}, ""},
+        {"channel.reset", {"channel", NULL}, ""},
+        {"sandbox.reset", {NULL, NULL}, ""},
         {"member.add", {"channel", NULL}, "name role id avatar "},
         {"member.remove", {"channel", "member"}, ""},
         {"member.list", {"channel", NULL}, ""},
     };
-    const char *usage = strcmp(group, "channel") == 0 ? usage_channel : usage_member;
+    const char *usage = strcmp(group, "channel") == 0   ? usage_channel
+                        : strcmp(group, "sandbox") == 0 ? usage_sandbox
+                                                        : usage_member;
     const char *db = getenv("VCPD_DB") ? getenv("VCPD_DB") : DEFAULT_DB;
     struct json_object *args = NULL, *out = NULL;
     struct store *store = NULL;
     char op[64], detail[256], err[512], flag[40];
     const char *bad = NULL;
-    bool json = false;
+    bool json = false, yes = false;
     int slot = 0, idx = -1, rc = 2;
 
     if (argc < 2 || strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0) {
@@ -556,6 +586,10 @@ static int admin_cli(const char *group, int argc, char **argv)
         }
         if (strcmp(a, "--json") == 0) {
             json = true;
+            continue;
+        }
+        if (strcmp(a, "--yes") == 0 && strcmp(op, "sandbox.reset") == 0) {
+            yes = true;
             continue;
         }
         if (strncmp(a, "--", 2) == 0) {
@@ -591,6 +625,9 @@ static int admin_cli(const char *group, int argc, char **argv)
                 }
                 json_object_object_add(args, "rate", r);
             } else {
+                for (char *p = flag; *p; p++) /* --superadmin-id: "superadmin_id" */
+                    if (*p == '-')
+                        *p = '_';
                 json_object_object_add(args, flag, json_object_new_string(val));
             }
             continue;
@@ -617,6 +654,13 @@ static int admin_cli(const char *group, int argc, char **argv)
                     usage);
             goto out;
         }
+    if (strcmp(op, "sandbox.reset") == 0 && !yes) {
+        fprintf(stderr,
+                "vcpd sandbox reset: this deletes every channel, member and post in %s; "
+                "add --yes to do it\n",
+                db);
+        goto out;
+    }
     if (store_open(db, &store, err, sizeof err) != STORE_OK) {
         fprintf(stderr, "vcpd: database %s: %s\n", db, err);
         rc = 1;
@@ -656,7 +700,8 @@ int main(int argc, char **argv)
     }
     if (argc >= 2 && strcmp(argv[1], "serve") == 0)
         return serve(argc - 1, argv + 1);
-    if (argc >= 2 && (strcmp(argv[1], "channel") == 0 || strcmp(argv[1], "member") == 0))
+    if (argc >= 2 && (strcmp(argv[1], "channel") == 0 || strcmp(argv[1], "member") == 0 ||
+                      strcmp(argv[1], "sandbox") == 0))
         return admin_cli(argv[1], argc - 1, argv + 1);
     if (argc >= 2 && argv[1][0] != '-') {
         fprintf(stderr, "vcpd: unknown command '%s'\n%s", argv[1], usage_main);

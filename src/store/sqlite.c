@@ -40,8 +40,8 @@
 /* The columns read_channel() expects, in its order. */
 #define CHANNEL_COLS                                                                     \
     "id, pa_id, name, uri, icon, background, category, subcategory, country, lat, lon, " \
-    "webhook, state, rate_count, rate_window_s, created_ms"
-#define CHANNEL_NCOLS 16
+    "webhook, state, rate_count, rate_window_s, created_ms, epoch"
+#define CHANNEL_NCOLS 17
 #define POSTS_COUNT   "(SELECT count(*) FROM posts WHERE posts.channel = channels.id)"
 
 /*
@@ -72,6 +72,11 @@ enum stmt_id {
     ST_CH_SET_TOKEN,
     ST_CH_SET_WEBHOOK,
     ST_CH_SET_RATE,
+    ST_CH_RESET_POSTS,
+    ST_CH_SET_EPOCH,
+    ST_RESET_POSTS,
+    ST_RESET_MEMBERS,
+    ST_RESET_CHANNELS,
     ST_MB_ADD,
     ST_MB_REMOVE,
     ST_MB_LIST,
@@ -89,9 +94,9 @@ static const char *const stmt_sql[ST_COUNT] = {
     [ST_PING] = "SELECT 1 FROM channels LIMIT 1",
     [ST_CH_INSERT] = "INSERT INTO channels (pa_id, token_hash, name, uri, icon, background,"
                      " category, subcategory, country, lat, lon, webhook, state, rate_count,"
-                     " rate_window_s, created_ms)"
+                     " rate_window_s, created_ms, epoch)"
                      " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15,"
-                     " ?16)",
+                     " ?16, ?17)",
     [ST_CH_BY_TOKEN] = "SELECT " CHANNEL_COLS " FROM channels WHERE token_hash = ?1",
     [ST_CH_BY_PA_ID] = "SELECT " CHANNEL_COLS ", " POSTS_COUNT " FROM channels WHERE pa_id = ?1",
     [ST_CH_LIST] = "SELECT " CHANNEL_COLS ", " POSTS_COUNT " FROM channels ORDER BY id",
@@ -99,6 +104,11 @@ static const char *const stmt_sql[ST_COUNT] = {
     [ST_CH_SET_TOKEN] = "UPDATE channels SET token_hash = ?2 WHERE id = ?1",
     [ST_CH_SET_WEBHOOK] = "UPDATE channels SET webhook = ?2 WHERE id = ?1",
     [ST_CH_SET_RATE] = "UPDATE channels SET rate_count = ?2, rate_window_s = ?3 WHERE id = ?1",
+    [ST_CH_RESET_POSTS] = "DELETE FROM posts WHERE channel = ?1",
+    [ST_CH_SET_EPOCH] = "UPDATE channels SET epoch = ?2 WHERE id = ?1",
+    [ST_RESET_POSTS] = "DELETE FROM posts",
+    [ST_RESET_MEMBERS] = "DELETE FROM members",
+    [ST_RESET_CHANNELS] = "DELETE FROM channels",
     [ST_MB_ADD] = "INSERT INTO members (channel, member_id, name, avatar, role)"
                   " VALUES (?1, ?2, ?3, ?4, ?5)",
     [ST_MB_REMOVE] = "DELETE FROM members WHERE channel = ?1 AND member_id = ?2",
@@ -225,6 +235,7 @@ static void read_channel(sqlite3_stmt *stmt, struct channel *c, int with_count)
     c->rate_count = sqlite3_column_int(stmt, 13);
     c->rate_window_s = sqlite3_column_int(stmt, 14);
     c->created_ms = sqlite3_column_int64(stmt, 15);
+    c->epoch = (uint64_t)sqlite3_column_int64(stmt, 16);
     c->posts_count = with_count ? sqlite3_column_int64(stmt, CHANNEL_NCOLS) : 0;
 }
 
@@ -536,6 +547,7 @@ static int sq_channel_create(struct store *st, struct channel *c,
     BIND(sqlite3_bind_int(stmt, 14, c->rate_count));
     BIND(sqlite3_bind_int(stmt, 15, c->rate_window_s));
     BIND(sqlite3_bind_int64(stmt, 16, created));
+    BIND(sqlite3_bind_int64(stmt, 17, (int64_t)c->epoch));
     rc = sqlite3_step(stmt);
     if (rc == SQLITE_DONE) {
         c->id = sqlite3_last_insert_rowid(s->db);
@@ -695,6 +707,75 @@ out:
     rc = fail(s, rc, "channel_set_rate");
     done_with(stmt);
     return rc;
+}
+
+/*
+ * Steps a bound write statement of a transaction; *changes (when non-NULL)
+ * gets the rows it touched.  Resets the statement.
+ */
+static int step_write(struct sq *s, sqlite3_stmt *stmt, const char *what, int64_t *changes)
+{
+    int rc = sqlite3_step(stmt);
+    int ret = rc == SQLITE_DONE ? STORE_OK : fail(s, rc, what);
+
+    if (ret == STORE_OK && changes)
+        *changes = sqlite3_changes64(s->db);
+    done_with(stmt);
+    return ret;
+}
+
+static int sq_channel_reset(struct store *st, int64_t id, uint64_t epoch, int64_t *posts)
+{
+    struct sq *s = sq_of(st);
+    int64_t touched = 0;
+    int ret, rc;
+
+    *posts = 0;
+    if ((ret = run(s, ST_BEGIN)) != STORE_OK)
+        return ret;
+    BIND(sqlite3_bind_int64(s->st[ST_CH_SET_EPOCH], 1, id));
+    BIND(sqlite3_bind_int64(s->st[ST_CH_SET_EPOCH], 2, (int64_t)epoch));
+    if ((ret = step_write(s, s->st[ST_CH_SET_EPOCH], "channel_reset", &touched)) != STORE_OK)
+        goto undo;
+    if (touched == 0) {
+        ret = STORE_NOTFOUND;
+        goto undo;
+    }
+    BIND(sqlite3_bind_int64(s->st[ST_CH_RESET_POSTS], 1, id));
+    if ((ret = step_write(s, s->st[ST_CH_RESET_POSTS], "channel_reset", posts)) != STORE_OK ||
+        (ret = run(s, ST_COMMIT)) != STORE_OK)
+        goto undo;
+    bump_version(s);
+    return STORE_OK;
+out: /* a bind failed */
+    ret = fail(s, rc, "channel_reset");
+    done_with(s->st[ST_CH_SET_EPOCH]);
+    done_with(s->st[ST_CH_RESET_POSTS]);
+undo:
+    rollback(s);
+    *posts = 0;
+    return ret;
+}
+
+static int sq_reset_all(struct store *st, int64_t *channels, int64_t *posts)
+{
+    struct sq *s = sq_of(st);
+    int ret;
+
+    *channels = *posts = 0;
+    if ((ret = run(s, ST_BEGIN)) != STORE_OK)
+        return ret;
+    /* children first: posts and members reference channels */
+    if ((ret = step_write(s, s->st[ST_RESET_POSTS], "reset_all", posts)) != STORE_OK ||
+        (ret = step_write(s, s->st[ST_RESET_MEMBERS], "reset_all", NULL)) != STORE_OK ||
+        (ret = step_write(s, s->st[ST_RESET_CHANNELS], "reset_all", channels)) != STORE_OK ||
+        (ret = run(s, ST_COMMIT)) != STORE_OK) {
+        rollback(s);
+        *channels = *posts = 0;
+        return ret;
+    }
+    bump_version(s);
+    return STORE_OK;
 }
 
 /* ---- members ------------------------------------------------------------------------------ */
@@ -988,6 +1069,8 @@ const struct store_ops store_sqlite_ops = {
     .channel_set_token = sq_channel_set_token,
     .channel_set_webhook = sq_channel_set_webhook,
     .channel_set_rate = sq_channel_set_rate,
+    .channel_reset = sq_channel_reset,
+    .reset_all = sq_reset_all,
     .member_add = sq_member_add,
     .member_remove = sq_member_remove,
     .member_list = sq_member_list,

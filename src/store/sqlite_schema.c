@@ -53,6 +53,14 @@ const char *const store_sqlite_migrations[] = {
     " body TEXT NOT NULL"
     ");"
     "CREATE INDEX posts_by_channel ON posts (channel);",
+    /*
+     * Issue 12, vcpd as a CI sandbox: channels.epoch, a random number drawn
+     * at creation and at every reset of the channel, so state kept in memory
+     * per channel (rate buckets) starts afresh after a reset made by any
+     * process, and a row id reused after a whole-sandbox reset never
+     * inherits the state of the channel that had it before.
+     */
+    "ALTER TABLE channels ADD COLUMN epoch INTEGER NOT NULL DEFAULT 0;",
 };
 
 const size_t store_sqlite_migrations_n =

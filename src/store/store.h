@@ -55,6 +55,8 @@ struct channel {
     int rate_window_s;   /* window in seconds (>= 1) */
     int64_t created_ms;  /* Unix ms */
     int64_t posts_count; /* number of stored posts (informational) */
+    uint64_t epoch;      /* random; drawn anew at creation and at every reset (per-channel
+                            state kept in memory, such as rate buckets, is keyed by it) */
 };
 
 struct member {
@@ -128,6 +130,17 @@ struct store_ops {
     int (*channel_set_token)(struct store *s, int64_t id, const uint8_t hash[STORE_HASH_LEN]);
     int (*channel_set_webhook)(struct store *s, int64_t id, const char *url);
     int (*channel_set_rate)(struct store *s, int64_t id, int count, int window_s);
+    /*
+     * Empties channel id: deletes its posts and sets its epoch, in one
+     * transaction; *posts says how many posts went.  The channel, its token
+     * and members stay.  STORE_NOTFOUND when no channel has that id.
+     */
+    int (*channel_reset)(struct store *s, int64_t id, uint64_t epoch, int64_t *posts);
+    /*
+     * Empties the whole database: every post, member and channel, in one
+     * transaction; *channels and *posts say how many went.
+     */
+    int (*reset_all)(struct store *s, int64_t *channels, int64_t *posts);
 
     /*
      * STORE_EXISTS when the member id is already in that channel, STORE_NOTFOUND when there
@@ -197,6 +210,8 @@ struct store {
 #define store_channel_set_token(s, id, h)   ((s)->ops->channel_set_token((s), (id), (h)))
 #define store_channel_set_webhook(s, id, u) ((s)->ops->channel_set_webhook((s), (id), (u)))
 #define store_channel_set_rate(s, id, c, w) ((s)->ops->channel_set_rate((s), (id), (c), (w)))
+#define store_channel_reset(s, id, e, n)    ((s)->ops->channel_reset((s), (id), (e), (n)))
+#define store_reset_all(s, c, n)            ((s)->ops->reset_all((s), (c), (n)))
 #define store_member_add(s, ch, m)          ((s)->ops->member_add((s), (ch), (m)))
 #define store_member_remove(s, ch, m)       ((s)->ops->member_remove((s), (ch), (m)))
 #define store_member_list(s, ch, o, n)      ((s)->ops->member_list((s), (ch), (o), (n)))

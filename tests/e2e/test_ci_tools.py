@@ -5,6 +5,8 @@ script would call.
 
   Health     /readyz (ready only when the store answers), /version and
              `vcpd --version` with the build's git commit
+  Fixtures   a channel made with a chosen token, public id and member ids
+  Reset      one call empties a channel, or the whole sandbox
 
 Usage: test_ci_tools.py [path/to/vcpd] [unittest args]
 """
@@ -77,6 +79,169 @@ class Health(unittest.TestCase):
             self.assertEqual(r.json["status"], "not ready")
             self.assertIn("not a database", r.json["detail"])
             self.assertEqual(w.request("GET", "/healthz").status, 200)
+        finally:
+            w.stop()
+
+
+# What a suite hard-codes: vcpd makes these, not random ones.
+FIX_TOKEN = "ci-fixture-4f3e2d1c0b9a8f7e6d5c4b3a2f1e0d9c"
+FIX_ID = "pa:424242424242"
+FIX_OWNER = "Owner0000000000000000A=="
+FIX_EDITOR = "Editor000000000000000B=="
+
+
+def posts_of(v, pa_id):
+    r = v.request("GET", "/api/v1/channels/%s/posts" % pa_id)
+    assert r.status == 200, r.short()
+    return r.json["posts"]
+
+
+class Fixtures(unittest.TestCase):
+    def create(self, v=None, **extra):
+        body = {"name": "Fixture", "superadmin": "Owner", "token": FIX_TOKEN, "id": FIX_ID,
+                "superadmin_id": FIX_OWNER, "webhook": "https://127.0.0.1:9/hook",
+                "members": [{"id": FIX_EDITOR, "name": "Editor", "role": "admin"}]}
+        body.update(extra)
+        return (v or V).admin("POST", "/admin/v1/channels", body)
+
+    def setUp(self):
+        self.assertEqual(V.admin("POST", "/admin/v1/reset").status, 200)
+
+    def test_a_suite_hard_codes_token_id_and_members(self):
+        r = self.create()
+        self.assertEqual(r.status, 201, r.short())
+        self.assertEqual(r.json["token"], FIX_TOKEN)
+        self.assertEqual(r.json["channel"]["id"], FIX_ID)
+        self.assertEqual(r.json["superadmin"]["id"], FIX_OWNER)
+        self.assertEqual([m["id"] for m in r.json["members"]], [FIX_EDITOR])
+        # the hard-coded values work on the wire
+        ok = V.post(FIX_TOKEN, {"from": FIX_OWNER, "type": "text", "text": "fixture"})
+        self.assertEqual(ok.json["status"], 0, ok.short())
+        no = V.post(FIX_TOKEN, {"from": FIX_EDITOR, "type": "text", "text": "fixture"})
+        self.assertEqual(no.json["status"], 3, no.short())
+        info = V.api("/pa/get_account_info", token=FIX_TOKEN).json
+        self.assertEqual(info["id"], FIX_ID)
+        self.assertEqual({(m["id"], m["role"]) for m in info["members"]},
+                         {(FIX_OWNER, "superadmin"), (FIX_EDITOR, "admin")})
+        self.assertEqual(len(posts_of(V, FIX_ID)), 1)
+        # the token is still kept only as its hash
+        for suffix in ("", "-wal"):
+            if os.path.exists(V.db + suffix):
+                with open(V.db + suffix, "rb") as f:
+                    self.assertNotIn(FIX_TOKEN.encode(), f.read())
+        # taken: the same token or id again is a conflict
+        r = self.create(id="pa:1", name="Other")
+        self.assertEqual((r.status, r.json["detail"]), (409, "token: already the token of another channel"))
+        r = self.create(token=FIX_TOKEN.replace("c", "d"))
+        self.assertEqual((r.status, r.json["detail"]), (409, "id: %s is taken" % FIX_ID))
+
+    def test_the_cli_makes_the_same_fixture(self):
+        out = V.cli("channel", "create", "--name", "CLI fixture", "--token", FIX_TOKEN, "--id",
+                    FIX_ID, "--superadmin-id", FIX_OWNER, "--webhook", "https://127.0.0.1:9/h")
+        self.assertEqual((out["token"], out["channel"]["id"], out["superadmin"]["id"]),
+                         (FIX_TOKEN, FIX_ID, FIX_OWNER))
+        ok = V.post(FIX_TOKEN, {"from": FIX_OWNER, "type": "text", "text": "cli fixture"})
+        self.assertEqual(ok.json["status"], 0, ok.short())
+
+    def test_weak_or_bad_fixtures_are_refused_and_change_nothing(self):
+        cases = [
+            ({"token": "short-token"}, "token: 11 characters; a chosen token needs 32 to 256"),
+            ({"token": "a" * 40}, "token: too weak, only 1 different characters (at least 10); "
+                                  "leave it out and vcpd makes a random one"),
+            ({"token": "0123456789" * 3 + "ab cd"},
+             "token: character 33 is not one of A-Z a-z 0-9 - _ . ~ + / ="),
+            ({"token": 12345}, "token: must be a string"),
+            ({"id": "pa:12ab"}, 'id: expected "pa:" and 1 to 20 digits'),
+            ({"superadmin_id": "has space"},
+             "superadmin_id: only letters, digits and + / = - _ (at most 64)"),
+            ({"members": [{"name": "x", "id": "?"}]},
+             "members[0].id: only letters, digits and + / = - _ (at most 64)"),
+            ({"members": [{"id": "NoName"}]}, "members[0].name: required"),
+            ({"members": [{"name": "dup", "id": FIX_OWNER}]},
+             "members[0].id: %s is given twice" % FIX_OWNER),
+            ({"members": {"name": "x"}}, "members: must be an array of members"),
+        ]
+        for extra, detail in cases:
+            with self.subTest(extra=extra):
+                r = self.create(**extra)
+                self.assertEqual(r.status, 400, r.short())
+                self.assertEqual(r.json["detail"], detail)
+        self.assertEqual(V.admin("GET", "/admin/v1/channels").json["channels"], [])
+        p = V.cli("channel", "create", "--name", "x", "--token", "tooshort", check=False)
+        self.assertEqual(p.returncode, 3, p.stderr_text)
+        self.assertIn("token: 8 characters; a chosen token needs 32 to 256", p.stderr_text)
+
+
+class Reset(unittest.TestCase):
+    def setUp(self):
+        self.assertEqual(V.admin("POST", "/admin/v1/reset").status, 200)
+        r = V.admin("POST", "/admin/v1/channels",
+                    {"name": "Resettable", "token": FIX_TOKEN, "id": FIX_ID,
+                     "superadmin_id": FIX_OWNER, "webhook": "https://127.0.0.1:9/hook",
+                     "rate": {"count": 3, "window": 600}})
+        self.assertEqual(r.status, 201, r.short())
+
+    def post(self, text="x"):
+        return V.post(FIX_TOKEN, {"from": FIX_OWNER, "type": "text", "text": text}).json["status"]
+
+    def exhaust(self):
+        self.assertEqual([self.post("p%d" % i) for i in range(4)], [0, 0, 0, 12])
+        self.assertEqual(len(posts_of(V, FIX_ID)), 3)
+
+    def assert_clean(self):
+        self.assertEqual(posts_of(V, FIX_ID), [])
+        # a fresh start: the rate bucket is full again, token and members stay
+        self.assertEqual([self.post("again%d" % i) for i in range(4)], [0, 0, 0, 12])
+
+    def test_admin_api_resets_a_channel(self):
+        self.exhaust()
+        r = V.admin("POST", "/admin/v1/channels/%s/reset" % FIX_ID)
+        self.assertEqual(r.status, 200, r.short())
+        self.assertEqual(r.json["deleted"], {"posts": 3})
+        self.assertEqual(r.json["channel"]["posts"], 0)
+        self.assert_clean()
+
+    def test_cli_resets_a_channel_under_the_running_server(self):
+        self.exhaust()
+        out = V.cli("channel", "reset", FIX_ID)
+        self.assertEqual(out["deleted"], {"posts": 3})
+        self.assert_clean()
+
+    def test_whole_sandbox_reset(self):
+        self.exhaust()
+        r = V.admin("POST", "/admin/v1/reset")
+        self.assertEqual(r.status, 200, r.short())
+        self.assertEqual(r.json, {"deleted": {"channels": 1, "posts": 3}})
+        self.assertEqual(V.admin("GET", "/admin/v1/channels").json["channels"], [])
+        self.assertEqual(V.api("/pa/get_account_info", token=FIX_TOKEN).json["status"], 2)
+        self.assertEqual(V.request("GET", "/api/v1/channels/%s/posts" % FIX_ID).status, 404)
+        # the same fixture again, on a row id that may be reused: a full bucket
+        r = V.admin("POST", "/admin/v1/channels",
+                    {"name": "Again", "token": FIX_TOKEN, "id": FIX_ID,
+                     "superadmin_id": FIX_OWNER, "webhook": "https://127.0.0.1:9/hook",
+                     "rate": {"count": 3, "window": 600}})
+        self.assertEqual(r.status, 201, r.short())
+        self.assert_clean()
+
+    def test_cli_sandbox_reset_wants_yes(self):
+        p = V.cli("sandbox", "reset", check=False)
+        self.assertEqual(p.returncode, 2)
+        self.assertIn("add --yes", p.stderr_text)
+        self.assertEqual(len(V.admin("GET", "/admin/v1/channels").json["channels"]), 1)
+        out = V.cli("sandbox", "reset", "--yes")
+        self.assertEqual(out, {"deleted": {"channels": 1, "posts": 0}})
+        self.assertEqual(V.api("/pa/get_account_info", token=FIX_TOKEN).json["status"], 2)
+
+    def test_whole_reset_only_in_sandbox(self):
+        w = vcptest.Vcpd(name="prod", admin_key=KEY).start()
+        try:
+            w.cli("channel", "create", "--name", "Kept")
+            r = w.admin("POST", "/admin/v1/reset")
+            self.assertEqual(r.status, 403, r.short())
+            self.assertEqual(r.json["detail"], "resetting the whole store needs vcpd --sandbox")
+            self.assertEqual(len(w.admin("GET", "/admin/v1/channels").json["channels"]), 1)
+            self.assertEqual(w.admin("POST", "/admin/v1/reset", key="wrong-key-0123456789").status,
+                             401)
         finally:
             w.stop()
 

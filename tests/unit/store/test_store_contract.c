@@ -37,6 +37,7 @@ static void assert_channel_equal(const struct channel *a, const struct channel *
     assert_int_equal(a->rate_count, b->rate_count);
     assert_int_equal(a->rate_window_s, b->rate_window_s);
     assert_int_equal(a->created_ms, b->created_ms);
+    assert_true(a->epoch == b->epoch);
 }
 
 /* A post of channel ch with token tok, type and a body naming both. */
@@ -423,6 +424,44 @@ static void test_posts_batch_and_list(void **state)
     assert_int_equal(count_posts(s, b + 1000000), 0);
 }
 
+/* channel_reset empties one channel and sets its epoch; reset_all empties everything. */
+static void test_resets(void **state)
+{
+    struct store *s = S(state);
+    int64_t a = fx_make_channel(s, NULL, NULL);
+    int64_t b = fx_make_channel(s, NULL, NULL);
+    uint64_t t0 = fx_tokens(6), v;
+    struct post p[6];
+    struct channel *list;
+    char body[6][128];
+    int64_t n, chans;
+    size_t len;
+
+    for (int i = 0; i < 6; i++)
+        p[i] = mkpost(i < 4 ? a : b, t0 + (uint64_t)i, "text", body[i], sizeof body[i]);
+    assert_int_equal(store_post_insert_batch(s, p, 6), STORE_OK);
+    v = store_config_version(s);
+    assert_int_equal(store_channel_reset(s, a, 0x8000000000000001ULL, &n), STORE_OK);
+    assert_int_equal(n, 4);
+    assert_true(v == 0 || store_config_version(s) != v);
+    assert_int_equal(count_posts(s, a), 0);
+    assert_int_equal(count_posts(s, b), 2); /* the other channel keeps its posts */
+    assert_int_equal(store_channel_list(s, &list, &len), STORE_OK);
+    for (size_t i = 0; i < len; i++)
+        if (list[i].id == a)
+            assert_true(list[i].epoch == 0x8000000000000001ULL);
+    free(list);
+    assert_int_equal(store_channel_reset(s, a + 1000000, 1, &n), STORE_NOTFOUND);
+
+    assert_int_equal(store_reset_all(s, &chans, &n), STORE_OK);
+    assert_true(chans >= 2);
+    assert_int_equal(n, 2);
+    assert_int_equal(store_channel_list(s, &list, &len), STORE_OK);
+    assert_int_equal(len, 0);
+    free(list);
+    assert_int_equal(count_posts(s, b), 0);
+}
+
 /* Pages of a channel, walked with before = the last token seen. */
 static void test_posts_paging(void **state)
 {
@@ -730,6 +769,7 @@ int main(void)
         T(test_members),
         T(test_posts_batch_and_list),
         T(test_posts_paging),
+        T(test_resets),
         T(test_posts_after),
         T(test_posts_all_or_nothing),
         T(test_posts_large),

@@ -123,10 +123,65 @@ static int arg_rate(struct op_ctx *c, struct json_object *v, int *count, int *wi
     return 0;
 }
 
+/*
+ * Reads "location": {"lat":-90..90,"lon":-180..180} (numbers, or numeric
+ * strings as the seed writes them) into lat/lon.
+ */
+static int arg_location(struct op_ctx *c, struct json_object *v, double *lat, double *lon)
+{
+    static const char *const keys[] = {"lat", "lon"};
+    static const double max[] = {90, 180};
+    double got[2];
+
+    if (!json_object_is_type(v, json_type_object))
+        return fail(c, ADMIN_BAD_REQUEST, "%s: expected {\"lat\":N,\"lon\":N}", "location");
+    for (int i = 0; i < 2; i++) {
+        struct json_object *n;
+        const char *str;
+        char *end;
+
+        if (!json_object_object_get_ex(v, keys[i], &n) || n == NULL)
+            return fail(c, ADMIN_BAD_REQUEST, "location.%s: required", keys[i]);
+        if (json_object_is_type(n, json_type_double) || json_object_is_type(n, json_type_int)) {
+            got[i] = json_object_get_double(n);
+        } else if (json_object_is_type(n, json_type_string)) {
+            str = json_object_get_string(n);
+            got[i] = strtod(str, &end);
+            if (end == str || *end != '\0')
+                return fail(c, ADMIN_BAD_REQUEST, "location.%s: not a number", keys[i]);
+        } else {
+            return fail(c, ADMIN_BAD_REQUEST, "location.%s: not a number", keys[i]);
+        }
+        if (!(got[i] >= -max[i] && got[i] <= max[i])) /* NaN fails too */
+            return fail(c, ADMIN_BAD_REQUEST, "location.%s: must be -%g..%g", keys[i], max[i],
+                        max[i]);
+    }
+    *lat = got[0];
+    *lon = got[1];
+    return 0;
+}
+
+/* "country": "" or two letters A-Z (ISO 3166-1 alpha-2, as Viber answers it). */
+static int arg_country(struct op_ctx *c, char *dst, size_t n)
+{
+    char buf[8] = "";
+    int rc = arg_str(c, "country", buf, sizeof buf, false, false);
+
+    if (rc != 0)
+        return rc;
+    if (buf[0] != '\0' &&
+        (strlen(buf) != 2 || buf[0] < 'A' || buf[0] > 'Z' || buf[1] < 'A' || buf[1] > 'Z'))
+        return fail(c, ADMIN_BAD_REQUEST, "%s: two capital letters (ISO 3166-1 alpha-2)",
+                    "country");
+    if (c->args && json_object_object_get_ex(c->args, "country", NULL))
+        snprintf(dst, n, "%s", buf);
+    return 0;
+}
+
 struct json_object *admin_channel_json(const struct channel *c)
 {
     struct json_object *o = json_object_new_object();
-    struct json_object *rate = NULL;
+    struct json_object *rate = NULL, *loc;
 
     json_object_object_add(o, "id", json_object_new_string(c->pa_id));
     json_object_object_add(o, "name", json_object_new_string(c->name));
@@ -144,6 +199,10 @@ struct json_object *admin_channel_json(const struct channel *c)
     json_object_object_add(o, "category", json_object_new_string(c->category));
     json_object_object_add(o, "subcategory", json_object_new_string(c->subcategory));
     json_object_object_add(o, "country", json_object_new_string(c->country));
+    loc = json_object_new_object();
+    json_object_object_add(loc, "lat", json_object_new_double(c->lat));
+    json_object_object_add(loc, "lon", json_object_new_double(c->lon));
+    json_object_object_add(o, "location", loc);
     json_object_object_add(o, "created_ms", json_object_new_int64(c->created_ms));
     json_object_object_add(o, "posts", json_object_new_int64(c->posts_count));
     return o;
@@ -337,9 +396,12 @@ static int op_channel_create(struct op_ctx *c, struct json_object **out)
         (rc = arg_str(c, "category", ch->category, sizeof ch->category, false, false)) != 0 ||
         (rc = arg_str(c, "subcategory", ch->subcategory, sizeof ch->subcategory, false, false)) !=
             0 ||
-        (rc = arg_str(c, "country", ch->country, sizeof ch->country, false, false)) != 0 ||
+        (rc = arg_country(c, ch->country, sizeof ch->country)) != 0 ||
         (rc = arg_str(c, "webhook", ch->webhook, sizeof ch->webhook, false, true)) != 0 ||
         (rc = fixture_ids(c, token, sizeof token)) != 0)
+        return rc;
+    if (c->args && json_object_object_get_ex(c->args, "location", &v) &&
+        (rc = arg_location(c, v, &ch->lat, &ch->lon)) != 0)
         return rc;
     ch->rate_count = ADMIN_DEFAULT_RATE_COUNT;
     ch->rate_window_s = ADMIN_DEFAULT_RATE_WINDOW;
@@ -545,6 +607,47 @@ static int op_set_webhook(struct op_ctx *c, struct json_object **out)
 }
 
 /*
+ * Changes the details get_account_info and the page show: any of name, uri,
+ * icon, background, category, subcategory, country, location; the others
+ * stay.  A running vcpd answers with them from its next request (the
+ * store's config version moves).
+ */
+static int op_edit(struct op_ctx *c, struct json_object **out)
+{
+    static const char *const keys[] = {"name",     "uri",         "icon",    "background",
+                                       "category", "subcategory", "country", "location"};
+    struct channel ch = c->ch;
+    struct json_object *v;
+    bool any = false;
+    int rc;
+
+    for (size_t i = 0; i < sizeof keys / sizeof keys[0]; i++)
+        any = any || (c->args && json_object_object_get_ex(c->args, keys[i], NULL));
+    if (!any)
+        return fail(c, ADMIN_BAD_REQUEST,
+                    "nothing to change: give name, uri, icon, background, category, subcategory, "
+                    "country or location");
+    if ((rc = arg_str(c, "uri", ch.uri, sizeof ch.uri, false, false)) != 0 ||
+        (rc = arg_str(c, "icon", ch.icon, sizeof ch.icon, false, true)) != 0 ||
+        (rc = arg_str(c, "background", ch.background, sizeof ch.background, false, true)) != 0 ||
+        (rc = arg_str(c, "category", ch.category, sizeof ch.category, false, false)) != 0 ||
+        (rc = arg_str(c, "subcategory", ch.subcategory, sizeof ch.subcategory, false, false)) !=
+            0 ||
+        (rc = arg_country(c, ch.country, sizeof ch.country)) != 0)
+        return rc;
+    if (c->args && json_object_object_get_ex(c->args, "name", NULL) &&
+        (rc = arg_str(c, "name", ch.name, sizeof ch.name, true, false)) != 0)
+        return rc; /* a channel keeps a name: "" is refused */
+    if (c->args && json_object_object_get_ex(c->args, "location", &v) &&
+        (rc = arg_location(c, v, &ch.lat, &ch.lon)) != 0)
+        return rc;
+    if (store_channel_set_details(c->s, ch.id, &ch) != STORE_OK)
+        return store_fail(c);
+    *out = wrap("channel", admin_channel_json(&ch));
+    return ADMIN_OK;
+}
+
+/*
  * Empties the channel for the next test: its posts go, and a new epoch
  * makes every vcpd using the store start its per-channel memory afresh
  * (rate bucket).  Token, members, settings and state stay.
@@ -634,6 +737,7 @@ static const struct {
     {"channel.rotate-token", true, op_rotate},
     {"channel.set-rate", true, op_set_rate},
     {"channel.set-webhook", true, op_set_webhook},
+    {"channel.edit", true, op_edit},
     {"channel.reset", true, op_reset},
     {"sandbox.reset", false, op_sandbox_reset},
     {"member.add", true, op_member_add},

@@ -7,6 +7,7 @@
  *   POST   /admin/v1/channels                      channel.create (201)
  *   GET    /admin/v1/channels                      channel.list
  *   GET    /admin/v1/channels/{id}                 channel.show
+ *   PATCH  /admin/v1/channels/{id}                 channel.edit (name, icon, location, ...)
  *   DELETE /admin/v1/channels/{id}                 channel.delete
  *   POST   /admin/v1/channels/{id}/{action}        block suspend activate delete rotate-token
  *                                                  reset (posts go; token, members stay)
@@ -91,6 +92,7 @@ static const char *map_op(const char *method, const char *rest, struct json_obje
     if (!slash)
         return strcmp(method, "GET") == 0      ? "channel.show"
                : strcmp(method, "DELETE") == 0 ? "channel.delete"
+               : strcmp(method, "PATCH") == 0  ? "channel.edit"
                                                : NULL;
     rest = slash + 1;
     if (strcmp(method, "POST") == 0) {

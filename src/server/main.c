@@ -73,7 +73,7 @@ static const char usage_channel[] =
     "\n"
     "  create --name NAME [--superadmin NAME] [--webhook URL] [--rate N/S|off]\n"
     "         [--uri URI] [--icon URL] [--background URL] [--category C]\n"
-    "         [--subcategory S] [--country CC]\n"
+    "         [--subcategory S] [--country CC] [--location LAT,LON]\n"
     "         [--token TOKEN] [--id pa:DIGITS] [--superadmin-id MEMBER_ID]\n"
     "                       create a channel and its first superadmin; prints the\n"
     "                       token once (default rate: 500/10, Viber's limit);\n"
@@ -88,6 +88,10 @@ static const char usage_channel[] =
     "  rotate-token ID      new token; the old one fails at once\n"
     "  set-rate ID N/S|off  allow N requests per S seconds, or no limit\n"
     "  set-webhook ID URL   store a webhook URL without the check (\"\" removes)\n"
+    "  edit ID [--name NAME] [--uri URI] [--icon URL] [--background URL]\n"
+    "          [--category C] [--subcategory S] [--country CC] [--location LAT,LON]\n"
+    "                       change what get_account_info and the page show\n"
+    "                       (a running vcpd answers with it at once)\n"
     "  reset ID             empty the channel for the next test: its posts go\n"
     "                       and its rate bucket starts full; token, members and\n"
     "                       settings stay\n"
@@ -523,6 +527,20 @@ static struct json_object *parse_rate(const char *s)
     return o;
 }
 
+/* "LAT,LON" into {"lat":"LAT","lon":"LON"}: the numbers are checked by the operation. */
+static struct json_object *parse_location(const char *s)
+{
+    const char *comma = strchr(s, ',');
+    struct json_object *o;
+
+    if (!comma || comma == s || comma[1] == '\0')
+        return NULL;
+    o = json_object_new_object();
+    json_object_object_add(o, "lat", json_object_new_string_len(s, (int)(comma - s)));
+    json_object_object_add(o, "lon", json_object_new_string(comma + 1));
+    return o;
+}
+
 /*
  * vcpd channel|member ACTION [POSITIONAL...] [--flag value ...]: flags become
  * arguments of the same name; positionals fill the operation's slots.
@@ -537,7 +555,7 @@ static int admin_cli(const char *group, int argc, char **argv)
         {"channel.create",
          {NULL, NULL},
          "name superadmin webhook rate uri icon background category subcategory country token id "
-         "superadmin-id "},
+         "superadmin-id location "},
         {"channel.list", {NULL, NULL}, ""},
         {"channel.show", {"channel", NULL}, ""},
         {"channel.block", {"channel", NULL}, ""},
@@ -547,6 +565,9 @@ static int admin_cli(const char *group, int argc, char **argv)
         {"channel.rotate-token", {"channel", NULL}, ""},
         {"channel.set-rate", {"channel", "rate"}, ""},
         {"channel.set-webhook", {"channel", "url"}, ""},
+        {"channel.edit",
+         {"channel", NULL},
+         "name uri icon background category subcategory country location "},
         {"channel.reset", {"channel", NULL}, ""},
         {"sandbox.reset", {NULL, NULL}, ""},
         {"member.add", {"channel", NULL}, "name role id avatar "},
@@ -617,7 +638,14 @@ static int admin_cli(const char *group, int argc, char **argv)
                  strstr(table[idx].flags, flag)[-1] != ' '))
                 goto bad_flag;
             flag[n] = '\0';
-            if (strcmp(flag, "rate") == 0) {
+            if (strcmp(flag, "location") == 0) {
+                struct json_object *l = parse_location(val);
+                if (!l) {
+                    fprintf(stderr, "vcpd %s: --location: expected LAT,LON\n", group);
+                    goto out;
+                }
+                json_object_object_add(args, "location", l);
+            } else if (strcmp(flag, "rate") == 0) {
                 struct json_object *r = parse_rate(val);
                 if (!r) {
                     fprintf(stderr, "vcpd %s: --rate: expected N/S or off\n", group);

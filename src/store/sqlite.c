@@ -72,6 +72,7 @@ enum stmt_id {
     ST_CH_SET_TOKEN,
     ST_CH_SET_WEBHOOK,
     ST_CH_SET_RATE,
+    ST_CH_SET_DETAILS,
     ST_CH_RESET_POSTS,
     ST_CH_SET_EPOCH,
     ST_RESET_POSTS,
@@ -104,6 +105,9 @@ static const char *const stmt_sql[ST_COUNT] = {
     [ST_CH_SET_TOKEN] = "UPDATE channels SET token_hash = ?2 WHERE id = ?1",
     [ST_CH_SET_WEBHOOK] = "UPDATE channels SET webhook = ?2 WHERE id = ?1",
     [ST_CH_SET_RATE] = "UPDATE channels SET rate_count = ?2, rate_window_s = ?3 WHERE id = ?1",
+    [ST_CH_SET_DETAILS] = "UPDATE channels SET name = ?2, uri = ?3, icon = ?4, background = ?5,"
+                          " category = ?6, subcategory = ?7, country = ?8, lat = ?9, lon = ?10"
+                          " WHERE id = ?1",
     [ST_CH_RESET_POSTS] = "DELETE FROM posts WHERE channel = ?1",
     [ST_CH_SET_EPOCH] = "UPDATE channels SET epoch = ?2 WHERE id = ?1",
     [ST_RESET_POSTS] = "DELETE FROM posts",
@@ -709,6 +713,29 @@ out:
     return rc;
 }
 
+static int sq_channel_set_details(struct store *st, int64_t id, const struct channel *c)
+{
+    struct sq *s = sq_of(st);
+    sqlite3_stmt *stmt = s->st[ST_CH_SET_DETAILS];
+    int rc;
+
+    BIND(sqlite3_bind_int64(stmt, 1, id));
+    BIND(bind_field(stmt, 2, c->name, sizeof c->name));
+    BIND(bind_field(stmt, 3, c->uri, sizeof c->uri));
+    BIND(bind_field(stmt, 4, c->icon, sizeof c->icon));
+    BIND(bind_field(stmt, 5, c->background, sizeof c->background));
+    BIND(bind_field(stmt, 6, c->category, sizeof c->category));
+    BIND(bind_field(stmt, 7, c->subcategory, sizeof c->subcategory));
+    BIND(bind_field(stmt, 8, c->country, sizeof c->country));
+    BIND(sqlite3_bind_double(stmt, 9, c->lat));
+    BIND(sqlite3_bind_double(stmt, 10, c->lon));
+    return write_one(s, stmt, "channel_set_details");
+out:
+    rc = fail(s, rc, "channel_set_details");
+    done_with(stmt);
+    return rc;
+}
+
 /*
  * Steps a bound write statement of a transaction; *changes (when non-NULL)
  * gets the rows it touched.  Resets the statement.
@@ -1069,6 +1096,7 @@ const struct store_ops store_sqlite_ops = {
     .channel_set_token = sq_channel_set_token,
     .channel_set_webhook = sq_channel_set_webhook,
     .channel_set_rate = sq_channel_set_rate,
+    .channel_set_details = sq_channel_set_details,
     .channel_reset = sq_channel_reset,
     .reset_all = sq_reset_all,
     .member_add = sq_member_add,

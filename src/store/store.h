@@ -131,6 +131,11 @@ struct store_ops {
     int (*channel_set_webhook)(struct store *s, int64_t id, const char *url);
     int (*channel_set_rate)(struct store *s, int64_t id, int count, int window_s);
     /*
+     * Sets the details get_account_info shows from c: name, uri, icon, background,
+     * category, subcategory, country, lat, lon (nothing else of c is read).
+     */
+    int (*channel_set_details)(struct store *s, int64_t id, const struct channel *c);
+    /*
      * Empties channel id: deletes its posts and sets its epoch, in one
      * transaction; *posts says how many posts went.  The channel, its token
      * and members stay.  STORE_NOTFOUND when no channel has that id.
@@ -210,6 +215,7 @@ struct store {
 #define store_channel_set_token(s, id, h)   ((s)->ops->channel_set_token((s), (id), (h)))
 #define store_channel_set_webhook(s, id, u) ((s)->ops->channel_set_webhook((s), (id), (u)))
 #define store_channel_set_rate(s, id, c, w) ((s)->ops->channel_set_rate((s), (id), (c), (w)))
+#define store_channel_set_details(s, id, c) ((s)->ops->channel_set_details((s), (id), (c)))
 #define store_channel_reset(s, id, e, n)    ((s)->ops->channel_reset((s), (id), (e), (n)))
 #define store_reset_all(s, c, n)            ((s)->ops->reset_all((s), (c), (n)))
 #define store_member_add(s, ch, m)          ((s)->ops->member_add((s), (ch), (m)))

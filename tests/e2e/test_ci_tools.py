@@ -7,6 +7,8 @@ script would call.
              `vcpd --version` with the build's git commit
   Fixtures   a channel made with a chosen token, public id and member ids
   Reset      one call empties a channel, or the whole sandbox
+  Details    name, icon, background, uri, category, subcategory, country,
+             location edited over the admin API and offline, answered at once
 
 Usage: test_ci_tools.py [path/to/vcpd] [unittest args]
 """
@@ -244,6 +246,81 @@ class Reset(unittest.TestCase):
                              401)
         finally:
             w.stop()
+
+
+class Details(unittest.TestCase):
+    EDIT = {"name": "Renamed ✓", "icon": "https://cdn.example/icon.jpg",
+            "background": "https://cdn.example/bg.jpg", "uri": "renamed",
+            "category": "News", "subcategory": "Local", "country": "UA",
+            "location": {"lat": 50.45, "lon": 30.5234}}
+
+    def setUp(self):
+        self.assertEqual(V.admin("POST", "/admin/v1/reset").status, 200)
+        self.ch = V.create_channel("Before", webhook="https://127.0.0.1:9/hook")
+
+    def info(self):
+        r = V.api("/pa/get_account_info", token=self.ch.token)
+        self.assertEqual(r.json["status"], 0, r.short())
+        return r.json
+
+    def assert_shown(self, want):
+        info = self.info()  # the running server answers with the change at once
+        for k, v in want.items():
+            if k != "location":
+                self.assertEqual(info[k], v, k)
+        if "location" in want:
+            self.assertAlmostEqual(info["location"]["lat"], want["location"]["lat"], places=5)
+            self.assertAlmostEqual(info["location"]["lon"], want["location"]["lon"], places=5)
+        page = V.request("GET", "/api/v1/channels/" + self.ch.pa_id).json  # what the page reads
+        for k in ("name", "icon", "uri"):
+            if k in want:
+                self.assertEqual(page[k], want[k])
+        post = V.post(self.ch.token, self.ch.text("after the edit")).json
+        if "name" in want:
+            self.assertEqual(post["chat_hostname"], want["name"])
+
+    def test_admin_api_edits_at_once(self):
+        self.info()  # cached by the server from here on
+        r = V.admin("PATCH", "/admin/v1/channels/" + self.ch.pa_id, self.EDIT)
+        self.assertEqual(r.status, 200, r.short())
+        for k, v in self.EDIT.items():
+            self.assertEqual(r.json["channel"][k], v)
+        self.assert_shown(self.EDIT)
+        # a partial edit keeps the rest
+        r = V.admin("PATCH", "/admin/v1/channels/" + self.ch.pa_id, {"name": "Only the name"})
+        self.assertEqual(r.status, 200, r.short())
+        self.assert_shown(dict(self.EDIT, name="Only the name"))
+
+    def test_cli_edits_under_the_running_server(self):
+        self.info()
+        out = V.cli("channel", "edit", self.ch.pa_id, "--name", "From the CLI", "--icon",
+                    "https://cdn.example/cli.jpg", "--country", "DE", "--location", "-33.5,151.25",
+                    "--category", "Sport")
+        self.assertEqual(out["channel"]["name"], "From the CLI")
+        self.assert_shown({"name": "From the CLI", "icon": "https://cdn.example/cli.jpg",
+                           "country": "DE", "category": "Sport",
+                           "location": {"lat": -33.5, "lon": 151.25}})
+
+    def test_bad_edits_change_nothing(self):
+        before = self.info()
+        cases = [({}, "nothing to change: give name, uri, icon, background, category, "
+                      "subcategory, country or location"),
+                 ({"name": ""}, "name: required"),
+                 ({"name": "x" * 129}, "name: too long"),
+                 ({"icon": "ftp://x/y.jpg"}, "icon: not an absolute http(s) URL"),
+                 ({"country": "Ukraine"}, "country: two capital letters (ISO 3166-1 alpha-2)"),
+                 ({"location": {"lat": 91, "lon": 0}}, "location.lat: must be -90..90"),
+                 ({"location": {"lat": 1}}, "location.lon: required"),
+                 ({"name": "ok", "location": "here"}, 'location: expected {"lat":N,"lon":N}')]
+        for body, detail in cases:
+            with self.subTest(body=body):
+                r = V.admin("PATCH", "/admin/v1/channels/" + self.ch.pa_id, body)
+                self.assertEqual((r.status, r.json.get("detail")), (400, detail), r.short())
+        self.assertEqual(self.info(), before)
+        p = V.cli("channel", "edit", self.ch.pa_id, "--location", "north", check=False)
+        self.assertEqual(p.returncode, 2)
+        self.assertIn("--location: expected LAT,LON", p.stderr_text)
+        self.assertEqual(V.admin("PATCH", "/admin/v1/channels/pa:1", {"name": "x"}).status, 404)
 
 
 if __name__ == "__main__":

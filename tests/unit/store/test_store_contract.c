@@ -291,6 +291,35 @@ static void test_channel_full_fields(void **state)
     assert_int_equal(strlen(got.webhook), sizeof got.webhook - 1);
 }
 
+/* set_details changes exactly the shown details; the rest of the channel stays. */
+static void test_channel_details(void **state)
+{
+    struct store *s = S(state);
+    struct channel c, d, got;
+    uint8_t h[STORE_HASH_LEN];
+
+    fx_channel(&c, fx_unique(), h);
+    assert_int_equal(store_channel_create(s, &c, h), STORE_OK);
+    d = c;
+    snprintf(d.name, sizeof d.name, "Renamed");
+    snprintf(d.uri, sizeof d.uri, "renamed");
+    snprintf(d.icon, sizeof d.icon, "https://example.com/i.jpg");
+    snprintf(d.background, sizeof d.background, "https://example.com/b.jpg");
+    snprintf(d.category, sizeof d.category, "News");
+    snprintf(d.subcategory, sizeof d.subcategory, "Local");
+    snprintf(d.country, sizeof d.country, "DE");
+    d.lat = -33.5;
+    d.lon = 151.25;
+    snprintf(d.webhook, sizeof d.webhook, "https://ignored.example/"); /* not a detail */
+    d.rate_count = 1;                                                  /* nor this */
+    assert_int_equal(store_channel_set_details(s, c.id, &d), STORE_OK);
+    snprintf(d.webhook, sizeof d.webhook, "%s", c.webhook);
+    d.rate_count = c.rate_count;
+    assert_int_equal(store_channel_by_token(s, h, &got), STORE_OK);
+    assert_channel_equal(&got, &d);
+    assert_int_equal(store_channel_set_details(s, c.id + 1000000, &d), STORE_NOTFOUND);
+}
+
 /* ---- members ------------------------------------------------------------------------------ */
 
 static struct member mkmember(const char *id, const char *name, int role)
@@ -737,6 +766,12 @@ static void test_config_version(void **state)
     MOVES(assert_int_equal(store_channel_set_token(s, ch, h), STORE_OK));
     MOVES(assert_int_equal(store_channel_set_webhook(s, ch, "https://x.example/"), STORE_OK));
     MOVES(assert_int_equal(store_channel_set_rate(s, ch, 5, 10), STORE_OK));
+    {
+        struct channel d;
+        assert_int_equal(store_channel_by_token(s, h, &d), STORE_OK);
+        snprintf(d.name, sizeof d.name, "Renamed");
+        MOVES(assert_int_equal(store_channel_set_details(s, ch, &d), STORE_OK));
+    }
     memset(&m, 0, sizeof m);
     snprintf(m.id, sizeof m.id, "v%llu", (unsigned long long)fx_unique());
     snprintf(m.name, sizeof m.name, "V");
@@ -766,6 +801,7 @@ int main(void)
         T(test_channel_webhook),
         T(test_channel_rate),
         T(test_channel_full_fields),
+        T(test_channel_details),
         T(test_members),
         T(test_posts_batch_and_list),
         T(test_posts_paging),

@@ -14,6 +14,7 @@
 #include "core/url.h"
 #include "core/utf8.h"
 #include "server/auth.h"
+#include "server/fault.h"
 
 struct op_ctx {
     struct store *s;
@@ -684,6 +685,82 @@ static int op_sandbox_reset(struct op_ctx *c, struct json_object **out)
     return ADMIN_OK;
 }
 
+/*
+ * Faults (fault.h): stored here whatever the mode; only a --sandbox vcpd
+ * applies them (and its admin API alone accepts new ones: admin_http.c).
+ */
+static int op_fault_add(struct op_ctx *c, struct json_object **out)
+{
+    struct fault f;
+    struct fault_row row;
+    struct json_object *spec;
+    int rc;
+
+    if (fault_parse(c->args, &f, c->detail, c->detail_len) != 0)
+        return ADMIN_BAD_REQUEST;
+    spec = fault_spec_json(&f);
+    memset(&row, 0, sizeof row);
+    row.channel = c->ch.id;
+    row.spec = (char *)json_object_to_json_string_ext(spec, JSON_C_TO_STRING_PLAIN);
+    row.remaining = f.remaining;
+    rc = store_fault_add(c->s, &row);
+    json_object_put(spec);
+    if (rc != STORE_OK)
+        return store_fail(c);
+    f.id = row.id;
+    f.created_ms = row.created_ms;
+    *out = wrap("fault", fault_json(&f));
+    return ADMIN_OK;
+}
+
+static int op_fault_list(struct op_ctx *c, struct json_object **out)
+{
+    struct fault_row *rows = NULL;
+    struct json_object *arr;
+    size_t n = 0;
+
+    if (store_fault_list(c->s, c->ch.id, &rows, &n) != STORE_OK)
+        return store_fail(c);
+    arr = json_object_new_array_ext((int)n);
+    for (size_t i = 0; i < n; i++) {
+        struct fault f;
+        if (fault_from_row(&rows[i], &f) == 0)
+            json_object_array_add(arr, fault_json(&f));
+    }
+    store_faults_free(rows, n);
+    *out = wrap("faults", arr);
+    return ADMIN_OK;
+}
+
+/* "fault": an id clears that one; absent, every fault of the channel. */
+static int op_fault_clear(struct op_ctx *c, struct json_object **out)
+{
+    struct json_object *v;
+    int64_t id = 0, n = 0;
+    int rc;
+
+    if (c->args && json_object_object_get_ex(c->args, "fault", &v) && v != NULL) {
+        const char *s = json_object_get_string(v);
+        char *end;
+        if (json_object_is_type(v, json_type_int)) {
+            id = json_object_get_int64(v);
+        } else if (json_object_is_type(v, json_type_string) && *s >= '1' && *s <= '9') {
+            id = strtoll(s, &end, 10);
+            if (*end)
+                id = 0;
+        }
+        if (id <= 0)
+            return fail(c, ADMIN_BAD_REQUEST, "%s: a fault id (a positive integer)", "fault");
+    }
+    rc = store_fault_remove(c->s, c->ch.id, id, &n);
+    if (rc == STORE_NOTFOUND)
+        return fail(c, ADMIN_NOT_FOUND, "fault %lld not found", (long long)id);
+    if (rc != STORE_OK)
+        return store_fail(c);
+    *out = wrap("cleared", json_object_new_int64(n));
+    return ADMIN_OK;
+}
+
 static int op_member_add(struct op_ctx *c, struct json_object **out)
 {
     struct member m;
@@ -740,6 +817,9 @@ static const struct {
     {"channel.edit", true, op_edit},
     {"channel.reset", true, op_reset},
     {"sandbox.reset", false, op_sandbox_reset},
+    {"fault.add", true, op_fault_add},
+    {"fault.list", true, op_fault_list},
+    {"fault.clear", true, op_fault_clear},
     {"member.add", true, op_member_add},
     {"member.remove", true, op_member_remove},
     {"member.list", true, op_member_list},

@@ -16,6 +16,9 @@
  *   GET    /admin/v1/channels/{id}/members         member.list
  *   POST   /admin/v1/channels/{id}/members         member.add
  *   DELETE /admin/v1/channels/{id}/members/{mid}   member.remove
+ *   GET    /admin/v1/channels/{id}/faults          fault.list
+ *   POST   /admin/v1/channels/{id}/faults          fault.add (only with --sandbox)
+ *   DELETE /admin/v1/channels/{id}/faults[/{fid}]  fault.clear (all, or one)
  *   POST   /admin/v1/reset                         sandbox.reset (only with --sandbox)
  */
 #include <string.h>
@@ -104,17 +107,27 @@ static const char *map_op(const char *method, const char *rest, struct json_obje
         for (size_t i = 0; i < sizeof actions / sizeof actions[0]; i++)
             if (strcmp(rest, actions[i]) == 0)
                 return ops[i];
-        return strcmp(rest, "members") == 0 ? "member.add" : NULL;
+        return strcmp(rest, "members") == 0  ? "member.add"
+               : strcmp(rest, "faults") == 0 ? "fault.add"
+                                             : NULL;
     }
     if (strcmp(method, "PUT") == 0)
         return strcmp(rest, "rate") == 0      ? "channel.set-rate"
                : strcmp(rest, "webhook") == 0 ? "channel.set-webhook"
                                               : NULL;
     if (strcmp(method, "GET") == 0)
-        return strcmp(rest, "members") == 0 ? "member.list" : NULL;
+        return strcmp(rest, "members") == 0  ? "member.list"
+               : strcmp(rest, "faults") == 0 ? "fault.list"
+                                             : NULL;
     if (strcmp(method, "DELETE") == 0 && strncmp(rest, "members/", 8) == 0 && rest[8]) {
         json_object_object_add(args, "member", json_object_new_string(rest + 8));
         return "member.remove";
+    }
+    if (strcmp(method, "DELETE") == 0 && strcmp(rest, "faults") == 0)
+        return "fault.clear";
+    if (strcmp(method, "DELETE") == 0 && strncmp(rest, "faults/", 7) == 0 && rest[7]) {
+        json_object_object_add(args, "fault", json_object_new_string(rest + 7));
+        return "fault.clear";
     }
     return NULL;
 }
@@ -161,6 +174,10 @@ enum MHD_Result admin_http(struct req *r)
         }
     }
     json_object_put(body);
+    if (strcmp(op, "fault.add") == 0 && !r->srv->cfg.sandbox) {
+        json_object_put(args);
+        return reply_error(r, 403, "forbidden", "fault injection needs vcpd --sandbox");
+    }
     rc = admin_exec(r->srv->store, op, args, &out, detail, sizeof detail);
     json_object_put(args);
     switch (rc) {

@@ -18,6 +18,8 @@
 #include "core/msg.h"
 #include "server/auth.h"
 #include "server/chancache.h"
+#include "server/delay.h"
+#include "server/fault.h"
 #include "server/stream.h"
 #include "server/jsonw.h"
 #include "server/ratelimit.h"
@@ -197,6 +199,11 @@ enum MHD_Result api_get_account_info(struct req *r)
 
     detail[0] = '\0';
     status = api_begin(r, true, &body, &token, detail, sizeof detail);
+    if (status == VCP_STATUS_OK &&
+        fault_step(r, FAULT_EP_ACCOUNT_INFO, api_get_account_info, &ret)) {
+        json_object_put(body);
+        return ret;
+    }
     if (status == VCP_STATUS_OK)
         status = rate_step(r, detail, sizeof detail);
     if (status != VCP_STATUS_OK) {
@@ -263,10 +270,16 @@ enum MHD_Result api_set_webhook(struct req *r)
     struct json_object *body = NULL, *v;
     struct webhook_check chk;
     const char *token, *url;
+    enum MHD_Result ret;
+    long delay_ms;
     int status;
 
     detail[0] = '\0';
     status = api_begin(r, false, &body, &token, detail, sizeof detail);
+    if (status == VCP_STATUS_OK && fault_step(r, FAULT_EP_SET_WEBHOOK, api_set_webhook, &ret)) {
+        json_object_put(body);
+        return ret;
+    }
     if (status == VCP_STATUS_OK)
         status = rate_step(r, detail, sizeof detail);
     if (status != VCP_STATUS_OK)
@@ -292,6 +305,11 @@ enum MHD_Result api_set_webhook(struct req *r)
     status = webhook_url_check(url, srv->cfg.webhook.allow_http, detail, sizeof detail);
     if (status != VCP_STATUS_OK)
         goto answer;
+    if (fault_webhook(r, &delay_ms)) { /* the check fails as a real one would, without a call */
+        json_object_put(body);
+        return delay_ms > 0 ? delay_then(srv->delay, r, (uint64_t)delay_ms, webhook_checked)
+                            : webhook_checked(r);
+    }
 
     r->webhook_url = xstrdup(url);
     memset(&chk, 0, sizeof chk);
@@ -373,6 +391,7 @@ enum MHD_Result api_post(struct req *r)
     const char *token, *from;
     const struct member *sender;
     struct post *p = &r->commit.post;
+    enum MHD_Result ret;
     size_t len;
     int status;
 
@@ -380,6 +399,10 @@ enum MHD_Result api_post(struct req *r)
     status = api_begin(r, false, &body, &token, detail, sizeof detail);
     if (status != VCP_STATUS_OK)
         goto answer;
+    if (fault_step(r, FAULT_EP_POST, api_post, &ret)) {
+        json_object_put(body);
+        return ret;
+    }
     if (r->chan->webhook[0] == '\0') {
         status = VCP_STATUS_WEBHOOK_NOT_SET;
         snprintf(detail, sizeof detail, "webhook: not set; call set_webhook first");

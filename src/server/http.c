@@ -55,6 +55,11 @@ static enum MHD_Result queue(struct req *r, unsigned status, struct MHD_Response
 
     r->http_status = (int)status;
     r->answered = true;
+    if (r->fault_drop) { /* an injected fault (fault.h): the answer is lost on the way */
+        MHD_destroy_response(resp);
+        r->http_status = 0;
+        return MHD_NO;
+    }
     if (r->on_streams)
         MHD_add_response_header(resp, MHD_HTTP_HEADER_CONNECTION, "close");
     ret = MHD_queue_response(r->conn, status, resp);
@@ -371,9 +376,9 @@ static void access_log(struct server *srv, struct req *r, struct MHD_Connection 
     gmtime_r(&ts.tv_sec, &tm);
     strftime(when, sizeof when, "%Y-%m-%dT%H:%M:%S", &tm);
     /* The token never appears: only method, path (no query), statuses, channel id. */
-    fprintf(srv->log, "%s.%03ldZ %s %s %s %d %d %s %" PRIu64 "us\n", when, ts.tv_nsec / 1000000,
+    fprintf(srv->log, "%s.%03ldZ %s %s %s %d %d %s %" PRIu64 "us%s%s\n", when, ts.tv_nsec / 1000000,
             addr, r->method, r->path, r->http_status, r->api_status, r->chan ? r->chan->pa_id : "-",
-            mono_us() - r->start_us);
+            mono_us() - r->start_us, r->fault_mark[0] ? " fault=" : "", r->fault_mark);
     now = now_ms();
     if (now - srv->log_flushed_ms >= 200) {
         fflush(srv->log);

@@ -18,6 +18,8 @@
 #include "server/admin.h"
 #include "server/auth.h"
 #include "server/chancache.h"
+#include "server/delay.h"
+#include "server/fault.h"
 #include "server/stream.h"
 #include "server/ratelimit.h"
 #include "server/server.h"
@@ -92,9 +94,18 @@ static const char usage_channel[] =
     "          [--category C] [--subcategory S] [--country CC] [--location LAT,LON]\n"
     "                       change what get_account_info and the page show\n"
     "                       (a running vcpd answers with it at once)\n"
+    "  fault add ID (--status N | --http N | --drop | --latency-ms MS[-MS]\n"
+    "          | --webhook fail|timeout|N) [--endpoint post|set_webhook|\n"
+    "          get_account_info|any] [--count N] [--fraction F] [--seed S]\n"
+    "                       make the channel's requests fail on purpose: answer\n"
+    "                       status N or HTTP N, lose the answer, wait, or fail\n"
+    "                       set_webhook's check; for the next N requests or a\n"
+    "                       seeded fraction (applied only by vcpd serve --sandbox)\n"
+    "  fault list ID        the channel's faults and their counters\n"
+    "  fault clear ID [FAULT_ID]  remove one fault, or all of them\n"
     "  reset ID             empty the channel for the next test: its posts go\n"
-    "                       and its rate bucket starts full; token, members and\n"
-    "                       settings stay\n"
+    "                       and faults, and its rate bucket starts full; token,\n"
+    "                       members and settings stay\n"
     "\n"
     "  --db PATH            database (env VCPD_DB; default " DEFAULT_DB ")\n"
     "  --json               print JSON for scripts instead of text\n"
@@ -372,8 +383,12 @@ static int serve(int argc, char **argv)
         log_msg("error", "OpenSSL: no SHA-256");
         goto out;
     }
-    if (cfg->sandbox)
+    if (cfg->sandbox) {
         sandbox_new(&srv->sandbox);
+        srv->faults = faults_new(); /* fault injection exists only in the sandbox */
+        if (delay_new(&srv->delay) != 0)
+            goto out;
+    }
 
     if (http_start(srv) != 0)
         goto stop;
@@ -401,6 +416,8 @@ stop:
     srv->committer = NULL;
     webhook_free(srv->webhook);
     srv->webhook = NULL;
+    delay_free(srv->delay); /* delayed answers go out now */
+    srv->delay = NULL;
     usleep(100 * 1000); /* let the HTTP thread send the answers just resumed */
 out:
     http_stop(srv);
@@ -408,6 +425,8 @@ out:
     committer_free(srv->committer);
     webhook_free(srv->webhook);
     sandbox_free(srv->sandbox);
+    delay_free(srv->delay);
+    faults_free(srv->faults);
     ratelimit_free(srv->rl);
     chancache_free(srv->cache);
     auth_hasher_free(srv->hasher);
@@ -463,6 +482,29 @@ static void print_member(struct json_object *m)
            json_object_get_string(name));
 }
 
+/* One fault: its id and, as JSON, what it does; then its counters. */
+static void print_fault(struct json_object *f)
+{
+    struct json_object *what = json_object_new_object(), *v;
+    static const char *const keys[] = {"endpoint",   "status",  "http",     "drop",
+                                       "latency_ms", "webhook", "fraction", "seed"};
+
+    for (size_t i = 0; i < sizeof keys / sizeof keys[0]; i++)
+        if (json_object_object_get_ex(f, keys[i], &v))
+            json_object_object_add(what, keys[i], json_object_get(v));
+    json_object_object_get_ex(f, "id", &v);
+    printf("  %-4" PRId64 " %s", json_object_get_int64(v),
+           json_object_to_json_string_ext(what, JSON_C_TO_STRING_PLAIN));
+    json_object_object_get_ex(f, "remaining", &v);
+    if (v)
+        printf("  remaining %" PRId64, json_object_get_int64(v));
+    json_object_object_get_ex(f, "hits", &v);
+    printf("  hits %" PRId64, json_object_get_int64(v));
+    json_object_object_get_ex(f, "seen", &v);
+    printf(" of %" PRId64 " requests\n", json_object_get_int64(v));
+    json_object_put(what);
+}
+
 /* Human-readable form of an admin_exec() answer. */
 static void print_human(const char *op, struct json_object *out)
 {
@@ -494,6 +536,18 @@ static void print_human(const char *op, struct json_object *out)
         if (json_object_object_get_ex(v, "posts", &n))
             printf("deleted %" PRId64 " posts\n", json_object_get_int64(n));
     }
+    if (json_object_object_get_ex(out, "fault", &v)) {
+        printf("fault added:\n");
+        print_fault(v);
+    }
+    if (json_object_object_get_ex(out, "faults", &arr)) {
+        if (json_object_array_length(arr) == 0)
+            printf("no faults\n");
+        for (size_t i = 0; i < json_object_array_length(arr); i++)
+            print_fault(json_object_array_get_idx(arr, i));
+    }
+    if (json_object_object_get_ex(out, "cleared", &v))
+        printf("%" PRId64 " faults cleared\n", json_object_get_int64(v));
     if (json_object_object_get_ex(out, "removed", &v))
         printf("member %s removed\n", json_object_get_string(v));
     if (json_object_object_get_ex(out, "members", &arr)) {
@@ -549,7 +603,7 @@ static int admin_cli(const char *group, int argc, char **argv)
 {
     static const struct {
         const char *op;
-        const char *slots[2]; /* names of positional arguments */
+        const char *slots[2]; /* names of positional arguments; "?name": optional */
         const char *flags;    /* accepted --flags (space separated, trailing space) */
     } table[] = {
         {"channel.create",
@@ -570,13 +624,20 @@ static int admin_cli(const char *group, int argc, char **argv)
          "name uri icon background category subcategory country location "},
         {"channel.reset", {"channel", NULL}, ""},
         {"sandbox.reset", {NULL, NULL}, ""},
+        {"fault.add",
+         {"channel", NULL},
+         "endpoint status http latency-ms webhook count fraction seed "},
+        {"fault.list", {"channel", NULL}, ""},
+        {"fault.clear", {"channel", "?fault"}, ""},
         {"member.add", {"channel", NULL}, "name role id avatar "},
         {"member.remove", {"channel", "member"}, ""},
         {"member.list", {"channel", NULL}, ""},
     };
-    const char *usage = strcmp(group, "channel") == 0   ? usage_channel
-                        : strcmp(group, "sandbox") == 0 ? usage_sandbox
-                                                        : usage_member;
+    /* "channel fault": `vcpd channel fault add ...` runs the fault.* operations */
+    const char *ops_group = strcmp(group, "channel fault") == 0 ? "fault" : group;
+    const char *usage = strncmp(group, "channel", 7) == 0 ? usage_channel
+                        : strcmp(group, "sandbox") == 0   ? usage_sandbox
+                                                          : usage_member;
     const char *db = getenv("VCPD_DB") ? getenv("VCPD_DB") : DEFAULT_DB;
     struct json_object *args = NULL, *out = NULL;
     struct store *store = NULL;
@@ -589,7 +650,7 @@ static int admin_cli(const char *group, int argc, char **argv)
         fputs(usage, argc < 2 ? stderr : stdout);
         return argc < 2 ? 2 : 0;
     }
-    snprintf(op, sizeof op, "%s.%s", group, argv[1]);
+    snprintf(op, sizeof op, "%s.%s", ops_group, argv[1]);
     for (size_t i = 0; i < sizeof table / sizeof table[0]; i++)
         if (strcmp(table[i].op, op) == 0)
             idx = (int)i;
@@ -611,6 +672,10 @@ static int admin_cli(const char *group, int argc, char **argv)
         }
         if (strcmp(a, "--yes") == 0 && strcmp(op, "sandbox.reset") == 0) {
             yes = true;
+            continue;
+        }
+        if (strcmp(a, "--drop") == 0 && strcmp(op, "fault.add") == 0) {
+            json_object_object_add(args, "drop", json_object_new_boolean(1));
             continue;
         }
         if (strncmp(a, "--", 2) == 0) {
@@ -672,12 +737,13 @@ static int admin_cli(const char *group, int argc, char **argv)
             }
             json_object_object_add(args, "rate", r);
         } else {
-            json_object_object_add(args, table[idx].slots[slot], json_object_new_string(a));
+            const char *name = table[idx].slots[slot];
+            json_object_object_add(args, name + (name[0] == '?'), json_object_new_string(a));
         }
         slot++;
     }
     for (int s = slot; s < 2; s++)
-        if (table[idx].slots[s]) {
+        if (table[idx].slots[s] && table[idx].slots[s][0] != '?') {
             fprintf(stderr, "vcpd %s %s: missing %s\n%s", group, argv[1], table[idx].slots[s],
                     usage);
             goto out;
@@ -728,6 +794,8 @@ int main(int argc, char **argv)
     }
     if (argc >= 2 && strcmp(argv[1], "serve") == 0)
         return serve(argc - 1, argv + 1);
+    if (argc >= 3 && strcmp(argv[1], "channel") == 0 && strcmp(argv[2], "fault") == 0)
+        return admin_cli("channel fault", argc - 2, argv + 2);
     if (argc >= 2 && (strcmp(argv[1], "channel") == 0 || strcmp(argv[1], "member") == 0 ||
                       strcmp(argv[1], "sandbox") == 0))
         return admin_cli(argv[1], argc - 1, argv + 1);

@@ -40,6 +40,8 @@ struct acceptor;
 struct chancache;
 struct auth_hasher;
 struct chan_entry;
+struct faults;
+struct delay;
 
 struct config {
     const char *listen_host; /* numeric address to bind */
@@ -81,6 +83,8 @@ struct server {
     struct ratelimit *rl;           /* per-channel token buckets */
     struct sandbox *sandbox;        /* pending self-checks; NULL unless --sandbox */
     struct streams *streams;        /* live event streams (stream.h) */
+    struct faults *faults;          /* fault injection (fault.h); NULL unless --sandbox */
+    struct delay *delay;            /* answers later (delay.h); NULL unless --sandbox */
     FILE *log;                      /* access log, NULL when off */
     /* Both daemons' threads complete requests: the access log and the
      * metrics are written under this lock. */
@@ -99,7 +103,7 @@ struct req;
 typedef enum MHD_Result (*route_fn)(struct req *r);
 
 /* What a request is waiting for while its connection is suspended. */
-enum req_wait { WAIT_NONE, WAIT_COMMIT, WAIT_WEBHOOK };
+enum req_wait { WAIT_NONE, WAIT_COMMIT, WAIT_WEBHOOK, WAIT_DELAY };
 
 /*
  * One HTTP request: created on the first call of the access handler, freed
@@ -135,6 +139,11 @@ struct req {
     uint64_t wh_token;      /* message_token of the check's callback */
     int wh_status;          /* result of the webhook check */
     char wh_detail[256];
+
+    /* fault injection (fault.h) */
+    bool fault_delayed;  /* its latency was added: the request started anew */
+    bool fault_drop;     /* close the connection instead of answering */
+    char fault_mark[64]; /* what was injected, for the access log ("" when nothing) */
 
     char inline_body[2048]; /* last: req_new zeroes everything before it */
 };

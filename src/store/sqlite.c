@@ -75,6 +75,12 @@ enum stmt_id {
     ST_CH_SET_DETAILS,
     ST_CH_RESET_POSTS,
     ST_CH_SET_EPOCH,
+    ST_CH_RESET_FAULTS,
+    ST_RESET_FAULTS,
+    ST_FAULT_ADD,
+    ST_FAULT_LIST,
+    ST_FAULT_REMOVE,
+    ST_FAULT_COUNT,
     ST_RESET_POSTS,
     ST_RESET_MEMBERS,
     ST_RESET_CHANNELS,
@@ -110,6 +116,14 @@ static const char *const stmt_sql[ST_COUNT] = {
                           " WHERE id = ?1",
     [ST_CH_RESET_POSTS] = "DELETE FROM posts WHERE channel = ?1",
     [ST_CH_SET_EPOCH] = "UPDATE channels SET epoch = ?2 WHERE id = ?1",
+    [ST_CH_RESET_FAULTS] = "DELETE FROM faults WHERE channel = ?1",
+    [ST_RESET_FAULTS] = "DELETE FROM faults",
+    [ST_FAULT_ADD] = "INSERT INTO faults (channel, spec, remaining, seen, hits, created_ms)"
+                     " VALUES (?1, ?2, ?3, 0, 0, ?4)",
+    [ST_FAULT_LIST] = "SELECT id, spec, remaining, seen, hits, created_ms FROM faults"
+                      " WHERE channel = ?1 ORDER BY id",
+    [ST_FAULT_REMOVE] = "DELETE FROM faults WHERE channel = ?1 AND (?2 = 0 OR id = ?2)",
+    [ST_FAULT_COUNT] = "UPDATE faults SET remaining = ?2, seen = ?3, hits = ?4 WHERE id = ?1",
     [ST_RESET_POSTS] = "DELETE FROM posts",
     [ST_RESET_MEMBERS] = "DELETE FROM members",
     [ST_RESET_CHANNELS] = "DELETE FROM channels",
@@ -769,7 +783,10 @@ static int sq_channel_reset(struct store *st, int64_t id, uint64_t epoch, int64_
         goto undo;
     }
     BIND(sqlite3_bind_int64(s->st[ST_CH_RESET_POSTS], 1, id));
-    if ((ret = step_write(s, s->st[ST_CH_RESET_POSTS], "channel_reset", posts)) != STORE_OK ||
+    if ((ret = step_write(s, s->st[ST_CH_RESET_POSTS], "channel_reset", posts)) != STORE_OK)
+        goto undo;
+    BIND(sqlite3_bind_int64(s->st[ST_CH_RESET_FAULTS], 1, id));
+    if ((ret = step_write(s, s->st[ST_CH_RESET_FAULTS], "channel_reset", NULL)) != STORE_OK ||
         (ret = run(s, ST_COMMIT)) != STORE_OK)
         goto undo;
     bump_version(s);
@@ -778,6 +795,7 @@ out: /* a bind failed */
     ret = fail(s, rc, "channel_reset");
     done_with(s->st[ST_CH_SET_EPOCH]);
     done_with(s->st[ST_CH_RESET_POSTS]);
+    done_with(s->st[ST_CH_RESET_FAULTS]);
 undo:
     rollback(s);
     *posts = 0;
@@ -794,6 +812,7 @@ static int sq_reset_all(struct store *st, int64_t *channels, int64_t *posts)
         return ret;
     /* children first: posts and members reference channels */
     if ((ret = step_write(s, s->st[ST_RESET_POSTS], "reset_all", posts)) != STORE_OK ||
+        (ret = step_write(s, s->st[ST_RESET_FAULTS], "reset_all", NULL)) != STORE_OK ||
         (ret = step_write(s, s->st[ST_RESET_MEMBERS], "reset_all", NULL)) != STORE_OK ||
         (ret = step_write(s, s->st[ST_RESET_CHANNELS], "reset_all", channels)) != STORE_OK ||
         (ret = run(s, ST_COMMIT)) != STORE_OK) {
@@ -803,6 +822,133 @@ static int sq_reset_all(struct store *st, int64_t *channels, int64_t *posts)
     }
     bump_version(s);
     return STORE_OK;
+}
+
+/* ---- faults ------------------------------------------------------------------------------- */
+
+static int sq_fault_add(struct store *st, struct fault_row *f)
+{
+    struct sq *s = sq_of(st);
+    sqlite3_stmt *stmt = s->st[ST_FAULT_ADD];
+    int64_t created = now_ms();
+    int ret = STORE_OK;
+    int rc;
+
+    BIND(sqlite3_bind_int64(stmt, 1, f->channel));
+    BIND(sqlite3_bind_text(stmt, 2, f->spec, -1, SQLITE_STATIC));
+    BIND(f->remaining < 0 ? sqlite3_bind_null(stmt, 3) : sqlite3_bind_int64(stmt, 3, f->remaining));
+    BIND(sqlite3_bind_int64(stmt, 4, created));
+    rc = sqlite3_step(stmt);
+    if (rc == SQLITE_DONE) {
+        f->id = sqlite3_last_insert_rowid(s->db);
+        f->created_ms = created;
+        f->seen = f->hits = 0;
+        rc = SQLITE_OK;
+        bump_version(s);
+    }
+out:
+    if (rc != SQLITE_OK)
+        ret = fail(s, rc, "fault_add");
+    done_with(stmt);
+    return ret;
+}
+
+static int sq_fault_list(struct store *st, int64_t channel, struct fault_row **out, size_t *n)
+{
+    struct sq *s = sq_of(st);
+    sqlite3_stmt *stmt = s->st[ST_FAULT_LIST];
+    struct fault_row *v = NULL;
+    size_t len = 0, cap = 0;
+    int ret = STORE_OK;
+    int rc;
+
+    BIND(sqlite3_bind_int64(stmt, 1, channel));
+    while ((rc = sqlite3_step(stmt)) == SQLITE_ROW) {
+        const unsigned char *spec = sqlite3_column_text(stmt, 1);
+        struct fault_row *f;
+
+        if (len == cap) {
+            size_t ncap = cap ? cap * 2 : 8;
+            struct fault_row *nv = realloc(v, ncap * sizeof *v);
+
+            if (!nv) {
+                ret = fail_msg(s, "fault_list", "out of memory");
+                goto out;
+            }
+            v = nv;
+            cap = ncap;
+        }
+        f = &v[len];
+        memset(f, 0, sizeof *f);
+        f->spec = strdup(spec ? (const char *)spec : "");
+        if (!f->spec) {
+            ret = fail_msg(s, "fault_list", "out of memory");
+            goto out;
+        }
+        len++;
+        f->id = sqlite3_column_int64(stmt, 0);
+        f->channel = channel;
+        f->remaining =
+            sqlite3_column_type(stmt, 2) == SQLITE_NULL ? -1 : sqlite3_column_int64(stmt, 2);
+        f->seen = sqlite3_column_int64(stmt, 3);
+        f->hits = sqlite3_column_int64(stmt, 4);
+        f->created_ms = sqlite3_column_int64(stmt, 5);
+    }
+    if (rc == SQLITE_DONE)
+        rc = SQLITE_OK;
+out:
+    if (ret == STORE_OK && rc != SQLITE_OK)
+        ret = fail(s, rc, "fault_list");
+    done_with(stmt);
+    if (ret != STORE_OK) {
+        store_faults_free(v, len);
+        v = NULL;
+        len = 0;
+    }
+    *out = v;
+    *n = len;
+    return ret;
+}
+
+static int sq_fault_remove(struct store *st, int64_t channel, int64_t id, int64_t *n)
+{
+    struct sq *s = sq_of(st);
+    sqlite3_stmt *stmt = s->st[ST_FAULT_REMOVE];
+    int ret, rc;
+
+    *n = 0;
+    BIND(sqlite3_bind_int64(stmt, 1, channel));
+    BIND(sqlite3_bind_int64(stmt, 2, id));
+    if ((ret = step_write(s, stmt, "fault_remove", n)) != STORE_OK)
+        return ret;
+    if (*n > 0)
+        bump_version(s);
+    return id > 0 && *n == 0 ? STORE_NOTFOUND : STORE_OK;
+out:
+    rc = fail(s, rc, "fault_remove");
+    done_with(stmt);
+    return rc;
+}
+
+static int sq_fault_count(struct store *st, int64_t id, int64_t remaining, int64_t seen,
+                          int64_t hits)
+{
+    struct sq *s = sq_of(st);
+    sqlite3_stmt *stmt = s->st[ST_FAULT_COUNT];
+    int64_t touched = 0;
+    int ret, rc;
+
+    BIND(sqlite3_bind_int64(stmt, 1, id));
+    BIND(remaining < 0 ? sqlite3_bind_null(stmt, 2) : sqlite3_bind_int64(stmt, 2, remaining));
+    BIND(sqlite3_bind_int64(stmt, 3, seen));
+    BIND(sqlite3_bind_int64(stmt, 4, hits));
+    if ((ret = step_write(s, stmt, "fault_count", &touched)) != STORE_OK)
+        return ret;
+    return touched ? STORE_OK : STORE_NOTFOUND; /* removed meanwhile */
+out:
+    rc = fail(s, rc, "fault_count");
+    done_with(stmt);
+    return rc;
 }
 
 /* ---- members ------------------------------------------------------------------------------ */
@@ -1099,6 +1245,10 @@ const struct store_ops store_sqlite_ops = {
     .channel_set_details = sq_channel_set_details,
     .channel_reset = sq_channel_reset,
     .reset_all = sq_reset_all,
+    .fault_add = sq_fault_add,
+    .fault_list = sq_fault_list,
+    .fault_remove = sq_fault_remove,
+    .fault_count = sq_fault_count,
     .member_add = sq_member_add,
     .member_remove = sq_member_remove,
     .member_list = sq_member_list,

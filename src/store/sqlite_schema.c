@@ -54,13 +54,27 @@ const char *const store_sqlite_migrations[] = {
     ");"
     "CREATE INDEX posts_by_channel ON posts (channel);",
     /*
-     * Issue 12, vcpd as a CI sandbox: channels.epoch, a random number drawn
-     * at creation and at every reset of the channel, so state kept in memory
-     * per channel (rate buckets) starts afresh after a reset made by any
-     * process, and a row id reused after a whole-sandbox reset never
-     * inherits the state of the channel that had it before.
+     * Issue 12, vcpd as a CI sandbox.  channels.epoch: a random number
+     * drawn at creation and at every reset of the channel, so state kept in
+     * memory per channel (rate buckets) starts afresh after a reset made by
+     * any process, and a row id reused after a whole-sandbox reset never
+     * inherits the state of the channel that had it before.  faults: the
+     * injected failures of a channel; spec is the fault as the admin layer
+     * wrote it (JSON, read back by it), the counters are kept up to date by
+     * the server that applies it: remaining (NULL: no limit), seen (requests
+     * it was considered for: the index of its seeded random sequence), hits.
      */
-    "ALTER TABLE channels ADD COLUMN epoch INTEGER NOT NULL DEFAULT 0;",
+    "ALTER TABLE channels ADD COLUMN epoch INTEGER NOT NULL DEFAULT 0;"
+    "CREATE TABLE faults ("
+    " id INTEGER PRIMARY KEY,"
+    " channel INTEGER NOT NULL REFERENCES channels (id),"
+    " spec TEXT NOT NULL,"
+    " remaining INTEGER,"
+    " seen INTEGER NOT NULL,"
+    " hits INTEGER NOT NULL,"
+    " created_ms INTEGER NOT NULL"
+    ");"
+    "CREATE INDEX faults_by_channel ON faults (channel);",
 };
 
 const size_t store_sqlite_migrations_n =

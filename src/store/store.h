@@ -75,6 +75,18 @@ struct post {
     const char *json;   /* normalised message (msg_normalize); owned by whoever made the struct */
 };
 
+/* An injected failure of a channel (vcpd --sandbox); the store keeps it, src/server/fault.c
+ * gives spec its meaning. */
+struct fault_row {
+    int64_t id;         /* row id, assigned by fault_add */
+    int64_t channel;    /* channel row id */
+    char *spec;         /* the fault as JSON text; malloc'd in fault_list results */
+    int64_t remaining;  /* answers it still gives; -1: no limit */
+    int64_t seen;       /* requests it was considered for */
+    int64_t hits;       /* requests it answered */
+    int64_t created_ms; /* Unix ms */
+};
+
 struct store; /* one connection; opaque */
 
 struct store_ops {
@@ -148,6 +160,21 @@ struct store_ops {
     int (*reset_all)(struct store *s, int64_t *channels, int64_t *posts);
 
     /*
+     * Faults.  fault_add stores f (spec, remaining; seen and hits start at 0) and writes the
+     * new id and created_ms back (STORE_NOTFOUND: no such channel).  fault_list gives the
+     * channel's faults oldest first; *out and every spec are malloc'd (free with
+     * store_faults_free).  fault_remove removes one (id > 0) or all (id 0) of the channel's,
+     * *n how many (STORE_NOTFOUND when id > 0 matched none).  These three move the config
+     * version.  fault_count writes a fault's counters and does NOT move it: it happens on
+     * the requests the fault applies to, and must not empty every cache each time.
+     * channel_reset and reset_all remove the faults too.
+     */
+    int (*fault_add)(struct store *s, struct fault_row *f);
+    int (*fault_list)(struct store *s, int64_t channel, struct fault_row **out, size_t *n);
+    int (*fault_remove)(struct store *s, int64_t channel, int64_t id, int64_t *n);
+    int (*fault_count)(struct store *s, int64_t id, int64_t remaining, int64_t seen, int64_t hits);
+
+    /*
      * STORE_EXISTS when the member id is already in that channel, STORE_NOTFOUND when there
      * is no such channel.
      */
@@ -193,6 +220,9 @@ const struct store_ops *store_backend(const char *dsn);
 int store_open(const char *dsn, struct store **out, char *err, size_t err_len);
 void store_close(struct store *s); /* NULL is a no-op */
 
+/* Frees the result of fault_list. */
+void store_faults_free(struct fault_row *f, size_t n);
+
 /* Frees the result of post_list. */
 void store_posts_free(struct post *p, size_t n);
 
@@ -218,6 +248,10 @@ struct store {
 #define store_channel_set_details(s, id, c) ((s)->ops->channel_set_details((s), (id), (c)))
 #define store_channel_reset(s, id, e, n)    ((s)->ops->channel_reset((s), (id), (e), (n)))
 #define store_reset_all(s, c, n)            ((s)->ops->reset_all((s), (c), (n)))
+#define store_fault_add(s, f)               ((s)->ops->fault_add((s), (f)))
+#define store_fault_list(s, ch, o, n)       ((s)->ops->fault_list((s), (ch), (o), (n)))
+#define store_fault_remove(s, ch, id, n)    ((s)->ops->fault_remove((s), (ch), (id), (n)))
+#define store_fault_count(s, id, r, se, h)  ((s)->ops->fault_count((s), (id), (r), (se), (h)))
 #define store_member_add(s, ch, m)          ((s)->ops->member_add((s), (ch), (m)))
 #define store_member_remove(s, ch, m)       ((s)->ops->member_remove((s), (ch), (m)))
 #define store_member_list(s, ch, o, n)      ((s)->ops->member_list((s), (ch), (o), (n)))

@@ -9,13 +9,19 @@ script would call.
   Reset      one call empties a channel, or the whole sandbox
   Details    name, icon, background, uri, category, subcategory, country,
              location edited over the admin API and offline, answered at once
+  Faults     injected statuses, HTTP errors, lost answers, latency and failed
+             webhook checks -- and how libvcp / `vcp post --batch` cope
 
 Usage: test_ci_tools.py [path/to/vcpd] [unittest args]
 """
+import http.client
+import json
 import os
 import re
 import subprocess
 import sys
+import threading
+import time
 import unittest
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
@@ -27,7 +33,7 @@ V = None
 
 def setUpModule():
     global V
-    V = vcptest.Vcpd("--sandbox", name="ci", admin_key=KEY).start()
+    V = vcptest.Vcpd("--sandbox", "--webhook-timeout", "1500", name="ci", admin_key=KEY).start()
 
 
 def tearDownModule():
@@ -321,6 +327,273 @@ class Details(unittest.TestCase):
         self.assertEqual(p.returncode, 2)
         self.assertIn("--location: expected LAT,LON", p.stderr_text)
         self.assertEqual(V.admin("PATCH", "/admin/v1/channels/pa:1", {"name": "x"}).status, 404)
+
+
+def vcp_bin():
+    """The vcp CLI built next to vcpd ($VCP_BIN wins)."""
+    p = os.environ.get("VCP_BIN") or os.path.join(
+        os.path.dirname(os.path.dirname(vcptest.vcpd_bin())), "cli", "vcp")
+    if not os.access(p, os.X_OK):
+        raise vcptest.HarnessError("vcp not found at %s (set VCP_BIN)" % p)
+    return p
+
+
+class Faults(unittest.TestCase):
+    def setUp(self):
+        self.assertEqual(V.admin("POST", "/admin/v1/reset").status, 200)
+        r = V.admin("POST", "/admin/v1/channels",
+                    {"name": "Faulty", "token": FIX_TOKEN, "id": FIX_ID,
+                     "superadmin_id": FIX_OWNER, "webhook": "https://127.0.0.1:9/hook",
+                     "rate": "off"})
+        self.assertEqual(r.status, 201, r.short())
+        self.base = "/admin/v1/channels/%s/faults" % FIX_ID
+
+    def add(self, **spec):
+        r = V.admin("POST", self.base, spec)
+        self.assertEqual(r.status, 200, r.short())
+        return r.json["fault"]
+
+    def faults(self):
+        r = V.admin("GET", self.base)
+        self.assertEqual(r.status, 200, r.short())
+        return r.json["faults"]
+
+    def post(self, text="x"):
+        return V.post(FIX_TOKEN, {"from": FIX_OWNER, "type": "text", "text": text})
+
+    def info(self):
+        return V.api("/pa/get_account_info", token=FIX_TOKEN)
+
+    def texts(self):
+        return [p["message"]["text"] for p in reversed(posts_of(V, FIX_ID))]
+
+    def access_log(self):
+        with open(V.access_path, encoding="utf-8") as f:
+            return f.read()
+
+    def wait_logged(self, needle, n):
+        """vcpd flushes its access log at a line written 200 ms after the last
+        flush: ask /healthz until needle shows n times."""
+        deadline = time.monotonic() + 5
+        while self.access_log().count(needle) < n and time.monotonic() < deadline:
+            time.sleep(0.25)
+            V.request("GET", "/healthz")
+        return self.access_log().count(needle)
+
+    # -- the faults themselves --
+
+    def test_next_n_with_a_status_or_an_http_status(self):
+        f = self.add(endpoint="post", status=12, count=2)
+        self.assertEqual((f["status"], f["count"], f["remaining"], f["endpoint"]),
+                         (12, 2, 2, "post"))
+        got = [self.post("p%d" % i) for i in range(3)]
+        self.assertEqual([g.json["status"] for g in got], [12, 12, 0])
+        self.assertEqual(got[0].json["status_message"], "tooManyRequests")
+        self.assertEqual(got[0].json["detail"], "injected fault %d (vcpd --sandbox)" % f["id"])
+        self.assertEqual(self.info().json["status"], 0)  # another endpoint: untouched
+        self.assertEqual(self.texts(), ["p2"])            # refused ones were not stored
+        listed = self.faults()
+        self.assertEqual([(x["remaining"], x["hits"], x["seen"]) for x in listed], [(0, 2, 2)])
+        h = self.add(http=503, count=1)  # endpoint "any"
+        r = self.info()
+        self.assertEqual(r.status, 503, r.short())
+        self.assertEqual(r.json["detail"], "injected fault %d (vcpd --sandbox)" % h["id"])
+        self.assertEqual(self.info().json["status"], 0)
+        # every injected answer is marked in the access log
+        self.assertEqual(self.wait_logged("fault=status:12", 2), 2)
+        self.assertEqual(self.wait_logged("fault=http:503", 1), 1)
+
+    def test_a_seeded_fraction_is_reproducible(self):
+        def run(seed):
+            f = self.add(endpoint="get_account_info", status=99, fraction=0.5, seed=seed)
+            pattern = [self.info().json["status"] for _ in range(40)]
+            V.admin("DELETE", "%s/%d" % (self.base, f["id"]))
+            return pattern
+        first = run(42)
+        self.assertEqual(set(first), {0, 99}, first)
+        self.assertTrue(8 <= first.count(99) <= 32, first)
+        self.assertEqual(run(42), first)     # same seed, same requests hit
+        self.assertNotEqual(run(43), first)  # another seed, another pattern
+
+    def test_latency_fixed_and_ranged_without_blocking_others(self):
+        self.add(endpoint="get_account_info", latency_ms=1000, count=1)
+        slow = {}
+
+        def call():
+            slow["resp"] = self.info()
+        t = threading.Thread(target=call)
+        t.start()
+        time.sleep(0.2)
+        t0 = time.monotonic()
+        self.assertEqual(self.post("meanwhile").json["status"], 0)  # the server is not held up
+        self.assertLess(time.monotonic() - t0, 0.7)
+        t.join(10)
+        self.assertEqual(slow["resp"].json["status"], 0)
+        self.assertGreaterEqual(slow["resp"].elapsed, 1.0)
+        f = self.add(endpoint="post", latency_ms=[200, 400], count=4)
+        self.assertEqual(f["latency_ms"], [200, 400])
+        for i in range(4):
+            r = self.post("late %d" % i)
+            self.assertEqual(r.json["status"], 0)
+            self.assertGreaterEqual(r.elapsed, 0.2)
+        self.assertLess(self.post("on time").elapsed, 1.0)
+        self.assertEqual(self.wait_logged("fault=latency:", 5), 5)
+        # latency then an answer fault: both apply to the same request
+        self.add(endpoint="post", latency_ms=300, count=1)
+        self.add(endpoint="post", status=9, count=1)
+        r = self.post("both")
+        self.assertEqual(r.json["status"], 9)
+        self.assertGreaterEqual(r.elapsed, 0.3)
+        self.assertEqual(self.wait_logged("fault=latency:300ms,status:9", 1), 1)
+
+    def test_webhook_checks_fail_time_out_or_answer_non_200(self):
+        hook = "http://127.0.0.1:%d/sandbox/webhook" % V.port  # passes for real
+        for spec in ("fail", 500, "timeout"):
+            self.add(webhook=spec, count=1)
+        got = []
+        for _ in range(4):
+            r = V.api("/pa/set_webhook", {"url": hook}, token=FIX_TOKEN)
+            got.append((r.json["status"], r.json.get("detail", ""), r.elapsed))
+        self.assertEqual([g[0] for g in got], [1, 1, 1, 0])
+        self.assertIn("could not connect to the webhook (injected fault", got[0][1])
+        self.assertIn("webhook answered HTTP 500 (injected fault", got[1][1])
+        self.assertIn("timed out after 1500 ms (injected fault", got[2][1])
+        self.assertGreaterEqual(got[2][2], 1.5)  # as long as vcpd's --webhook-timeout
+        self.assertEqual(self.info().json["webhook"], hook)  # only the real check stored it
+        r = V.admin("POST", self.base, {"webhook": "fail", "endpoint": "post"})
+        self.assertEqual((r.status, r.json["detail"]),
+                         (400, "endpoint: a webhook fault is a fault of set_webhook"))
+
+    def test_drop_loses_the_answer_of_a_handled_request(self):
+        self.add(endpoint="post", drop=True, count=1)
+        with self.assertRaises((http.client.RemoteDisconnected, ConnectionResetError)):
+            self.post("lost answer")
+        self.assertEqual(self.texts(), ["lost answer"])  # handled: stored, answer lost
+        self.assertEqual(self.post("next").json["status"], 0)
+        self.assertEqual(self.wait_logged("fault=drop", 1), 1)
+
+    # -- what a client does under them --
+
+    def batch(self, tag, n, *extra):
+        path = os.path.join(V.dir, "%s.jsonl" % tag)
+        if not os.path.exists(path):
+            with open(path, "w") as f:
+                for i in range(n):
+                    f.write(json.dumps({"type": "text", "text": "%s %d" % (tag, i)}) + "\n")
+        env = vcptest.clean_env({"VIBER_API_URL": "http://127.0.0.1:%d/pa" % V.port,
+                                 "VIBER_AUTH_TOKEN": FIX_TOKEN})
+        return subprocess.run([vcp_bin(), "post", "--batch", path] + list(extra), env=env,
+                              capture_output=True, text=True, timeout=120)
+
+    def test_vcp_batch_backs_off_on_12(self):
+        self.add(endpoint="post", status=12, count=2)
+        p = self.batch("bo", 4)
+        self.assertEqual(p.returncode, 0, p.stderr)
+        self.assertIn("tooManyRequests, retry", p.stderr)
+        self.assertEqual(self.texts(), ["bo %d" % i for i in range(4)])  # each once, in order
+
+    def test_vcp_batch_never_double_posts_after_a_lost_answer(self):
+        self.add(endpoint="post", drop=True, count=1)
+        p = self.batch("drop", 3)
+        self.assertEqual(p.returncode, 6, p.stderr)  # outcome unknown: not resent
+        self.assertIn("line 1 may or may not have been posted", p.stderr)
+        self.assertEqual(self.texts(), ["drop 0"])  # vcpd had stored it
+        p = self.batch("drop", 3)
+        self.assertEqual(p.returncode, 6, p.stderr)  # still refuses to guess
+        p = self.batch("drop", 3, "--unknown", "skip")
+        self.assertEqual(p.returncode, 0, p.stderr)
+        self.assertEqual(self.texts(), ["drop 0", "drop 1", "drop 2"])
+
+    def test_vcp_batch_on_5xx_and_99(self):
+        self.add(endpoint="post", http=503, count=1)
+        p = self.batch("five", 2)
+        self.assertEqual(p.returncode, 6, p.stderr)  # a 5xx may hide a stored post
+        self.assertEqual(self.texts(), [])            # here it did not: resend
+        p = self.batch("five", 2, "--unknown", "resend")
+        self.assertEqual(p.returncode, 0, p.stderr)
+        self.assertEqual(self.texts(), ["five 0", "five 1"])
+        self.add(endpoint="post", status=99, count=1)
+        p = self.batch("gen", 2)
+        self.assertEqual(p.returncode, 1, p.stderr)  # a refusal: certain, stops
+        self.assertIn("generalError", p.stderr)
+        p = self.batch("gen", 2)
+        self.assertEqual(p.returncode, 0, p.stderr)
+        self.assertEqual(self.texts(), ["five 0", "five 1", "gen 0", "gen 1"])
+
+    def test_libvcp_retries_idempotent_calls_on_5xx(self):
+        self.add(endpoint="get_account_info", http=502, count=2)
+        env = vcptest.clean_env({"VIBER_API_URL": "http://127.0.0.1:%d/pa" % V.port,
+                                 "VIBER_AUTH_TOKEN": FIX_TOKEN})
+        p = subprocess.run([vcp_bin(), "account", "--json"], env=env, capture_output=True,
+                           text=True, timeout=60)
+        self.assertEqual(p.returncode, 0, p.stderr)
+        self.assertEqual(json.loads(p.stdout)["id"], FIX_ID)
+        self.assertEqual(self.faults()[0]["hits"], 2)
+
+    # -- as a setting --
+
+    def test_listed_inspected_cleared_and_reset(self):
+        a = self.add(endpoint="post", status=12)
+        b = self.add(latency_ms="10-20", fraction="0.5", seed="7")  # the CLI's strings
+        self.assertEqual((b["latency_ms"], b["fraction"], b["seed"], b["count"]),
+                         ([10, 20], 0.5, 7, None))
+        self.assertEqual([f["id"] for f in self.faults()], [a["id"], b["id"]])
+        r = V.admin("DELETE", "%s/%d" % (self.base, a["id"]))
+        self.assertEqual((r.status, r.json), (200, {"cleared": 1}))
+        self.assertEqual(V.admin("DELETE", "%s/%d" % (self.base, a["id"])).status, 404)
+        self.assertEqual(self.post("ok").json["status"], 0)
+        out = V.cli("channel", "fault", "add", FIX_ID, "--endpoint", "post", "--status", "7",
+                    "--count", "1")
+        self.assertEqual(out["fault"]["status"], 7)
+        self.assertEqual(self.post().json["status"], 7)  # made offline, applied at once
+        listed = V.cli("channel", "fault", "list", FIX_ID)["faults"]
+        self.assertEqual([f["hits"] for f in listed], [listed[0]["hits"], 1])
+        self.assertEqual(V.cli("channel", "fault", "clear", FIX_ID), {"cleared": 2})
+        self.add(endpoint="post", status=12)
+        V.admin("POST", "/admin/v1/channels/%s/reset" % FIX_ID)  # reset clears faults too
+        self.assertEqual(self.faults(), [])
+        self.assertEqual(self.post().json["status"], 0)
+
+    def test_bad_faults_are_refused(self):
+        cases = [({}, "fault: give one of status, http, drop, latency_ms, webhook"),
+                 ({"status": 12, "http": 500}, "fault: status and http: give only one"),
+                 ({"status": 0}, "status: one of the API's non-zero statuses "
+                                 "(1 2 3 4 7 8 9 10 12 99)"),
+                 ({"status": 5}, "status: one of the API's non-zero statuses "
+                                 "(1 2 3 4 7 8 9 10 12 99)"),
+                 ({"http": 200}, "http: an HTTP status 400..599"),
+                 ({"drop": False}, "drop: must be true"),
+                 ({"latency_ms": [300, 100]},
+                  'latency_ms: N or [MIN, MAX] ("MIN-MAX") milliseconds, 0..60000'),
+                 ({"webhook": 200}, 'webhook: "fail", "timeout" or an HTTP status other than 200'),
+                 ({"status": 12, "endpoint": "send"},
+                  "endpoint: one of any, post, set_webhook, get_account_info"),
+                 ({"status": 12, "count": 0}, "count: 1..1000000000 (leave it out: every request)"),
+                 ({"status": 12, "fraction": 0}, "fraction: a number > 0 and <= 1"),
+                 ({"status": 12, "seed": -1}, "seed: an integer >= 0")]
+        for spec, detail in cases:
+            with self.subTest(spec=spec):
+                r = V.admin("POST", self.base, spec)
+                self.assertEqual((r.status, r.json.get("detail")), (400, detail), r.short())
+        self.assertEqual(self.faults(), [])
+
+    def test_faults_never_apply_outside_the_sandbox(self):
+        w = vcptest.Vcpd(name="nofaults", admin_key=KEY)
+        out = w.cli("channel", "create", "--name", "Prod", "--token", FIX_TOKEN, "--superadmin-id",
+                    FIX_OWNER, "--webhook", "https://127.0.0.1:9/h")
+        pa = out["channel"]["id"]
+        w.cli("channel", "fault", "add", pa, "--status", "12")  # stored offline ...
+        w.start()
+        try:
+            r = w.post(FIX_TOKEN, {"from": FIX_OWNER, "type": "text", "text": "real"})
+            self.assertEqual(r.json["status"], 0, r.short())  # ... but not applied
+            r = w.admin("POST", "/admin/v1/channels/%s/faults" % pa, {"status": 12})
+            self.assertEqual((r.status, r.json["detail"]),
+                             (403, "fault injection needs vcpd --sandbox"))
+        finally:
+            w.stop()
+        with open(w.access_path, encoding="utf-8") as f:
+            self.assertNotIn("fault=", f.read())
 
 
 if __name__ == "__main__":

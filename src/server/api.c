@@ -20,6 +20,7 @@
 #include "server/chancache.h"
 #include "server/delay.h"
 #include "server/fault.h"
+#include "server/journal.h"
 #include "server/stream.h"
 #include "server/jsonw.h"
 #include "server/ratelimit.h"
@@ -50,6 +51,7 @@ enum MHD_Result api_reply_status(struct req *r, int status, const char *detail)
     jsonw_init(&w);
     api_status_json(&w, status, detail);
     r->api_status = status;
+    snprintf(r->answer_detail, sizeof r->answer_detail, "%s", detail ? detail : "");
     ret = http_reply(r, 200, w.buf, w.len);
     jsonw_free(&w);
     return ret;
@@ -81,6 +83,26 @@ static const char *find_token(struct req *r, struct json_object *body, size_t *l
 }
 
 /*
+ * For the journal only: a body that is not JSON is still the channel's
+ * request when the header's token names the channel (the answer stays 3).
+ */
+static void attribute(struct req *r)
+{
+    const char *t = MHD_lookup_connection_value(r->conn, MHD_HEADER_KIND, TOKEN_HEADER);
+    uint8_t hash[STORE_HASH_LEN];
+    size_t len = t ? strlen(t) : 0;
+
+    if (len == 0 || len > AUTH_TOKEN_MAX)
+        return;
+    auth_hasher_token(r->srv->hasher, t, len, hash);
+    if (chancache_get(r->srv->cache, r->srv->store, hash, &r->ent) != STORE_OK)
+        return;
+    r->chan = &r->ent->ch;
+    r->journal_ep = r->path + 4; /* "/pa/post" -> "post" */
+    journal_body(r, t, len, NULL);
+}
+
+/*
  * Steps 1-3 of §1.3, shared by the three endpoints.  On VCP_STATUS_OK,
  * *body is the parsed body (caller puts it), r->chan the channel and
  * *token the token (valid while body and the request live).
@@ -93,8 +115,11 @@ static int api_begin(struct req *r, bool empty_ok, struct json_object **body, co
     int status, rc;
 
     *body = body_parse(r->srv->tok, r->body, r->body_len, empty_ok, &status, detail, detail_len);
-    if (!*body)
+    if (!*body) {
+        if (r->srv->journal)
+            attribute(r);
         return status;
+    }
     *token = find_token(r, *body, &len);
     if (!*token) {
         snprintf(detail, detail_len,
@@ -116,6 +141,10 @@ static int api_begin(struct req *r, bool empty_ok, struct json_object **body, co
         return VCP_STATUS_GENERAL_ERROR;
     }
     r->chan = &r->ent->ch;
+    if (r->srv->journal) {
+        r->journal_ep = r->path + 4; /* "/pa/post" -> "post" */
+        journal_body(r, *token, len, *body);
+    }
     switch (r->chan->state) {
     case CHANNEL_BLOCKED:
         snprintf(detail, detail_len, "channel %s is blocked", r->chan->pa_id);

@@ -28,6 +28,7 @@ struct delay {
     struct pending *v;   /* sorted by due_us */
     size_t n, cap;
     bool stopping;
+    bool joined; /* the thread has ended */
 };
 
 static void *run(void *arg)
@@ -79,17 +80,28 @@ int delay_new(struct delay **out)
     return 0;
 }
 
-void delay_free(struct delay *d)
+void delay_stop(struct delay *d)
 {
-    if (!d)
+    if (!d || d->joined)
         return;
     pthread_mutex_lock(&d->lock);
     d->stopping = true;
     pthread_cond_signal(&d->cond);
     pthread_mutex_unlock(&d->lock);
     pthread_join(d->thread, NULL);
+    d->joined = true;
+    pthread_mutex_lock(&d->lock);
     for (size_t i = 0; i < d->n; i++) /* answer now rather than never */
         req_resume(d->v[i].r);
+    d->n = 0;
+    pthread_mutex_unlock(&d->lock);
+}
+
+void delay_free(struct delay *d)
+{
+    if (!d)
+        return;
+    delay_stop(d);
     free(d->v);
     pthread_cond_destroy(&d->cond);
     pthread_mutex_destroy(&d->lock);

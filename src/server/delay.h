@@ -19,14 +19,18 @@ int delay_new(struct delay **out);
 
 /*
  * Stops the thread and resumes every request still waiting at once (their
- * continuations run when the HTTP thread next turns).  NULL is a no-op.
- * Call before the daemons stop.
+ * continuations run when the HTTP thread next turns); later delay_then
+ * calls run their continuation at once.  Call before the daemons stop.
+ * NULL is a no-op.
  */
+void delay_stop(struct delay *d);
+
+/* Frees d (stopping it first if needed), after the daemons stopped.  NULL is a no-op. */
 void delay_free(struct delay *d);
 
 /*
  * Suspends r and has cont(r) run on the HTTP thread after ms milliseconds.
- * Returns MHD_YES; once delay_free has begun it runs cont(r) at once
+ * Returns MHD_YES; once delay_stop has begun it runs cont(r) at once
  * instead and returns its result.
  */
 enum MHD_Result delay_then(struct delay *d, struct req *r, uint64_t ms,

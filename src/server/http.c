@@ -30,6 +30,7 @@
 
 #include "server/accept.h"
 #include "server/chancache.h"
+#include "server/journal.h"
 #include "server/jsonw.h"
 #include "server/server.h"
 #include "server/stream.h"
@@ -58,8 +59,10 @@ static enum MHD_Result queue(struct req *r, unsigned status, struct MHD_Response
     if (r->fault_drop) { /* an injected fault (fault.h): the answer is lost on the way */
         MHD_destroy_response(resp);
         r->http_status = 0;
+        journal_note(r);
         return MHD_NO;
     }
+    journal_note(r);
     if (r->on_streams)
         MHD_add_response_header(resp, MHD_HTTP_HEADER_CONNECTION, "close");
     ret = MHD_queue_response(r->conn, status, resp);
@@ -107,6 +110,7 @@ enum MHD_Result http_reply_error(struct req *r, unsigned status, const char *det
     struct jsonw w;
     char allow[64];
 
+    snprintf(r->answer_detail, sizeof r->answer_detail, "%s", detail ? detail : "");
     jsonw_init(&w);
     jsonw_lit(&w, "{");
     jsonw_kv_str(&w, "error", what);
@@ -181,6 +185,7 @@ static void req_free(struct req *r)
         free(r->chan);
     free(r->post_json);
     free(r->webhook_url);
+    free(r->journal_body);
     free(r);
 }
 

@@ -20,6 +20,7 @@
 #include "server/chancache.h"
 #include "server/delay.h"
 #include "server/fault.h"
+#include "server/journal.h"
 #include "server/stream.h"
 #include "server/ratelimit.h"
 #include "server/server.h"
@@ -68,6 +69,9 @@ static const char usage_serve[] =
     "                              0 = no limit)\n"
     "  --connection-timeout S      close idle or stalled connections after S seconds\n"
     "                              (default 30)\n"
+    "  --journal N                 keep each channel's last N API requests, readable\n"
+    "                              at /api/v1/channels/ID/journal (default 1000 with\n"
+    "                              --sandbox, else 0: off)\n"
     "  -h, --help                  this text\n";
 
 static const char usage_channel[] =
@@ -103,9 +107,9 @@ static const char usage_channel[] =
     "                       seeded fraction (applied only by vcpd serve --sandbox)\n"
     "  fault list ID        the channel's faults and their counters\n"
     "  fault clear ID [FAULT_ID]  remove one fault, or all of them\n"
-    "  reset ID             empty the channel for the next test: its posts go\n"
-    "                       and faults, and its rate bucket starts full; token,\n"
-    "                       members and settings stay\n"
+    "  reset ID             empty the channel for the next test: its posts,\n"
+    "                       faults and journal go, its rate bucket starts full;\n"
+    "                       token, members and settings stay\n"
     "\n"
     "  --db PATH            database (env VCPD_DB; default " DEFAULT_DB ")\n"
     "  --json               print JSON for scripts instead of text\n"
@@ -127,7 +131,8 @@ static const char usage_member[] =
 static const char usage_sandbox[] =
     "usage: vcpd sandbox reset --yes [--db PATH] [--json]\n"
     "\n"
-    "  reset --yes          delete every channel, member and post in the database,\n"
+    "  reset --yes          delete every channel, member, post, fault and journal\n"
+    "                       entry in the database,\n"
     "                       so a test suite starts from nothing (a running vcpd on\n"
     "                       the same database sees it at once)\n"
     "\n"
@@ -212,7 +217,8 @@ static int serve(int argc, char **argv)
         O_MAXCONN,
         O_MAXIP,
         O_CONN_TIMEOUT,
-        O_MAXSTREAMS
+        O_MAXSTREAMS,
+        O_JOURNAL
     };
     static const struct option opts[] = {
         {"listen", required_argument, NULL, O_LISTEN},
@@ -230,6 +236,7 @@ static int serve(int argc, char **argv)
         {"max-connections-per-ip", required_argument, NULL, O_MAXIP},
         {"connection-timeout", required_argument, NULL, O_CONN_TIMEOUT},
         {"max-streams-per-ip", required_argument, NULL, O_MAXSTREAMS},
+        {"journal", required_argument, NULL, O_JOURNAL},
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
     };
@@ -238,6 +245,7 @@ static int serve(int argc, char **argv)
     const char *listen = "127.0.0.1:8080";
     char err[512];
     unsigned long v;
+    long journal = -1; /* --journal: -1 until given */
     sigset_t sigs;
     int c, sig, port, rc = 1;
 
@@ -314,6 +322,13 @@ static int serve(int argc, char **argv)
                 cfg->conn_timeout_s = (unsigned)v;
             break;
         }
+        case O_JOURNAL:
+            if (parse_uint(optarg, JOURNAL_MAX, &v) != 0) {
+                fprintf(stderr, "vcpd: --journal: bad value '%s' (0..%d)\n", optarg, JOURNAL_MAX);
+                return 2;
+            }
+            journal = (long)v;
+            break;
         case 'h':
             fputs(usage_serve, stdout);
             return 0;
@@ -337,6 +352,7 @@ static int serve(int argc, char **argv)
     }
     cfg->webhook.allow_http = cfg->sandbox;
     cfg->webhook.allow_private = cfg->sandbox;
+    cfg->journal_size = journal >= 0 ? journal : cfg->sandbox ? JOURNAL_DEFAULT_SANDBOX : 0;
 
     /* Signals go to sigwait() below, so every thread started from here on
      * inherits the mask and none is interrupted. */
@@ -364,6 +380,11 @@ static int serve(int argc, char **argv)
         goto out;
     if (committer_new(&srv->committer, cfg->db, err, sizeof err) != 0) {
         log_msg("error", "database %s: %s", cfg->db, err);
+        goto out;
+    }
+    if (cfg->journal_size > 0 &&
+        journal_new(&srv->journal, srv, cfg->db, cfg->journal_size, err, sizeof err) != 0) {
+        log_msg("error", "journal: database %s: %s", cfg->db, err);
         goto out;
     }
     if (webhook_new(&srv->webhook, &cfg->webhook, err, sizeof err) != 0) {
@@ -416,9 +437,9 @@ stop:
     srv->committer = NULL;
     webhook_free(srv->webhook);
     srv->webhook = NULL;
-    delay_free(srv->delay); /* delayed answers go out now */
-    srv->delay = NULL;
-    usleep(100 * 1000); /* let the HTTP thread send the answers just resumed */
+    delay_stop(srv->delay);     /* delayed answers go out now */
+    journal_stop(srv->journal); /* written; waiting reads answered */
+    usleep(100 * 1000);         /* let the HTTP thread send the answers just resumed */
 out:
     http_stop(srv);
     streams_free(srv->streams); /* after the daemons: their responses hold streams */
@@ -427,6 +448,7 @@ out:
     sandbox_free(srv->sandbox);
     delay_free(srv->delay);
     faults_free(srv->faults);
+    journal_free(srv->journal);
     ratelimit_free(srv->rl);
     chancache_free(srv->cache);
     auth_hasher_free(srv->hasher);

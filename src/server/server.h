@@ -42,6 +42,7 @@ struct auth_hasher;
 struct chan_entry;
 struct faults;
 struct delay;
+struct journal;
 
 struct config {
     const char *listen_host; /* numeric address to bind */
@@ -58,6 +59,7 @@ struct config {
     unsigned per_ip_limit;   /* connections per client address; 0 = none */
     unsigned per_ip_streams; /* event streams per client address; 0 = none */
     unsigned conn_timeout_s; /* idle/slow connection timeout */
+    int64_t journal_size;    /* request journal entries per channel; 0 = off */
 };
 
 struct metrics {
@@ -85,6 +87,7 @@ struct server {
     struct streams *streams;        /* live event streams (stream.h) */
     struct faults *faults;          /* fault injection (fault.h); NULL unless --sandbox */
     struct delay *delay;            /* answers later (delay.h); NULL unless --sandbox */
+    struct journal *journal;        /* request journal (journal.h); NULL when off */
     FILE *log;                      /* access log, NULL when off */
     /* Both daemons' threads complete requests: the access log and the
      * metrics are written under this lock. */
@@ -103,7 +106,7 @@ struct req;
 typedef enum MHD_Result (*route_fn)(struct req *r);
 
 /* What a request is waiting for while its connection is suspended. */
-enum req_wait { WAIT_NONE, WAIT_COMMIT, WAIT_WEBHOOK, WAIT_DELAY };
+enum req_wait { WAIT_NONE, WAIT_COMMIT, WAIT_WEBHOOK, WAIT_DELAY, WAIT_JOURNAL };
 
 /*
  * One HTTP request: created on the first call of the access handler, freed
@@ -144,6 +147,12 @@ struct req {
     bool fault_delayed;  /* its latency was added: the request started anew */
     bool fault_drop;     /* close the connection instead of answering */
     char fault_mark[64]; /* what was injected, for the access log ("" when nothing) */
+
+    /* request journal (journal.h) */
+    const char *journal_ep;  /* "post", ...: journal this request (its channel is known) */
+    char *journal_body;      /* its body, token masked (malloc'd) */
+    char answer_detail[256]; /* the detail answered */
+    bool journal_waited;     /* a journal read that waited for the writer already */
 
     char inline_body[2048]; /* last: req_new zeroes everything before it */
 };

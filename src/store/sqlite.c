@@ -81,6 +81,11 @@ enum stmt_id {
     ST_FAULT_LIST,
     ST_FAULT_REMOVE,
     ST_FAULT_COUNT,
+    ST_CH_RESET_JOURNAL,
+    ST_RESET_JOURNAL,
+    ST_JOURNAL_ADD,
+    ST_JOURNAL_TRIM,
+    ST_JOURNAL_LIST,
     ST_RESET_POSTS,
     ST_RESET_MEMBERS,
     ST_RESET_CHANNELS,
@@ -124,6 +129,19 @@ static const char *const stmt_sql[ST_COUNT] = {
                       " WHERE channel = ?1 ORDER BY id",
     [ST_FAULT_REMOVE] = "DELETE FROM faults WHERE channel = ?1 AND (?2 = 0 OR id = ?2)",
     [ST_FAULT_COUNT] = "UPDATE faults SET remaining = ?2, seen = ?3, hits = ?4 WHERE id = ?1",
+    [ST_CH_RESET_JOURNAL] = "DELETE FROM journal WHERE channel = ?1",
+    [ST_RESET_JOURNAL] = "DELETE FROM journal",
+    /* a row of a channel gone meanwhile (a whole reset) is skipped, not an error */
+    [ST_JOURNAL_ADD] = "INSERT INTO journal (channel, time_ms, endpoint, http, status, detail,"
+                       " latency_us, fault, body) SELECT ?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9"
+                       " WHERE EXISTS (SELECT 1 FROM channels WHERE id = ?1)",
+    [ST_JOURNAL_TRIM] = "DELETE FROM journal WHERE channel = ?1 AND id <= (SELECT id FROM journal"
+                        " WHERE channel = ?1 ORDER BY id DESC LIMIT 1 OFFSET ?2)",
+    [ST_JOURNAL_LIST] =
+        "SELECT id, time_ms, endpoint, http, status, detail, latency_us, fault, body"
+        " FROM journal WHERE channel = ?1 AND id < ?2 AND time_ms >= ?3"
+        " AND (?4 < 0 OR status = ?4) AND (?5 IS NULL OR endpoint = ?5)"
+        " ORDER BY id DESC LIMIT ?6",
     [ST_RESET_POSTS] = "DELETE FROM posts",
     [ST_RESET_MEMBERS] = "DELETE FROM members",
     [ST_RESET_CHANNELS] = "DELETE FROM channels",
@@ -786,7 +804,10 @@ static int sq_channel_reset(struct store *st, int64_t id, uint64_t epoch, int64_
     if ((ret = step_write(s, s->st[ST_CH_RESET_POSTS], "channel_reset", posts)) != STORE_OK)
         goto undo;
     BIND(sqlite3_bind_int64(s->st[ST_CH_RESET_FAULTS], 1, id));
-    if ((ret = step_write(s, s->st[ST_CH_RESET_FAULTS], "channel_reset", NULL)) != STORE_OK ||
+    if ((ret = step_write(s, s->st[ST_CH_RESET_FAULTS], "channel_reset", NULL)) != STORE_OK)
+        goto undo;
+    BIND(sqlite3_bind_int64(s->st[ST_CH_RESET_JOURNAL], 1, id));
+    if ((ret = step_write(s, s->st[ST_CH_RESET_JOURNAL], "channel_reset", NULL)) != STORE_OK ||
         (ret = run(s, ST_COMMIT)) != STORE_OK)
         goto undo;
     bump_version(s);
@@ -796,6 +817,7 @@ out: /* a bind failed */
     done_with(s->st[ST_CH_SET_EPOCH]);
     done_with(s->st[ST_CH_RESET_POSTS]);
     done_with(s->st[ST_CH_RESET_FAULTS]);
+    done_with(s->st[ST_CH_RESET_JOURNAL]);
 undo:
     rollback(s);
     *posts = 0;
@@ -813,6 +835,7 @@ static int sq_reset_all(struct store *st, int64_t *channels, int64_t *posts)
     /* children first: posts and members reference channels */
     if ((ret = step_write(s, s->st[ST_RESET_POSTS], "reset_all", posts)) != STORE_OK ||
         (ret = step_write(s, s->st[ST_RESET_FAULTS], "reset_all", NULL)) != STORE_OK ||
+        (ret = step_write(s, s->st[ST_RESET_JOURNAL], "reset_all", NULL)) != STORE_OK ||
         (ret = step_write(s, s->st[ST_RESET_MEMBERS], "reset_all", NULL)) != STORE_OK ||
         (ret = step_write(s, s->st[ST_RESET_CHANNELS], "reset_all", channels)) != STORE_OK ||
         (ret = run(s, ST_COMMIT)) != STORE_OK) {
@@ -1227,6 +1250,137 @@ out:
     return read_posts(s, stmt, rc, channel, limit, "post_list_after", out, n);
 }
 
+/* ---- journal ------------------------------------------------------------------------------ */
+
+static int journal_insert(struct sq *s, struct journal_row *j)
+{
+    sqlite3_stmt *stmt = s->st[ST_JOURNAL_ADD];
+    int ret = STORE_OK;
+    int rc;
+
+    BIND(sqlite3_bind_int64(stmt, 1, j->channel));
+    BIND(sqlite3_bind_int64(stmt, 2, j->time_ms));
+    BIND(bind_field(stmt, 3, j->endpoint, sizeof j->endpoint));
+    BIND(sqlite3_bind_int(stmt, 4, j->http));
+    BIND(sqlite3_bind_int(stmt, 5, j->status));
+    BIND(bind_field(stmt, 6, j->detail, sizeof j->detail));
+    BIND(sqlite3_bind_int64(stmt, 7, j->latency_us));
+    BIND(bind_field(stmt, 8, j->fault, sizeof j->fault));
+    BIND(sqlite3_bind_text(stmt, 9, j->body, -1, SQLITE_STATIC));
+    if ((rc = sqlite3_step(stmt)) == SQLITE_DONE) {
+        rc = SQLITE_OK;
+        j->id = sqlite3_changes(s->db) ? sqlite3_last_insert_rowid(s->db) : 0;
+    }
+out:
+    if (rc != SQLITE_OK)
+        ret = fail(s, rc, "journal_append");
+    done_with(stmt);
+    return ret;
+}
+
+static int sq_journal_append(struct store *st, struct journal_row *rows, size_t n, int64_t keep)
+{
+    struct sq *s = sq_of(st);
+    sqlite3_stmt *trim = s->st[ST_JOURNAL_TRIM];
+    int ret, rc;
+
+    if (n == 0)
+        return STORE_OK;
+    if ((ret = run(s, ST_BEGIN)) != STORE_OK)
+        return ret;
+    for (size_t i = 0; i < n; i++)
+        if ((ret = journal_insert(s, &rows[i])) != STORE_OK)
+            goto undo;
+    for (size_t i = 0; i < n; i++) {
+        int seen = 0; /* trim each channel once */
+        for (size_t j = 0; j < i && !seen; j++)
+            seen = rows[j].channel == rows[i].channel;
+        if (seen)
+            continue;
+        BIND(sqlite3_bind_int64(trim, 1, rows[i].channel));
+        BIND(sqlite3_bind_int64(trim, 2, keep));
+        if ((ret = step_write(s, trim, "journal_append", NULL)) != STORE_OK)
+            goto undo;
+    }
+    if ((ret = run(s, ST_COMMIT)) != STORE_OK)
+        goto undo;
+    return STORE_OK;
+out:
+    ret = fail(s, rc, "journal_append");
+    done_with(trim);
+undo:
+    rollback(s);
+    return ret;
+}
+
+static int sq_journal_list(struct store *st, int64_t channel, const struct journal_query *q,
+                           struct journal_row **out, size_t *n)
+{
+    struct sq *s = sq_of(st);
+    sqlite3_stmt *stmt = s->st[ST_JOURNAL_LIST];
+    struct journal_row *v = NULL;
+    size_t len = 0, cap = 0;
+    int ret = STORE_OK;
+    int rc;
+
+    *out = NULL;
+    *n = 0;
+    if (q->limit == 0)
+        return STORE_OK;
+    BIND(sqlite3_bind_int64(stmt, 1, channel));
+    BIND(sqlite3_bind_int64(stmt, 2, q->before_id > 0 ? q->before_id : INT64_MAX));
+    BIND(sqlite3_bind_int64(stmt, 3, q->since_ms));
+    BIND(sqlite3_bind_int(stmt, 4, q->status));
+    BIND(q->endpoint ? sqlite3_bind_text(stmt, 5, q->endpoint, -1, SQLITE_STATIC)
+                     : sqlite3_bind_null(stmt, 5));
+    BIND(sqlite3_bind_int64(stmt, 6, sql_limit(q->limit)));
+    while ((rc = sqlite3_step(stmt)) == SQLITE_ROW) {
+        const unsigned char *body = sqlite3_column_text(stmt, 8);
+        struct journal_row *j;
+
+        if (len == cap) {
+            size_t ncap = cap ? cap * 2 : 32;
+            struct journal_row *nv = realloc(v, ncap * sizeof *v);
+
+            if (!nv) {
+                ret = fail_msg(s, "journal_list", "out of memory");
+                goto out;
+            }
+            v = nv;
+            cap = ncap;
+        }
+        j = &v[len];
+        memset(j, 0, sizeof *j);
+        if (!(j->body = strdup(body ? (const char *)body : ""))) {
+            ret = fail_msg(s, "journal_list", "out of memory");
+            goto out;
+        }
+        len++;
+        j->id = sqlite3_column_int64(stmt, 0);
+        j->channel = channel;
+        j->time_ms = sqlite3_column_int64(stmt, 1);
+        col_text(stmt, 2, j->endpoint, sizeof j->endpoint);
+        j->http = sqlite3_column_int(stmt, 3);
+        j->status = sqlite3_column_int(stmt, 4);
+        col_text(stmt, 5, j->detail, sizeof j->detail);
+        j->latency_us = sqlite3_column_int64(stmt, 6);
+        col_text(stmt, 7, j->fault, sizeof j->fault);
+    }
+    if (rc == SQLITE_DONE)
+        rc = SQLITE_OK;
+out:
+    if (ret == STORE_OK && rc != SQLITE_OK)
+        ret = fail(s, rc, "journal_list");
+    done_with(stmt);
+    if (ret != STORE_OK || len == 0) {
+        store_journal_free(v, len);
+        return ret;
+    }
+    *out = v;
+    *n = len;
+    return STORE_OK;
+}
+
 const struct store_ops store_sqlite_ops = {
     .name = "sqlite",
     .open = sq_open,
@@ -1249,6 +1403,8 @@ const struct store_ops store_sqlite_ops = {
     .fault_list = sq_fault_list,
     .fault_remove = sq_fault_remove,
     .fault_count = sq_fault_count,
+    .journal_append = sq_journal_append,
+    .journal_list = sq_journal_list,
     .member_add = sq_member_add,
     .member_remove = sq_member_remove,
     .member_list = sq_member_list,

@@ -63,6 +63,9 @@ const char *const store_sqlite_migrations[] = {
      * wrote it (JSON, read back by it), the counters are kept up to date by
      * the server that applies it: remaining (NULL: no limit), seen (requests
      * it was considered for: the index of its seeded random sequence), hits.
+     * journal: the last API requests of each channel, as answered (status
+     * -1: no API status; body with the token masked), trimmed per channel
+     * by whoever appends; read newest first, so (channel, id) is its index.
      */
     "ALTER TABLE channels ADD COLUMN epoch INTEGER NOT NULL DEFAULT 0;"
     "CREATE TABLE faults ("
@@ -74,7 +77,20 @@ const char *const store_sqlite_migrations[] = {
     " hits INTEGER NOT NULL,"
     " created_ms INTEGER NOT NULL"
     ");"
-    "CREATE INDEX faults_by_channel ON faults (channel);",
+    "CREATE INDEX faults_by_channel ON faults (channel);"
+    "CREATE TABLE journal ("
+    " id INTEGER PRIMARY KEY,"
+    " channel INTEGER NOT NULL REFERENCES channels (id),"
+    " time_ms INTEGER NOT NULL,"
+    " endpoint TEXT NOT NULL,"
+    " http INTEGER NOT NULL,"
+    " status INTEGER NOT NULL,"
+    " detail TEXT NOT NULL,"
+    " latency_us INTEGER NOT NULL,"
+    " fault TEXT NOT NULL,"
+    " body TEXT NOT NULL"
+    ");"
+    "CREATE INDEX journal_by_channel ON journal (channel);",
 };
 
 const size_t store_sqlite_migrations_n =

@@ -80,3 +80,12 @@ void store_faults_free(struct fault_row *f, size_t n)
         free(f[i].spec);
     free(f);
 }
+
+void store_journal_free(struct journal_row *j, size_t n)
+{
+    if (!j)
+        return;
+    for (size_t i = 0; i < n; i++)
+        free(j[i].body);
+    free(j);
+}

@@ -87,6 +87,29 @@ struct fault_row {
     int64_t created_ms; /* Unix ms */
 };
 
+/* One API request in a channel's journal (src/server/journal.c). */
+struct journal_row {
+    int64_t id;         /* row id: order of arrival; assigned by journal_append */
+    int64_t channel;    /* channel row id */
+    int64_t time_ms;    /* Unix ms the request arrived */
+    char endpoint[24];  /* "post", "set_webhook", "get_account_info" */
+    int http;           /* HTTP status answered; 0: no answer went out */
+    int status;         /* API status answered; -1: none */
+    char detail[256];   /* the answer's detail, "" when none */
+    int64_t latency_us; /* arrival to answer */
+    char fault[64];     /* injected faults ("" when none), as the access log marks them */
+    char *body;         /* the request body, token masked; malloc'd in journal_list results */
+};
+
+/* Filters of journal_list: 0 / -1 / NULL when not filtering on them. */
+struct journal_query {
+    int64_t before_id;    /* only ids < this (paging) */
+    int64_t since_ms;     /* only time_ms >= this */
+    int status;           /* only this API status (-1: any) */
+    const char *endpoint; /* only this endpoint */
+    size_t limit;
+};
+
 struct store; /* one connection; opaque */
 
 struct store_ops {
@@ -175,6 +198,18 @@ struct store_ops {
     int (*fault_count)(struct store *s, int64_t id, int64_t remaining, int64_t seen, int64_t hits);
 
     /*
+     * Journal.  journal_append inserts n rows (body non-NULL) in one transaction, writes
+     * each row's new id back (0 for a row skipped: its channel no longer exists), and
+     * then keeps only the newest `keep` rows of each channel it touched.  journal_list gives a
+     * channel's rows newest first under q's filters; *out and every body are malloc'd (free with
+     * store_journal_free).  Neither moves the config version.  channel_reset and
+     * reset_all empty the journal too.
+     */
+    int (*journal_append)(struct store *s, struct journal_row *rows, size_t n, int64_t keep);
+    int (*journal_list)(struct store *s, int64_t channel, const struct journal_query *q,
+                        struct journal_row **out, size_t *n);
+
+    /*
      * STORE_EXISTS when the member id is already in that channel, STORE_NOTFOUND when there
      * is no such channel.
      */
@@ -220,6 +255,9 @@ const struct store_ops *store_backend(const char *dsn);
 int store_open(const char *dsn, struct store **out, char *err, size_t err_len);
 void store_close(struct store *s); /* NULL is a no-op */
 
+/* Frees the result of journal_list. */
+void store_journal_free(struct journal_row *j, size_t n);
+
 /* Frees the result of fault_list. */
 void store_faults_free(struct fault_row *f, size_t n);
 
@@ -252,6 +290,8 @@ struct store {
 #define store_fault_list(s, ch, o, n)       ((s)->ops->fault_list((s), (ch), (o), (n)))
 #define store_fault_remove(s, ch, id, n)    ((s)->ops->fault_remove((s), (ch), (id), (n)))
 #define store_fault_count(s, id, r, se, h)  ((s)->ops->fault_count((s), (id), (r), (se), (h)))
+#define store_journal_append(s, r, n, k)    ((s)->ops->journal_append((s), (r), (n), (k)))
+#define store_journal_list(s, ch, q, o, n)  ((s)->ops->journal_list((s), (ch), (q), (o), (n)))
 #define store_member_add(s, ch, m)          ((s)->ops->member_add((s), (ch), (m)))
 #define store_member_remove(s, ch, m)       ((s)->ops->member_remove((s), (ch), (m)))
 #define store_member_list(s, ch, o, n)      ((s)->ops->member_list((s), (ch), (o), (n)))

@@ -11,6 +11,8 @@ script would call.
              location edited over the admin API and offline, answered at once
   Faults     injected statuses, HTTP errors, lost answers, latency and failed
              webhook checks -- and how libvcp / `vcp post --batch` cope
+  Journal    what the application sent and why it was refused: the last N
+             requests, filtered, streamed live, kept across restarts
 
 Usage: test_ci_tools.py [path/to/vcpd] [unittest args]
 """
@@ -18,6 +20,7 @@ import http.client
 import json
 import os
 import re
+import socket
 import subprocess
 import sys
 import threading
@@ -595,6 +598,156 @@ class Faults(unittest.TestCase):
             w.stop()
         with open(w.access_path, encoding="utf-8") as f:
             self.assertNotIn("fault=", f.read())
+
+
+def read_events(port, path, headers, want, timeout=5.0):
+    """Opens a Server-Sent Events stream and returns the first `want` events'
+    data (parsed JSON), or what came within timeout."""
+    sock = socket.create_connection(("127.0.0.1", port), timeout=timeout)
+    try:
+        req = "GET %s HTTP/1.1\r\nHost: x\r\n%s\r\n" % (
+            path, "".join("%s: %s\r\n" % h for h in headers))
+        sock.sendall(req.encode())
+        buf, got, deadline = b"", [], time.monotonic() + timeout
+        while len(got) < want and time.monotonic() < deadline:
+            try:
+                chunk = sock.recv(65536)
+            except socket.timeout:
+                break
+            if not chunk:
+                break
+            buf += chunk
+            *lines, buf = buf.split(b"\n")  # complete lines; the rest waits for more
+            got += [json.loads(l[6:].decode()) for l in lines if l.startswith(b"data: ")]
+        return got
+    finally:
+        sock.close()
+
+
+class Journal(unittest.TestCase):
+    def setUp(self):
+        self.assertEqual(V.admin("POST", "/admin/v1/reset").status, 200)
+        r = V.admin("POST", "/admin/v1/channels",
+                    {"name": "Journaled", "token": FIX_TOKEN, "id": FIX_ID,
+                     "superadmin_id": FIX_OWNER, "webhook": "https://127.0.0.1:9/hook",
+                     "rate": "off"})
+        self.assertEqual(r.status, 201, r.short())
+        self.path = "/api/v1/channels/%s/journal" % FIX_ID
+
+    def journal(self, query="", token=FIX_TOKEN, v=None):
+        r = (v or V).request("GET", self.path + query, [("X-Viber-Auth-Token", token)])
+        self.assertEqual(r.status, 200, r.short())
+        self.assertNotIn(FIX_TOKEN.encode(), r.raw)  # never, in any form it was sent
+        return r.json["entries"]
+
+    def test_a_developer_sees_what_was_sent_and_why_it_was_refused(self):
+        t0 = int(time.time() * 1000)
+        V.post(FIX_TOKEN, {"from": FIX_OWNER, "type": "text", "text": "fine"})
+        V.post(FIX_TOKEN, {"from": "someone-else", "type": "text", "text": "who?"})
+        V.post(FIX_TOKEN, {"from": FIX_OWNER, "type": "picture", "text": "", "media": "x"})
+        V.api("/pa/post", b'{"from": oops', token=FIX_TOKEN)                 # not JSON
+        V.api("/pa/post", {"from": FIX_OWNER, "type": "text"}, token=FIX_TOKEN, where="body")
+        V.api("/pa/get_account_info", token=FIX_TOKEN, method="GET")
+        V.api("/pa/post", {"type": "text", "text": "x"}, token="not-a-token-at-all")  # no channel
+        e = self.journal()
+        self.assertEqual([x["endpoint"] for x in e],
+                         ["get_account_info", "post", "post", "post", "post", "post"])
+        got = [(x["status"], x["status_message"], x["detail"]) for x in reversed(e)]
+        self.assertEqual(got[0], (0, "ok", ""))
+        self.assertEqual(got[1], (3, "badData", "from: not a superadmin of this channel"))
+        self.assertEqual(got[2][0:2], (3, "badData"))
+        self.assertIn("media", got[2][2])
+        self.assertEqual(got[3][0:2], (3, "badData"))
+        self.assertIn("body: invalid JSON", got[3][2])
+        self.assertEqual(got[4], (4, "missingData", "text: required"))
+        first = e[-1]
+        self.assertEqual(json.loads(first["body"]),
+                         {"from": FIX_OWNER, "type": "text", "text": "fine"})
+        self.assertEqual(first["http"], 200)
+        self.assertIsNone(first["fault"])
+        self.assertGreaterEqual(first["time_ms"], t0 - 1000)
+        self.assertGreater(first["latency_ms"], 0)
+        self.assertEqual(e[2]["body"], '{"from": oops')  # as sent, even when it is not JSON
+        self.assertEqual(json.loads(e[1]["body"])["auth_token"], "***")
+        # filters, as a test's assertions use them
+        self.assertEqual([x["status"] for x in self.journal("?status=3")], [3, 3, 3])
+        self.assertEqual(len(self.journal("?endpoint=get_account_info")), 1)
+        self.assertEqual(len(self.journal("?status=3&endpoint=post&limit=2")), 2)
+        self.assertEqual(self.journal("?since=%d" % (int(time.time() * 1000) + 60000)), [])
+        self.assertEqual(len(self.journal("?before=%d" % e[1]["id"])), 4)
+        # the admin key reads it too; nobody else
+        r = V.request("GET", self.path, [("Authorization", "Bearer " + KEY)])
+        self.assertEqual((r.status, len(r.json["entries"])), (200, 6))
+        for hdrs in ([], [("X-Viber-Auth-Token", "wrong")], [("Authorization", "Bearer wrong")]):
+            r = V.request("GET", self.path, hdrs)
+            self.assertEqual(r.status, 401, r.short())
+        other = V.create_channel("Other", webhook="https://127.0.0.1:9/o")
+        r = V.request("GET", self.path, [("X-Viber-Auth-Token", other.token)])
+        self.assertEqual(r.status, 401, r.short())  # another channel's token
+        for q, detail in (("?status=x", "status: an API status 0..99"),
+                          ("?endpoint=send", "endpoint: one of post, set_webhook, get_account_info"),
+                          ("?limit=0", "limit: 1..1000"), ("?since=-1", "since: Unix time in milliseconds")):
+            r = V.request("GET", self.path + q, [("X-Viber-Auth-Token", FIX_TOKEN)])
+            self.assertEqual((r.status, r.json["detail"]), (400, detail))
+
+    def test_injected_faults_are_marked(self):
+        V.admin("POST", "/admin/v1/channels/%s/faults" % FIX_ID, {"endpoint": "post", "status": 12, "count": 1})
+        V.admin("POST", "/admin/v1/channels/%s/faults" % FIX_ID, {"endpoint": "post", "drop": True, "count": 1})
+        self.assertEqual(V.post(FIX_TOKEN, {"from": FIX_OWNER, "type": "text", "text": "a"}).json["status"], 12)
+        with self.assertRaises((http.client.RemoteDisconnected, ConnectionResetError)):
+            V.post(FIX_TOKEN, {"from": FIX_OWNER, "type": "text", "text": "b"})
+        e = self.journal()
+        self.assertEqual([(x["fault"], x["http"], x["status"]) for x in e],
+                         [("drop", 0, 0), ("status:12", 200, 12)])
+        self.assertEqual(e[1]["detail"], "injected fault 1 (vcpd --sandbox)")
+
+    def test_streamed_live_with_filters(self):
+        got = {}
+
+        def follow():
+            got["events"] = read_events(V.port, self.path + "/events?status=3",
+                                        [("X-Viber-Auth-Token", FIX_TOKEN)], want=1)
+        t = threading.Thread(target=follow)
+        t.start()
+        time.sleep(0.3)
+        V.post(FIX_TOKEN, {"from": FIX_OWNER, "type": "text", "text": "not streamed: ok"})
+        V.post(FIX_TOKEN, {"from": "intruder", "type": "text", "text": "streamed"})
+        t.join(10)
+        ev = got.get("events")
+        self.assertEqual(len(ev or []), 1, ev)
+        self.assertEqual((ev[0]["status"], ev[0]["detail"]),
+                         (3, "from: not a superadmin of this channel"))
+        self.assertEqual(ev[0]["id"], self.journal()[0]["id"])
+        r = V.request("GET", self.path + "/events")
+        self.assertEqual(r.status, 401)
+
+    def test_reset_empties_it(self):
+        V.post(FIX_TOKEN, {"from": FIX_OWNER, "type": "text", "text": "x"})
+        self.assertEqual(len(self.journal()), 1)
+        V.cli("channel", "reset", FIX_ID)
+        self.assertEqual(self.journal(), [])
+
+    def test_last_n_kept_across_a_restart_and_off_outside_the_sandbox(self):
+        w = vcptest.Vcpd("--sandbox", "--journal", "5", name="journal")
+        w.cli("channel", "create", "--name", "J", "--token", FIX_TOKEN, "--id", FIX_ID,
+              "--superadmin-id", FIX_OWNER, "--webhook", "https://127.0.0.1:9/h", "--rate", "off")
+        w.start()
+        try:
+            for i in range(8):
+                w.post(FIX_TOKEN, {"from": FIX_OWNER, "type": "text", "text": "n%d" % i})
+            texts = [json.loads(x["body"])["text"] for x in self.journal(v=w)]
+            self.assertEqual(texts, ["n7", "n6", "n5", "n4", "n3"])
+            w.restart()
+            texts = [json.loads(x["body"])["text"] for x in self.journal(v=w)]
+            self.assertEqual(texts, ["n7", "n6", "n5", "n4", "n3"])
+            w.stop()
+            w.flags = []  # no --sandbox: no journal unless --journal N
+            w.start()
+            r = w.request("GET", self.path, [("X-Viber-Auth-Token", FIX_TOKEN)])
+            self.assertEqual(r.status, 404, r.short())
+            self.assertIn("the journal is off", r.json["detail"])
+        finally:
+            w.stop()
 
 
 if __name__ == "__main__":

@@ -491,6 +491,97 @@ static void test_resets(void **state)
     assert_int_equal(count_posts(s, b), 0);
 }
 
+/* Faults are stored with their spec and counters; only add and remove move the config version. */
+static void test_faults(void **state)
+{
+    struct store *s = S(state);
+    int64_t a = fx_make_channel(s, NULL, NULL);
+    struct fault_row f = {.channel = a, .spec = "{\"status\":12}", .remaining = 3}, g, *v;
+    size_t n;
+    int64_t k;
+    uint64_t ver;
+
+    ver = store_config_version(s);
+    assert_int_equal(store_fault_add(s, &f), STORE_OK);
+    assert_true(ver == 0 || store_config_version(s) != ver);
+    g = f;
+    g.spec = "{\"drop\":true}";
+    g.remaining = -1;
+    assert_int_equal(store_fault_add(s, &g), STORE_OK);
+    ver = store_config_version(s);
+    assert_int_equal(store_fault_count(s, f.id, 2, 5, 1), STORE_OK);
+    assert_true(store_config_version(s) == ver);
+    assert_int_equal(store_fault_list(s, a, &v, &n), STORE_OK);
+    assert_int_equal(n, 2);
+    assert_string_equal(v[0].spec, "{\"status\":12}");
+    assert_int_equal(v[0].remaining, 2);
+    assert_int_equal(v[0].seen, 5);
+    assert_int_equal(v[0].hits, 1);
+    assert_int_equal(v[1].remaining, -1);
+    store_faults_free(v, n);
+    assert_int_equal(store_fault_remove(s, a, f.id, &k), STORE_OK);
+    assert_int_equal(k, 1);
+    assert_int_equal(store_fault_remove(s, a, f.id, &k), STORE_NOTFOUND);
+    assert_int_equal(store_fault_remove(s, a, 0, &k), STORE_OK);
+    assert_int_equal(k, 1);
+    f.channel = a + 1000000;
+    assert_int_equal(store_fault_add(s, &f), STORE_NOTFOUND);
+}
+
+/* The journal keeps the newest `keep` rows per channel, newest first, filtered. */
+static void test_journal(void **state)
+{
+    struct store *s = S(state);
+    int64_t a = fx_make_channel(s, NULL, NULL);
+    int64_t b = fx_make_channel(s, NULL, NULL);
+    struct journal_row rows[6], *v;
+    struct journal_query q = {.status = -1, .limit = 100};
+    size_t n;
+
+    memset(rows, 0, sizeof rows);
+    for (int i = 0; i < 6; i++) {
+        rows[i].channel = i < 5 ? a : b + 1000000; /* the last: no such channel, skipped */
+        rows[i].time_ms = 1000 + i;
+        snprintf(rows[i].endpoint, sizeof rows[i].endpoint, "%s", i == 4 ? "set_webhook" : "post");
+        rows[i].http = 200;
+        rows[i].status = i % 2 ? 3 : 0;
+        snprintf(rows[i].detail, sizeof rows[i].detail, "d%d", i);
+        rows[i].body = "{}";
+    }
+    assert_int_equal(store_journal_append(s, rows, 6, 3), STORE_OK);
+    assert_true(rows[0].id > 0 && rows[4].id > rows[0].id);
+    assert_int_equal(rows[5].id, 0);
+    assert_int_equal(store_journal_list(s, a, &q, &v, &n), STORE_OK);
+    assert_int_equal(n, 3); /* trimmed to the newest 3 */
+    assert_string_equal(v[0].detail, "d4");
+    assert_string_equal(v[2].detail, "d2");
+    assert_string_equal(v[0].body, "{}");
+    store_journal_free(v, n);
+    q.status = 3;
+    assert_int_equal(store_journal_list(s, a, &q, &v, &n), STORE_OK);
+    assert_int_equal(n, 1);
+    assert_string_equal(v[0].detail, "d3");
+    store_journal_free(v, n);
+    q.status = -1;
+    q.endpoint = "set_webhook";
+    assert_int_equal(store_journal_list(s, a, &q, &v, &n), STORE_OK);
+    assert_int_equal(n, 1);
+    store_journal_free(v, n);
+    q.endpoint = NULL;
+    q.since_ms = 1004;
+    assert_int_equal(store_journal_list(s, a, &q, &v, &n), STORE_OK);
+    assert_int_equal(n, 1);
+    store_journal_free(v, n);
+    q.since_ms = 0;
+    q.before_id = rows[4].id;
+    assert_int_equal(store_journal_list(s, a, &q, &v, &n), STORE_OK);
+    assert_int_equal(n, 2);
+    store_journal_free(v, n);
+    assert_int_equal(store_journal_list(s, b, &q, &v, &n), STORE_OK);
+    assert_int_equal(n, 0);
+    assert_null(v);
+}
+
 /* Pages of a channel, walked with before = the last token seen. */
 static void test_posts_paging(void **state)
 {
@@ -806,6 +897,8 @@ int main(void)
         T(test_posts_batch_and_list),
         T(test_posts_paging),
         T(test_resets),
+        T(test_faults),
+        T(test_journal),
         T(test_posts_after),
         T(test_posts_all_or_nothing),
         T(test_posts_large),

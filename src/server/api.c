@@ -21,6 +21,7 @@
 #include "server/delay.h"
 #include "server/fault.h"
 #include "server/journal.h"
+#include "server/media.h"
 #include "server/stream.h"
 #include "server/jsonw.h"
 #include "server/ratelimit.h"
@@ -412,6 +413,40 @@ static enum MHD_Result post_committed(struct req *r)
     return ret;
 }
 
+/* The post passed every check: to the group commit. */
+static enum MHD_Result post_submit(struct req *r)
+{
+    struct server *srv = r->srv;
+    struct post *p = &r->commit.post;
+
+    p->token = tokgen_next(&srv->tokgen, now_ms());
+    p->channel = r->chan->id;
+    p->created_ms = (int64_t)tokgen_time_ms(p->token);
+    p->json = r->post_json;
+    r->commit.done = commit_done;
+    r->commit.arg = r;
+    pthread_mutex_lock(&srv->intake_lock);
+    if (srv->stopping) {
+        pthread_mutex_unlock(&srv->intake_lock);
+        return general_error(r, "post refused: shutting down");
+    }
+    req_suspend(r, WAIT_COMMIT, post_committed);
+    committer_submit(srv->committer, &r->commit);
+    pthread_mutex_unlock(&srv->intake_lock);
+    return MHD_YES;
+}
+
+/* Continuation once the media were fetched (--check-media). */
+static enum MHD_Result post_media_checked(struct req *r)
+{
+    char detail[MSG_DETAIL_MAX];
+    int status = media_verdict(r, detail, sizeof detail);
+
+    if (status != VCP_STATUS_OK)
+        return fail(r, status, detail);
+    return post_submit(r);
+}
+
 enum MHD_Result api_post(struct req *r)
 {
     struct server *srv = r->srv;
@@ -461,25 +496,23 @@ enum MHD_Result api_post(struct req *r)
     json_object_object_get_ex(norm, "type", &v);
     /* both fit: the type is one of the eight names, from matched a member id */
     memcpy(p->type, json_object_get_string(v), (size_t)json_object_get_string_len(v) + 1);
-    json_object_put(norm);
     memcpy(p->from, sender->id, strlen(sender->id) + 1);
-    json_object_put(body);
-
-    p->token = tokgen_next(&srv->tokgen, now_ms());
-    p->channel = r->chan->id;
-    p->created_ms = (int64_t)tokgen_time_ms(p->token);
-    p->json = r->post_json;
-    r->commit.done = commit_done;
-    r->commit.arg = r;
-    pthread_mutex_lock(&srv->intake_lock);
-    if (srv->stopping) {
-        pthread_mutex_unlock(&srv->intake_lock);
-        return general_error(r, "post refused: shutting down");
+    if (srv->media) { /* --check-media: fetch and check the media first */
+        int m = media_check(r, norm, post_media_checked, detail, sizeof detail);
+        json_object_put(norm);
+        if (m == MEDIA_REFUSED) {
+            status = VCP_STATUS_BAD_DATA;
+            goto answer;
+        }
+        if (m == MEDIA_PENDING) {
+            json_object_put(body);
+            return MHD_YES;
+        }
+    } else {
+        json_object_put(norm);
     }
-    req_suspend(r, WAIT_COMMIT, post_committed);
-    committer_submit(srv->committer, &r->commit);
-    pthread_mutex_unlock(&srv->intake_lock);
-    return MHD_YES;
+    json_object_put(body);
+    return post_submit(r);
 
 answer:
     json_object_put(body);

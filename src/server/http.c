@@ -31,6 +31,7 @@
 #include "server/accept.h"
 #include "server/chancache.h"
 #include "server/journal.h"
+#include "server/media.h"
 #include "server/jsonw.h"
 #include "server/server.h"
 #include "server/stream.h"
@@ -186,6 +187,7 @@ static void req_free(struct req *r)
     free(r->post_json);
     free(r->webhook_url);
     free(r->journal_body);
+    media_job_free(r->media);
     free(r);
 }
 

@@ -21,6 +21,7 @@
 #include "server/delay.h"
 #include "server/fault.h"
 #include "server/journal.h"
+#include "server/media.h"
 #include "server/stream.h"
 #include "server/ratelimit.h"
 #include "server/server.h"
@@ -69,6 +70,11 @@ static const char usage_serve[] =
     "                              0 = no limit)\n"
     "  --connection-timeout S      close idle or stalled connections after S seconds\n"
     "                              (default 30)\n"
+    "  --check-media               fetch a post's media and thumbnail (through the\n"
+    "                              webhook checks' SSRF guard) and refuse, with 3,\n"
+    "                              pictures and thumbnails that are not JPEGs of at\n"
+    "                              most 1 MiB / 100 KiB, videos not MP4, over 50 MiB\n"
+    "                              or not of the declared size, files likewise\n"
     "  --journal N                 keep each channel's last N API requests, readable\n"
     "                              at /api/v1/channels/ID/journal (default 1000 with\n"
     "                              --sandbox, else 0: off)\n"
@@ -218,7 +224,8 @@ static int serve(int argc, char **argv)
         O_MAXIP,
         O_CONN_TIMEOUT,
         O_MAXSTREAMS,
-        O_JOURNAL
+        O_JOURNAL,
+        O_CHECK_MEDIA
     };
     static const struct option opts[] = {
         {"listen", required_argument, NULL, O_LISTEN},
@@ -237,6 +244,7 @@ static int serve(int argc, char **argv)
         {"connection-timeout", required_argument, NULL, O_CONN_TIMEOUT},
         {"max-streams-per-ip", required_argument, NULL, O_MAXSTREAMS},
         {"journal", required_argument, NULL, O_JOURNAL},
+        {"check-media", no_argument, NULL, O_CHECK_MEDIA},
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
     };
@@ -322,6 +330,9 @@ static int serve(int argc, char **argv)
                 cfg->conn_timeout_s = (unsigned)v;
             break;
         }
+        case O_CHECK_MEDIA:
+            cfg->check_media = true;
+            break;
         case O_JOURNAL:
             if (parse_uint(optarg, JOURNAL_MAX, &v) != 0) {
                 fprintf(stderr, "vcpd: --journal: bad value '%s' (0..%d)\n", optarg, JOURNAL_MAX);
@@ -404,6 +415,8 @@ static int serve(int argc, char **argv)
         log_msg("error", "OpenSSL: no SHA-256");
         goto out;
     }
+    if (cfg->check_media)
+        srv->media = media_new();
     if (cfg->sandbox) {
         sandbox_new(&srv->sandbox);
         srv->faults = faults_new(); /* fault injection exists only in the sandbox */
@@ -449,6 +462,7 @@ out:
     delay_free(srv->delay);
     faults_free(srv->faults);
     journal_free(srv->journal);
+    media_free(srv->media);
     ratelimit_free(srv->rl);
     chancache_free(srv->cache);
     auth_hasher_free(srv->hasher);

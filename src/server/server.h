@@ -43,6 +43,8 @@ struct chan_entry;
 struct faults;
 struct delay;
 struct journal;
+struct media;
+struct media_job;
 
 struct config {
     const char *listen_host; /* numeric address to bind */
@@ -60,6 +62,7 @@ struct config {
     unsigned per_ip_streams; /* event streams per client address; 0 = none */
     unsigned conn_timeout_s; /* idle/slow connection timeout */
     int64_t journal_size;    /* request journal entries per channel; 0 = off */
+    bool check_media;        /* fetch and check posts' media before storing them */
 };
 
 struct metrics {
@@ -88,6 +91,7 @@ struct server {
     struct faults *faults;          /* fault injection (fault.h); NULL unless --sandbox */
     struct delay *delay;            /* answers later (delay.h); NULL unless --sandbox */
     struct journal *journal;        /* request journal (journal.h); NULL when off */
+    struct media *media;            /* --check-media cache (media.h); NULL when off */
     FILE *log;                      /* access log, NULL when off */
     /* Both daemons' threads complete requests: the access log and the
      * metrics are written under this lock. */
@@ -106,7 +110,7 @@ struct req;
 typedef enum MHD_Result (*route_fn)(struct req *r);
 
 /* What a request is waiting for while its connection is suspended. */
-enum req_wait { WAIT_NONE, WAIT_COMMIT, WAIT_WEBHOOK, WAIT_DELAY, WAIT_JOURNAL };
+enum req_wait { WAIT_NONE, WAIT_COMMIT, WAIT_WEBHOOK, WAIT_DELAY, WAIT_JOURNAL, WAIT_MEDIA };
 
 /*
  * One HTTP request: created on the first call of the access handler, freed
@@ -153,6 +157,7 @@ struct req {
     char *journal_body;      /* its body, token masked (malloc'd) */
     char answer_detail[256]; /* the detail answered */
     bool journal_waited;     /* a journal read that waited for the writer already */
+    struct media_job *media; /* --check-media fetches in flight (media.h) */
 
     char inline_body[2048]; /* last: req_new zeroes everything before it */
 };

@@ -13,19 +13,26 @@ script would call.
              webhook checks -- and how libvcp / `vcp post --batch` cope
   Journal    what the application sent and why it was refused: the last N
              requests, filtered, streamed live, kept across restarts
+  Media      --check-media against a local HTTPS server serving JPEG, PNG
+             and MP4 files this test makes
 
 Usage: test_ci_tools.py [path/to/vcpd] [unittest args]
 """
 import http.client
+import http.server
 import json
 import os
 import re
 import socket
+import socketserver
+import ssl
+import struct
 import subprocess
 import sys
 import threading
 import time
 import unittest
+import zlib
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import vcptest  # noqa: E402
@@ -748,6 +755,204 @@ class Journal(unittest.TestCase):
             self.assertIn("the journal is off", r.json["detail"])
         finally:
             w.stop()
+
+
+# ---------------------------------------------------------------------------
+# Media the test makes: real files of each format, of any size
+
+def jpeg(size):
+    """A baseline JPEG (8x8, grey) of exactly `size` bytes: comment segments
+    pad it."""
+    def seg(marker, payload):
+        return b"\xff" + bytes([marker]) + struct.pack(">H", len(payload) + 2) + payload
+    head = b"\xff\xd8" + seg(0xE0, b"JFIF\x00\x01\x01\x00\x00\x01\x00\x01\x00\x00")
+    body = (seg(0xDB, b"\x00" + b"\x01" * 64)
+            + seg(0xC0, b"\x08\x00\x08\x00\x08\x01\x01\x11\x00")
+            + seg(0xC4, b"\x00" + b"\x01" + b"\x00" * 15 + b"\x00")   # DC: one code, category 0
+            + seg(0xC4, b"\x10" + b"\x01" + b"\x00" * 15 + b"\x00")   # AC: one code, EOB
+            + seg(0xDA, b"\x01\x01\x00\x00\x3f\x00") + b"\x3f" + b"\xff\xd9")
+    pad = size - len(head) - len(body)
+    assert pad == 0 or pad >= 4, size
+    out = head
+    while pad > 0:
+        n = min(pad, 65535 + 2)
+        if pad - n in (1, 2, 3):  # leave room for one more whole segment
+            n -= 4
+        out += seg(0xFE, b"c" * (n - 4))
+        pad -= n
+    return out + body
+
+
+def png():
+    """A 1x1 PNG."""
+    def chunk(kind, data):
+        return (struct.pack(">I", len(data)) + kind + data
+                + struct.pack(">I", zlib.crc32(kind + data) & 0xFFFFFFFF))
+    return (b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", struct.pack(">IIBBBBB", 1, 1, 8, 2, 0, 0, 0))
+            + chunk(b"IDAT", zlib.compress(b"\x00\xff\x00\x00")) + chunk(b"IEND", b""))
+
+
+def mp4(size):
+    """An MP4 (ISO BMFF) of `size` bytes: an ftyp box and an mdat box."""
+    ftyp = b"ftyp" + b"isom" + struct.pack(">I", 512) + b"isomiso2avc1mp41"
+    ftyp = struct.pack(">I", len(ftyp) + 4) + ftyp
+    return ftyp + struct.pack(">I", size - len(ftyp)) + b"mdat" + b"\x00" * (size - len(ftyp) - 8)
+
+
+class MediaServer:
+    """HTTPS on 127.0.0.1 with the test CA's certificate: path -> bytes.
+    With "?chunked" they go out without Content-Length."""
+
+    def __init__(self, cert, files):
+        self.files = files
+        self.hits = {}
+        ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+        ctx.load_cert_chain(*cert)
+        me = self
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+
+            def log_message(self, *a):
+                pass
+
+            def do_GET(self):
+                me.hits[self.path] = me.hits.get(self.path, 0) + 1
+                data = me.files.get(self.path.split("?")[0])
+                if data is None:
+                    self.send_response(404)
+                    self.send_header("Content-Length", "0")
+                    self.end_headers()
+                    return
+                self.send_response(200)
+                try:
+                    if self.path.endswith("?chunked"):
+                        self.send_header("Transfer-Encoding", "chunked")
+                        self.end_headers()
+                        for off in range(0, len(data), 65536):
+                            part = data[off:off + 65536]
+                            self.wfile.write(b"%x\r\n%s\r\n" % (len(part), part))
+                        self.wfile.write(b"0\r\n\r\n")
+                    else:
+                        self.send_header("Content-Length", str(len(data)))
+                        self.end_headers()
+                        self.wfile.write(data)
+                except OSError:
+                    pass  # vcpd stops reading once it knows enough
+
+        class Server(socketserver.ThreadingMixIn, http.server.HTTPServer):
+            daemon_threads = True
+
+            def get_request(self):
+                sock, addr = self.socket.accept()
+                return ctx.wrap_socket(sock, server_side=True), addr
+
+            def handle_error(self, request, client_address):
+                pass
+
+        self.server = Server(("127.0.0.1", 0), Handler)
+        self.port = self.server.server_address[1]
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+    def url(self, path):
+        return "https://127.0.0.1:%d%s" % (self.port, path)
+
+    def close(self):
+        self.server.shutdown()
+        self.server.server_close()
+
+
+class Media(unittest.TestCase):
+    @classmethod
+    def setUpClass(cls):
+        d = vcptest.make_temp_dir("media-ca")
+        cls.certs = vcptest.make_ca(d)
+        cls.files = {
+            "/photo.jpg": jpeg(50_000), "/thumb.jpg": jpeg(10_000),
+            "/big.jpg": jpeg(1024 * 1024 + 1), "/max.jpg": jpeg(1024 * 1024),
+            "/fat-thumb.jpg": jpeg(100 * 1024 + 1), "/fake.jpg": png(),  # a PNG named .jpg
+            "/clip.mp4": mp4(300_000), "/clip2.mp4": mp4(200_000),
+            "/doc.pdf": b"%PDF-1.4\n" + b"x" * 4000, "/doc2.pdf": b"%PDF-1.4\n" + b"y" * 3000,
+            "/photo2.jpg": jpeg(30_000), "/big2.jpg": jpeg(1024 * 1024 + 5000),
+        }
+        cls.srv = MediaServer(cls.certs.server, cls.files)
+        cls.v = vcptest.Vcpd("--sandbox", "--check-media", "--webhook-ca", cls.certs.ca,
+                             name="media").start()
+        cls.ch = cls.v.create_channel("Media", webhook="https://127.0.0.1:9/h", rate="off")
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.v.stop_checked()
+        cls.srv.close()
+
+    def post(self, msg, v=None, ch=None):
+        ch = ch or self.ch
+        r = (v or self.v).post(ch.token, dict(msg, **{"from": ch.superadmin}))
+        self.assertEqual(r.status, 200, r.short())
+        return r.json["status"], r.json.get("detail")
+
+    def u(self, path):
+        return self.srv.url(path)
+
+    def test_pictures_and_thumbnails(self):
+        ok = {"type": "picture", "text": "", "media": self.u("/photo.jpg"),
+              "thumbnail": self.u("/thumb.jpg")}
+        self.assertEqual(self.post(ok), (0, None))
+        self.assertEqual(self.post(dict(ok, media=self.u("/max.jpg"))), (0, None))
+        self.assertEqual(self.post(dict(ok, media=self.u("/fake.jpg"))),
+                         (3, "media: not a JPEG (PNG data)"))
+        self.assertEqual(self.post(dict(ok, media=self.u("/big.jpg"))),
+                         (3, "media: 1048577 bytes, max 1 MiB"))
+        self.assertEqual(self.post(dict(ok, thumbnail=self.u("/fat-thumb.jpg"))),
+                         (3, "thumbnail: 102401 bytes, max 100 KiB"))
+        self.assertEqual(self.post(dict(ok, thumbnail=self.u("/missing.jpg"))),
+                         (3, "thumbnail: could not be fetched: the server answered HTTP 404"))
+        self.assertEqual(self.post(dict(ok, media=self.u("/photo2.jpg?chunked"))), (0, None))
+        self.assertEqual(self.post(dict(ok, media=self.u("/big2.jpg?chunked"))),
+                         (3, "media: over 1 MiB"))  # no Content-Length: not read past the limit
+        self.assertEqual([p["message"]["media"] for p in posts_of(self.v, self.ch.pa_id)
+                          if p["type"] == "picture" and p["message"].get("text") == ""],
+                         [self.u("/photo2.jpg?chunked"), self.u("/max.jpg"), self.u("/photo.jpg")])
+
+    def test_videos_and_files_match_their_size(self):
+        clip = {"type": "video", "media": self.u("/clip.mp4"), "size": 300_000,
+                "thumbnail": self.u("/thumb.jpg")}
+        self.assertEqual(self.post(clip), (0, None))
+        self.assertEqual(self.post(dict(clip, size=300_001)),
+                         (3, "media: 300000 bytes, but size says 300001"))
+        self.assertEqual(self.post(dict(clip, media=self.u("/clip2.mp4?chunked"), size=200_000)),
+                         (0, None))  # no Content-Length: counted
+        self.assertEqual(self.post(dict(clip, media=self.u("/photo.jpg"), size=50_000)),
+                         (3, "media: not an MP4 (JPEG data)"))
+        doc = {"type": "file", "media": self.u("/doc.pdf"), "size": 4009, "file_name": "doc.pdf"}
+        self.assertEqual(self.post(doc), (0, None))
+        self.assertEqual(self.post(dict(doc, size=4000)), (3, "media: 4009 bytes, but size says 4000"))
+        self.assertEqual(self.post(dict(doc, media=self.u("/doc2.pdf?chunked"), size=3009)), (0, None))
+
+    def test_results_are_cached_per_url(self):
+        msg = {"type": "picture", "text": "cached", "media": self.u("/photo.jpg?c=1")}
+        before = self.srv.hits.get("/photo.jpg?c=1", 0)
+        for _ in range(3):
+            self.assertEqual(self.post(msg), (0, None))
+        self.assertEqual(self.srv.hits.get("/photo.jpg?c=1", 0) - before, 1)
+
+    def test_the_ssrf_guard_applies_and_it_is_opt_in(self):
+        w = vcptest.Vcpd("--check-media", "--webhook-ca", self.certs.ca, name="media-guarded")
+        ch = w.create_channel("Guarded", webhook="https://127.0.0.1:9/h", rate="off")
+        w.start()
+        try:
+            st, detail = self.post({"type": "picture", "text": "", "media": self.u("/photo.jpg")},
+                                   v=w, ch=ch)
+            self.assertEqual((st, detail),
+                             (3, "media: could not be fetched: address not allowed: 127.0.0.1"))
+        finally:
+            w.stop()
+        # without --check-media nothing is fetched: a PNG named .jpg passes, as before
+        ch = V.create_channel("Unchecked", webhook="https://127.0.0.1:9/h", rate="off")
+        before = self.srv.hits.get("/fake.jpg", 0)
+        self.assertEqual(self.post({"type": "picture", "text": "", "media": self.u("/fake.jpg")},
+                                   v=V, ch=ch), (0, None))
+        self.assertEqual(self.srv.hits.get("/fake.jpg", 0), before)
 
 
 if __name__ == "__main__":

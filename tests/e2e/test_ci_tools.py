@@ -109,6 +109,16 @@ FIX_OWNER = "Owner0000000000000000A=="
 FIX_EDITOR = "Editor000000000000000B=="
 
 
+def clean_fixture(test, name, rate):
+    """What a suite's setUp does: the whole sandbox reset, then the fixture
+    channel (FIX_TOKEN, FIX_ID, FIX_OWNER) created again."""
+    test.assertEqual(V.admin("POST", "/admin/v1/reset").status, 200)
+    r = V.admin("POST", "/admin/v1/channels",
+                {"name": name, "token": FIX_TOKEN, "id": FIX_ID, "superadmin_id": FIX_OWNER,
+                 "webhook": "https://127.0.0.1:9/hook", "rate": rate})
+    test.assertEqual(r.status, 201, r.short())
+
+
 def posts_of(v, pa_id):
     r = v.request("GET", "/api/v1/channels/%s/posts" % pa_id)
     assert r.status == 200, r.short()
@@ -193,12 +203,7 @@ class Fixtures(unittest.TestCase):
 
 class Reset(unittest.TestCase):
     def setUp(self):
-        self.assertEqual(V.admin("POST", "/admin/v1/reset").status, 200)
-        r = V.admin("POST", "/admin/v1/channels",
-                    {"name": "Resettable", "token": FIX_TOKEN, "id": FIX_ID,
-                     "superadmin_id": FIX_OWNER, "webhook": "https://127.0.0.1:9/hook",
-                     "rate": {"count": 3, "window": 600}})
-        self.assertEqual(r.status, 201, r.short())
+        clean_fixture(self, "Resettable", {"count": 3, "window": 600})
 
     def post(self, text="x"):
         return V.post(FIX_TOKEN, {"from": FIX_OWNER, "type": "text", "text": text}).json["status"]
@@ -351,12 +356,7 @@ def vcp_bin():
 
 class Faults(unittest.TestCase):
     def setUp(self):
-        self.assertEqual(V.admin("POST", "/admin/v1/reset").status, 200)
-        r = V.admin("POST", "/admin/v1/channels",
-                    {"name": "Faulty", "token": FIX_TOKEN, "id": FIX_ID,
-                     "superadmin_id": FIX_OWNER, "webhook": "https://127.0.0.1:9/hook",
-                     "rate": "off"})
-        self.assertEqual(r.status, 201, r.short())
+        clean_fixture(self, "Faulty", "off")
         self.base = "/admin/v1/channels/%s/faults" % FIX_ID
 
     def add(self, **spec):
@@ -633,12 +633,7 @@ def read_events(port, path, headers, want, timeout=5.0):
 
 class Journal(unittest.TestCase):
     def setUp(self):
-        self.assertEqual(V.admin("POST", "/admin/v1/reset").status, 200)
-        r = V.admin("POST", "/admin/v1/channels",
-                    {"name": "Journaled", "token": FIX_TOKEN, "id": FIX_ID,
-                     "superadmin_id": FIX_OWNER, "webhook": "https://127.0.0.1:9/hook",
-                     "rate": "off"})
-        self.assertEqual(r.status, 201, r.short())
+        clean_fixture(self, "Journaled", "off")
         self.path = "/api/v1/channels/%s/journal" % FIX_ID
 
     def journal(self, query="", token=FIX_TOKEN, v=None):

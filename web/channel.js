@@ -396,4 +396,103 @@
   }
 
   start();
+
+  // --- the request journal: for the channel's admins (its token or the admin key) ---
+  const jSection = document.getElementById("journal");
+  const jRows = document.getElementById("journal-rows");
+  const jStatus = document.getElementById("journal-status");
+  const jKey = document.getElementById("journal-key");
+  const jRefused = document.getElementById("journal-refused");
+  const JMAX = 200;
+  let jAbort = null;
+  let jHeaders = null;
+  jKey.value = sessionStorage.getItem("vcpd-journal-key") || "";
+
+  function jEntry(e) {
+    const li = el("li", "jrow" + (e.status !== 0 ? " refused" : ""));
+    li.dataset.id = String(e.id);
+    const head = el("div", "jhead");
+    head.appendChild(el("span", "jtime", new Date(e.time_ms).toLocaleTimeString()));
+    head.appendChild(el("span", "jep", e.endpoint));
+    head.appendChild(el("span", "jstat", e.status === null ? "HTTP " + e.http
+      : e.status + " " + e.status_message + (e.http !== 200 ? " (HTTP " + e.http + ")" : "")));
+    head.appendChild(el("span", "jmeta", Number(e.latency_ms).toFixed(1) + " ms"));
+    if (e.fault) head.appendChild(el("span", "jfault", "fault: " + e.fault));
+    li.appendChild(head);
+    if (e.detail) li.appendChild(el("div", "jdetail", e.detail));
+    li.appendChild(el("pre", "jbody", e.body));
+    return li;
+  }
+
+  function jAdd(e, atTop) {
+    if (jRefused.checked && e.status === 0) return;
+    if (jRows.querySelector("li[data-id='" + e.id + "']")) return;
+    const li = jEntry(e);
+    if (atTop) jRows.insertBefore(li, jRows.firstChild); else jRows.appendChild(li);
+    while (jRows.children.length > JMAX) jRows.removeChild(jRows.lastChild);
+  }
+
+  // the channel's token goes in X-Viber-Auth-Token; otherwise it is the admin key
+  async function jFetch(path, signal) {
+    const key = jKey.value.trim();
+    for (const h of [{ "X-Viber-Auth-Token": key }, { Authorization: "Bearer " + key }]) {
+      const r = await fetch(api + path, { headers: h, signal: signal });
+      if (r.status !== 401) return { r: r, h: h };
+    }
+    return { r: null, h: null };
+  }
+
+  // Server-Sent Events read with fetch: EventSource cannot send the key.
+  async function jFollow(signal) {
+    const r = await fetch(api + "/journal/events", { headers: jHeaders, signal: signal });
+    if (!r.ok || !r.body) throw new Error("HTTP " + r.status);
+    const reader = r.body.getReader();
+    const dec = new TextDecoder();
+    let buf = "";
+    for (;;) {
+      const { value, done } = await reader.read();
+      if (done) break;
+      buf += dec.decode(value, { stream: true });
+      let i;
+      while ((i = buf.indexOf("\n\n")) >= 0) {
+        const block = buf.slice(0, i);
+        buf = buf.slice(i + 2);
+        const data = block.split("\n").filter((l) => l.startsWith("data: ")).map((l) => l.slice(6));
+        if (data.length) jAdd(JSON.parse(data.join("\n")), true);
+      }
+    }
+  }
+
+  async function jShow() {
+    if (jAbort) jAbort.abort();
+    jAbort = new AbortController();
+    const signal = jAbort.signal;
+    jRows.textContent = "";
+    jStatus.textContent = "loading…";
+    try {
+      const { r, h } = await jFetch("/journal?limit=" + JMAX, signal);
+      if (!r) { jStatus.textContent = "not authorized: give the channel's token or the admin key"; return; }
+      if (!r.ok) { jStatus.textContent = "journal unavailable (HTTP " + r.status + ")"; return; }
+      sessionStorage.setItem("vcpd-journal-key", jKey.value.trim());
+      jHeaders = h;
+      const js = await r.json();
+      js.entries.forEach((e) => jAdd(e, false));
+      for (;;) { // live; reconnect after a drop
+        jStatus.textContent = "live: newest first";
+        try { await jFollow(signal); } catch (e) { if (signal.aborted) return; }
+        if (signal.aborted) return;
+        jStatus.textContent = "reconnecting…";
+        await new Promise((res) => setTimeout(res, 2000));
+      }
+    } catch (e) {
+      if (!signal.aborted) jStatus.textContent = "journal unavailable";
+    }
+  }
+
+  document.getElementById("journal-toggle").addEventListener("click", () => {
+    jSection.hidden = !jSection.hidden;
+    if (!jSection.hidden && jKey.value) jShow();
+  });
+  document.getElementById("journal-show").addEventListener("click", jShow);
+  jRefused.addEventListener("change", jShow);
 })();

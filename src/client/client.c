@@ -8,6 +8,13 @@
  * connection, a 5xx or an unreadable answer may hide a stored post, so those
  * are reported with maybe_sent and never retried.  Idempotent calls
  * (get_account_info, set_webhook) also retry those.
+ *
+ * libcurl itself resends a request whose kept-alive connection closed
+ * without an answer ("Connection died, retrying a fresh connect"), which is
+ * right for an idle connection the server had dropped but double-posts when
+ * the server handled the post and the answer was lost.  So a post's body is
+ * handed over by a read callback whose rewind fails (CURLOPT_SEEKFUNCTION):
+ * libcurl then reports the transfer failed instead of sending it again.
  */
 #include <errno.h>
 #include <pthread.h>
@@ -35,7 +42,9 @@ struct vcp_client {
     size_t body_len, body_cap;
     bool body_too_big;
     long retry_after_ms; /* from the last answer's Retry-After, or -1 */
-    uint32_t rnd;        /* jitter state */
+    const char *up;      /* a post's body being sent (read_body), and how far */
+    size_t up_len, up_off;
+    uint32_t rnd; /* jitter state */
 };
 
 /* ---------------------------------------------------------------- misc */
@@ -324,6 +333,26 @@ enum outcome {
     RETRY, /* safe and useful to try again */
 };
 
+/* CURLOPT_READFUNCTION of a post's body. */
+static size_t read_body(char *buf, size_t size, size_t n, void *arg)
+{
+    struct vcp_client *c = arg;
+    size_t k = size * n < c->up_len - c->up_off ? size * n : c->up_len - c->up_off;
+
+    memcpy(buf, c->up + c->up_off, k);
+    c->up_off += k;
+    return k;
+}
+
+/* CURLOPT_SEEKFUNCTION of a post's body: libcurl asks only to send it again (see the top). */
+static int refuse_rewind(void *arg, curl_off_t offset, int origin)
+{
+    (void)arg;
+    (void)offset;
+    (void)origin;
+    return CURL_SEEKFUNC_FAIL;
+}
+
 /*
  * One attempt.  Returns DONE with *rc set, or RETRY with *reason.  When idem
  * is true the request may be repeated even if it reached the server.
@@ -341,8 +370,21 @@ static enum outcome attempt(struct vcp_client *c, const char *url, const char *p
     c->body_too_big = false;
     c->retry_after_ms = -1;
     curl_easy_setopt(c->curl, CURLOPT_URL, url);
-    curl_easy_setopt(c->curl, CURLOPT_POSTFIELDS, payload);
-    curl_easy_setopt(c->curl, CURLOPT_POSTFIELDSIZE, (long)strlen(payload));
+    if (idem) {
+        curl_easy_setopt(c->curl, CURLOPT_POSTFIELDS, payload);
+        curl_easy_setopt(c->curl, CURLOPT_POSTFIELDSIZE, (long)strlen(payload));
+    } else {
+        c->up = payload;
+        c->up_len = strlen(payload);
+        c->up_off = 0;
+        curl_easy_setopt(c->curl, CURLOPT_POSTFIELDS, NULL);
+        curl_easy_setopt(c->curl, CURLOPT_POST, 1L);
+        curl_easy_setopt(c->curl, CURLOPT_READFUNCTION, read_body);
+        curl_easy_setopt(c->curl, CURLOPT_READDATA, c);
+        curl_easy_setopt(c->curl, CURLOPT_SEEKFUNCTION, refuse_rewind);
+        curl_easy_setopt(c->curl, CURLOPT_SEEKDATA, c);
+        curl_easy_setopt(c->curl, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)c->up_len);
+    }
     int tries = res->attempts;
     result_reset(res); /* nothing of an earlier attempt may leak into this one */
     res->attempts = tries + 1;
@@ -355,6 +397,8 @@ static enum outcome attempt(struct vcp_client *c, const char *url, const char *p
         res->maybe_sent = !never_sent(e, c->curl);
         if (c->body_too_big)
             result_detail(res, "answer larger than %d bytes", CLIENT_ANSWER_MAX);
+        else if (e == CURLE_SEND_FAIL_REWIND) /* refuse_rewind: the answer was lost */
+            result_detail(res, "the connection closed before the answer");
         else
             result_detail(res, "%s", curl_easy_strerror(e));
         *rc = c->body_too_big ? VCP_E_PROTOCOL : VCP_E_TRANSPORT;

@@ -30,7 +30,8 @@ enum admin_rc {
  * Runs operation op ("channel.create", "channel.list", "channel.show",
  * "channel.block", "channel.suspend", "channel.activate", "channel.delete",
  * "channel.rotate-token", "channel.set-rate", "channel.set-webhook",
- * "member.add", "member.remove", "member.list") with args (an object; may be
+ * "channel.reset", "sandbox.reset", "fault.add", "fault.list",
+ * "fault.clear", "member.add", "member.remove", "member.list") with args (an object; may be
  * NULL for none).  Operations on a channel read its public id from
  * args "channel".  On ADMIN_OK *out is a new object owned by the caller;
  * otherwise *out is NULL and detail says why.

@@ -7,13 +7,19 @@
  *   POST   /admin/v1/channels                      channel.create (201)
  *   GET    /admin/v1/channels                      channel.list
  *   GET    /admin/v1/channels/{id}                 channel.show
+ *   PATCH  /admin/v1/channels/{id}                 channel.edit (name, icon, location, ...)
  *   DELETE /admin/v1/channels/{id}                 channel.delete
  *   POST   /admin/v1/channels/{id}/{action}        block suspend activate delete rotate-token
+ *                                                  reset (posts go; token, members stay)
  *   PUT    /admin/v1/channels/{id}/rate            {"count":N,"window":S} (count 0: off)
  *   PUT    /admin/v1/channels/{id}/webhook         {"url":"..."} (stored without a check)
  *   GET    /admin/v1/channels/{id}/members         member.list
  *   POST   /admin/v1/channels/{id}/members         member.add (201)
  *   DELETE /admin/v1/channels/{id}/members/{mid}   member.remove
+ *   GET    /admin/v1/channels/{id}/faults          fault.list
+ *   POST   /admin/v1/channels/{id}/faults          fault.add (only with --sandbox)
+ *   DELETE /admin/v1/channels/{id}/faults[/{fid}]  fault.clear (all, or one)
+ *   POST   /admin/v1/reset                         sandbox.reset (only with --sandbox)
  */
 #include <string.h>
 
@@ -43,6 +49,27 @@ static bool authorized(struct req *r)
     return auth_str_equal(h + 7, r->srv->cfg.admin_key);
 }
 
+/*
+ * POST /admin/v1/reset: the whole store emptied, for a test suite's next
+ * run.  Only a --sandbox vcpd offers it: on a server people read, one call
+ * would take every channel away.
+ */
+static enum MHD_Result reset_all(struct req *r)
+{
+    struct json_object *out = NULL;
+    char detail[256];
+
+    if (strcmp(r->method, "POST") != 0)
+        return http_reply_error(r, 405, NULL);
+    if (!r->srv->cfg.sandbox)
+        return reply_error(r, 403, "forbidden", "resetting the whole store needs vcpd --sandbox");
+    if (admin_exec(r->srv->store, "sandbox.reset", NULL, &out, detail, sizeof detail) != ADMIN_OK) {
+        log_msg("error", "admin sandbox.reset: %s", detail);
+        return reply_error(r, 500, "internal error", "see the server log");
+    }
+    return http_reply_json(r, 200, out);
+}
+
 /* Maps method and the path after /admin/v1/channels to an operation name
  * and the channel / member ids (written into args). NULL when no route. */
 static const char *map_op(const char *method, const char *rest, struct json_object *args)
@@ -68,27 +95,39 @@ static const char *map_op(const char *method, const char *rest, struct json_obje
     if (!slash)
         return strcmp(method, "GET") == 0      ? "channel.show"
                : strcmp(method, "DELETE") == 0 ? "channel.delete"
+               : strcmp(method, "PATCH") == 0  ? "channel.edit"
                                                : NULL;
     rest = slash + 1;
     if (strcmp(method, "POST") == 0) {
-        static const char *const actions[] = {"block", "suspend", "activate", "delete",
-                                              "rotate-token"};
-        static const char *const ops[] = {"channel.block", "channel.suspend", "channel.activate",
-                                          "channel.delete", "channel.rotate-token"};
+        static const char *const actions[] = {"block",  "suspend",      "activate",
+                                              "delete", "rotate-token", "reset"};
+        static const char *const ops[] = {"channel.block",        "channel.suspend",
+                                          "channel.activate",     "channel.delete",
+                                          "channel.rotate-token", "channel.reset"};
         for (size_t i = 0; i < sizeof actions / sizeof actions[0]; i++)
             if (strcmp(rest, actions[i]) == 0)
                 return ops[i];
-        return strcmp(rest, "members") == 0 ? "member.add" : NULL;
+        return strcmp(rest, "members") == 0  ? "member.add"
+               : strcmp(rest, "faults") == 0 ? "fault.add"
+                                             : NULL;
     }
     if (strcmp(method, "PUT") == 0)
         return strcmp(rest, "rate") == 0      ? "channel.set-rate"
                : strcmp(rest, "webhook") == 0 ? "channel.set-webhook"
                                               : NULL;
     if (strcmp(method, "GET") == 0)
-        return strcmp(rest, "members") == 0 ? "member.list" : NULL;
+        return strcmp(rest, "members") == 0  ? "member.list"
+               : strcmp(rest, "faults") == 0 ? "fault.list"
+                                             : NULL;
     if (strcmp(method, "DELETE") == 0 && strncmp(rest, "members/", 8) == 0 && rest[8]) {
         json_object_object_add(args, "member", json_object_new_string(rest + 8));
         return "member.remove";
+    }
+    if (strcmp(method, "DELETE") == 0 && strcmp(rest, "faults") == 0)
+        return "fault.clear";
+    if (strcmp(method, "DELETE") == 0 && strncmp(rest, "faults/", 7) == 0 && rest[7]) {
+        json_object_object_add(args, "fault", json_object_new_string(rest + 7));
+        return "fault.clear";
     }
     return NULL;
 }
@@ -146,6 +185,8 @@ enum MHD_Result admin_http(struct req *r)
                            "start vcpd with --admin-key or VCPD_ADMIN_KEY");
     if (!authorized(r))
         return http_reply_status(r, 401);
+    if (strcmp(r->path, "/admin/v1/reset") == 0)
+        return reset_all(r);
     if (strncmp(r->path, base, sizeof base - 1) != 0)
         return http_reply_status(r, 404);
     /* the API's own body reader: same limits, same strict JSON, same details */
@@ -173,6 +214,10 @@ enum MHD_Result admin_http(struct req *r)
         }
     }
     json_object_put(body);
+    if (strcmp(op, "fault.add") == 0 && !r->srv->cfg.sandbox) {
+        json_object_put(args);
+        return reply_error(r, 403, "forbidden", "fault injection needs vcpd --sandbox");
+    }
     if (admin_op_writes(op)) {
         /* the HTTP thread only reads: a write may wait seconds for the database's lock */
         r->admin_op = op;

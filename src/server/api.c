@@ -18,6 +18,10 @@
 #include "core/msg.h"
 #include "server/auth.h"
 #include "server/chancache.h"
+#include "server/delay.h"
+#include "server/fault.h"
+#include "server/journal.h"
+#include "server/media.h"
 #include "server/stream.h"
 #include "server/jsonw.h"
 #include "server/ratelimit.h"
@@ -48,6 +52,7 @@ enum MHD_Result api_reply_status(struct req *r, int status, const char *detail)
     jsonw_init(&w);
     api_status_json(&w, status, detail);
     r->api_status = status;
+    snprintf(r->answer_detail, sizeof r->answer_detail, "%s", detail ? detail : "");
     ret = http_reply(r, 200, w.buf, w.len);
     jsonw_free(&w);
     return ret;
@@ -90,6 +95,26 @@ static const char *find_token(struct req *r, struct json_object *body, size_t *l
 }
 
 /*
+ * For the journal only: a body that is not JSON is still the channel's
+ * request when the header's token names the channel (the answer stays 3).
+ */
+static void attribute(struct req *r)
+{
+    const char *t = MHD_lookup_connection_value(r->conn, MHD_HEADER_KIND, TOKEN_HEADER);
+    uint8_t hash[STORE_HASH_LEN];
+    size_t len = t ? strlen(t) : 0;
+
+    if (len == 0 || len > AUTH_TOKEN_MAX)
+        return;
+    auth_hasher_token(r->srv->hasher, t, len, hash);
+    if (chancache_get(r->srv->cache, r->srv->store, hash, &r->ent) != STORE_OK)
+        return;
+    r->chan = &r->ent->ch;
+    r->journal_ep = r->path + 4; /* "/pa/post" -> "post" */
+    journal_body(r, t, len, NULL);
+}
+
+/*
  * Steps 1-3 of §1.3, shared by the three endpoints.  On VCP_STATUS_OK,
  * *body is the parsed body (caller puts it), r->chan the channel and
  * *token the token (valid while body and the request live).
@@ -102,8 +127,11 @@ static int api_begin(struct req *r, bool empty_ok, struct json_object **body, co
     int status, rc;
 
     *body = body_parse(r->srv->tok, r->body, r->body_len, empty_ok, &status, detail, detail_len);
-    if (!*body)
+    if (!*body) {
+        if (r->srv->journal)
+            attribute(r);
         return status;
+    }
     *token = find_token(r, *body, &len);
     if (!*token) {
         snprintf(detail, detail_len,
@@ -125,6 +153,10 @@ static int api_begin(struct req *r, bool empty_ok, struct json_object **body, co
         return VCP_STATUS_GENERAL_ERROR;
     }
     r->chan = &r->ent->ch;
+    if (r->srv->journal) {
+        r->journal_ep = r->path + 4; /* "/pa/post" -> "post" */
+        journal_body(r, *token, len, *body);
+    }
     switch (r->chan->state) {
     case CHANNEL_BLOCKED:
         snprintf(detail, detail_len, "channel %s is blocked", r->chan->pa_id);
@@ -146,7 +178,7 @@ static int rate_step(struct req *r, char *detail, size_t detail_len)
     const struct channel *c = r->chan;
 
     if (!r->srv->cfg.rate_limit ||
-        ratelimit_take(r->srv->rl, c->id, c->rate_count, c->rate_window_s, mono_us()))
+        ratelimit_take(r->srv->rl, c->id, c->epoch, c->rate_count, c->rate_window_s, mono_us()))
         return VCP_STATUS_OK;
     snprintf(detail, detail_len, "rate limit: %d requests per %d s", c->rate_count,
              c->rate_window_s);
@@ -208,6 +240,11 @@ enum MHD_Result api_get_account_info(struct req *r)
 
     detail[0] = '\0';
     status = api_begin(r, true, &body, &token, detail, sizeof detail);
+    if (status == VCP_STATUS_OK &&
+        fault_step(r, FAULT_EP_ACCOUNT_INFO, api_get_account_info, &ret)) {
+        json_object_put(body);
+        return ret;
+    }
     if (status == VCP_STATUS_OK)
         status = rate_step(r, detail, sizeof detail);
     if (status != VCP_STATUS_OK) {
@@ -301,10 +338,16 @@ enum MHD_Result api_set_webhook(struct req *r)
     struct json_object *body = NULL, *v;
     struct webhook_check chk;
     const char *token, *url;
+    enum MHD_Result ret;
+    long delay_ms;
     int status;
 
     detail[0] = '\0';
     status = api_begin(r, false, &body, &token, detail, sizeof detail);
+    if (status == VCP_STATUS_OK && fault_step(r, FAULT_EP_SET_WEBHOOK, api_set_webhook, &ret)) {
+        json_object_put(body);
+        return ret;
+    }
     if (status == VCP_STATUS_OK)
         status = rate_step(r, detail, sizeof detail);
     if (status != VCP_STATUS_OK)
@@ -328,6 +371,11 @@ enum MHD_Result api_set_webhook(struct req *r)
     status = webhook_url_check(url, srv->cfg.webhook.allow_http, detail, sizeof detail);
     if (status != VCP_STATUS_OK)
         goto answer;
+    if (fault_webhook(r, &delay_ms)) { /* the check fails as a real one would, without a call */
+        json_object_put(body);
+        return delay_ms > 0 ? delay_then(srv->delay, r, (uint64_t)delay_ms, webhook_checked)
+                            : webhook_checked(r);
+    }
 
     r->webhook_url = xstrdup(url);
     memset(&chk, 0, sizeof chk);
@@ -414,6 +462,32 @@ static void webhook_not_set(struct req *r, char *detail, size_t len)
              host ? "http://" : "", host ? host : "");
 }
 
+/* The post passed every check: to the group commit. */
+static enum MHD_Result post_submit(struct req *r)
+{
+    struct server *srv = r->srv;
+    struct post *p = &r->commit.post;
+
+    p->token = tokgen_next(&srv->tokgen, now_ms());
+    p->channel = r->chan->id;
+    p->created_ms = (int64_t)tokgen_time_ms(p->token);
+    p->json = r->post_json;
+    if (!req_commit(r, post_committed, true))
+        return general_error(r, "post refused: shutting down");
+    return MHD_YES;
+}
+
+/* Continuation once the media were fetched (--check-media). */
+static enum MHD_Result post_media_checked(struct req *r)
+{
+    char detail[MSG_DETAIL_MAX];
+    int status = media_verdict(r, detail, sizeof detail);
+
+    if (status != VCP_STATUS_OK)
+        return fail(r, status, detail);
+    return post_submit(r);
+}
+
 enum MHD_Result api_post(struct req *r)
 {
     struct server *srv = r->srv;
@@ -422,6 +496,7 @@ enum MHD_Result api_post(struct req *r)
     const char *token, *from;
     const struct member *sender;
     struct post *p = &r->commit.post;
+    enum MHD_Result ret;
     size_t len;
     int status;
 
@@ -429,6 +504,10 @@ enum MHD_Result api_post(struct req *r)
     status = api_begin(r, false, &body, &token, detail, sizeof detail);
     if (status != VCP_STATUS_OK)
         goto answer;
+    if (fault_step(r, FAULT_EP_POST, api_post, &ret)) {
+        json_object_put(body);
+        return ret;
+    }
     if (r->chan->webhook[0] == '\0') {
         status = VCP_STATUS_WEBHOOK_NOT_SET;
         webhook_not_set(r, detail, sizeof detail);
@@ -460,17 +539,23 @@ enum MHD_Result api_post(struct req *r)
     json_object_object_get_ex(norm, "type", &v);
     /* both fit: the type is one of the eight names, from matched a member id */
     memcpy(p->type, json_object_get_string(v), (size_t)json_object_get_string_len(v) + 1);
-    json_object_put(norm);
     memcpy(p->from, sender->id, strlen(sender->id) + 1);
+    if (srv->media) { /* --check-media: fetch and check the media first */
+        int m = media_check(r, norm, post_media_checked, detail, sizeof detail);
+        json_object_put(norm);
+        if (m == MEDIA_REFUSED) {
+            status = VCP_STATUS_BAD_DATA;
+            goto answer;
+        }
+        if (m == MEDIA_PENDING) {
+            json_object_put(body);
+            return MHD_YES;
+        }
+    } else {
+        json_object_put(norm);
+    }
     json_object_put(body);
-
-    p->token = tokgen_next(&srv->tokgen, now_ms());
-    p->channel = r->chan->id;
-    p->created_ms = (int64_t)tokgen_time_ms(p->token);
-    p->json = r->post_json;
-    if (!req_commit(r, post_committed, true))
-        return general_error(r, "post refused: shutting down");
-    return MHD_YES;
+    return post_submit(r);
 
 answer:
     json_object_put(body);

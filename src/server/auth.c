@@ -4,6 +4,7 @@
  */
 #include "server/auth.h"
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -129,4 +130,41 @@ int auth_member_id_new(char buf[65])
         else if (*p == '/')
             *p = '_';
     return 0;
+}
+
+int auth_token_check(const char *token, size_t len, char *detail, size_t detail_len)
+{
+    bool seen[256] = {false};
+    size_t distinct = 0;
+
+    if (len < AUTH_TOKEN_CHOSEN_MIN || len > AUTH_TOKEN_MAX) {
+        snprintf(detail, detail_len, "token: %zu characters; a chosen token needs %d to %d", len,
+                 AUTH_TOKEN_CHOSEN_MIN, AUTH_TOKEN_MAX);
+        return -1;
+    }
+    for (size_t i = 0; i < len; i++) {
+        unsigned char k = (unsigned char)token[i];
+        if (k == '\0' || !strchr(AUTH_TOKEN_CHARS, k)) {
+            snprintf(detail, detail_len,
+                     "token: character %zu is not one of A-Z a-z 0-9 - _ . ~ + / =", i + 1);
+            return -1;
+        }
+        if (!seen[k]) {
+            seen[k] = true;
+            distinct++;
+        }
+    }
+    if (distinct < AUTH_TOKEN_DISTINCT_MIN) {
+        snprintf(detail, detail_len,
+                 "token: too weak, only %zu different characters (at least %d); "
+                 "leave it out and vcpd makes a random one",
+                 distinct, AUTH_TOKEN_DISTINCT_MIN);
+        return -1;
+    }
+    return 0;
+}
+
+int auth_random_u64(uint64_t *out)
+{
+    return RAND_bytes((unsigned char *)out, sizeof *out) == 1 ? 0 : -1;
 }

@@ -20,6 +20,21 @@
  * Returns 0, or -1 when the random generator fails. */
 int auth_token_new(char buf[AUTH_TOKEN_LEN + 1]);
 
+/*
+ * A token an administrator chose (fixtures a test suite hard-codes): at least
+ * AUTH_TOKEN_CHOSEN_MIN and at most AUTH_TOKEN_MAX characters of
+ * AUTH_TOKEN_CHARS, with at least AUTH_TOKEN_DISTINCT_MIN different ones, so
+ * "aaaa...", "0000..." and short words are refused.  Returns 0, or -1 with
+ * detail ("token: ...") saying which rule failed.
+ */
+#define AUTH_TOKEN_CHOSEN_MIN   32
+#define AUTH_TOKEN_DISTINCT_MIN 10
+#define AUTH_TOKEN_CHARS        "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_.~+/="
+int auth_token_check(const char *token, size_t len, char *detail, size_t detail_len);
+
+/* A random 64-bit number (a channel's epoch, store.h). Returns 0 or -1. */
+int auth_random_u64(uint64_t *out);
+
 /* SHA-256 of the token's len bytes. */
 void auth_token_hash(const char *token, size_t len, uint8_t out[STORE_HASH_LEN]);
 

@@ -23,6 +23,7 @@
 
 #include "core/msg.h"
 #include "server/feed.h"
+#include "server/journal.h"
 #include "server/jsonw.h"
 #include "server/server.h"
 #include "server/stream.h"
@@ -293,12 +294,17 @@ enum MHD_Result feed_api(struct req *r)
     slash = strchr(rest, '/');
     idlen = slash ? (size_t)(slash - rest) : strlen(rest);
     if (slash && strcmp(slash, "/posts") != 0 && strcmp(slash, "/events") != 0 &&
+        strcmp(slash, "/journal") != 0 && strcmp(slash, "/journal/events") != 0 &&
         strcmp(slash, "/") != 0)
         return reply_error(r, 404, "not found", NULL);
     if (lookup(r, rest, idlen, &ret) != 0)
         return ret;
     if (slash && strcmp(slash, "/posts") == 0)
         return list_posts(r);
+    if (slash && strcmp(slash, "/journal") == 0)
+        return journal_get(r);
+    if (slash && strcmp(slash, "/journal/events") == 0)
+        return journal_events(r);
     if (slash && strcmp(slash, "/events") == 0)
         return strcmp(r->method, "HEAD") == 0 ? events_head(r) : events(r);
     return channel_info(r);

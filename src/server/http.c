@@ -30,6 +30,8 @@
 
 #include "server/accept.h"
 #include "server/chancache.h"
+#include "server/journal.h"
+#include "server/media.h"
 #include "server/jsonw.h"
 #include "server/server.h"
 #include "server/stream.h"
@@ -55,6 +57,13 @@ static enum MHD_Result queue(struct req *r, unsigned status, struct MHD_Response
 
     r->http_status = (int)status;
     r->answered = true;
+    if (r->fault_drop) { /* an injected fault (fault.h): the answer is lost on the way */
+        MHD_destroy_response(resp);
+        r->http_status = 0;
+        journal_note(r);
+        return MHD_NO;
+    }
+    journal_note(r);
     ret = MHD_queue_response(r->conn, status, resp);
     MHD_destroy_response(resp);
     return ret;
@@ -102,6 +111,7 @@ enum MHD_Result http_reply_error(struct req *r, unsigned status, const char *det
     struct jsonw w;
     char allow[64];
 
+    snprintf(r->answer_detail, sizeof r->answer_detail, "%s", detail ? detail : "");
     jsonw_init(&w);
     jsonw_lit(&w, "{");
     jsonw_kv_str(&w, "error", what);
@@ -134,7 +144,7 @@ void req_suspend(struct req *r, enum req_wait what, route_fn cont)
 {
     r->wait = what;
     r->cont = cont;
-    if ((what == WAIT_COMMIT || what == WAIT_WEBHOOK) && !r->in_flight) {
+    if (what != WAIT_NONE && !r->in_flight) {
         r->in_flight = true;
         __atomic_add_fetch(&r->srv->in_flight, 1, __ATOMIC_SEQ_CST);
     }
@@ -212,6 +222,8 @@ static void req_free(struct req *r)
     free(r->webhook_url);
     json_object_put(r->admin_args);
     json_object_put(r->admin_out);
+    free(r->journal_body);
+    media_job_free(r->media);
     free(r);
 }
 
@@ -408,7 +420,7 @@ static enum MHD_Result access_handler(void *cls, struct MHD_Connection *conn, co
 
 void http_record(struct server *srv, const struct sockaddr *sa, const char *method,
                  const char *path, int http_status, int api_status, const char *channel,
-                 uint64_t start_us)
+                 const char *fault, uint64_t start_us)
 {
     char addr[INET6_ADDRSTRLEN] = "-";
     char when[32];
@@ -436,9 +448,9 @@ void http_record(struct server *srv, const struct sockaddr *sa, const char *meth
     gmtime_r(&ts.tv_sec, &tm);
     strftime(when, sizeof when, "%Y-%m-%dT%H:%M:%S", &tm);
     /* The token never appears: only method, path (no query), statuses, channel id. */
-    fprintf(srv->log, "%s.%03ldZ %s %s %s %d %d %s %" PRIu64 "us\n", when, ts.tv_nsec / 1000000,
+    fprintf(srv->log, "%s.%03ldZ %s %s %s %d %d %s %" PRIu64 "us%s%s\n", when, ts.tv_nsec / 1000000,
             addr, method, path, http_status, api_status, channel ? channel : "-",
-            mono_us() - start_us);
+            mono_us() - start_us, fault && fault[0] ? " fault=" : "", fault ? fault : "");
     now = now_ms();
     if (now - srv->log_flushed_ms >= 200) {
         fflush(srv->log);
@@ -459,7 +471,7 @@ static void completed(void *cls, struct MHD_Connection *conn, void **con_cls,
         return;
     ci = MHD_get_connection_info(conn, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
     http_record(srv, ci ? ci->client_addr : NULL, r->method, r->path, r->http_status, r->api_status,
-                r->chan ? r->chan->pa_id : NULL, r->start_us);
+                r->chan ? r->chan->pa_id : NULL, r->fault_mark, r->start_us);
     if (r->in_flight) /* answered (or given up on): shutdown may go on */
         __atomic_sub_fetch(&srv->in_flight, 1, __ATOMIC_SEQ_CST);
     req_free(r);

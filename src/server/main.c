@@ -20,19 +20,24 @@
 #include "server/admin.h"
 #include "server/auth.h"
 #include "server/chancache.h"
+#include "server/delay.h"
+#include "server/fault.h"
+#include "server/journal.h"
+#include "server/media.h"
 #include "server/stream.h"
 #include "server/ratelimit.h"
 #include "server/server.h"
 #include "server/util.h"
+#include "server/version.h"
 
-#define VCPD_VERSION "0.1.0"
-#define DEFAULT_DB   "vcpd.db"
+#define DEFAULT_DB "vcpd.db"
 
 static const char usage_main[] =
     "usage: vcpd [serve] [options]        run the server\n"
     "       vcpd channel ACTION [options] administer channels (offline, on --db)\n"
     "       vcpd member ACTION [options]  administer channel members (offline)\n"
-    "       vcpd --version\n"
+    "       vcpd sandbox reset --yes      empty the whole database (offline)\n"
+    "       vcpd --version                release and git commit of this build\n"
     "\n"
     "Run 'vcpd serve --help', 'vcpd channel --help' or 'vcpd member --help' for details.\n";
 
@@ -40,7 +45,8 @@ static const char usage_serve[] =
     "usage: vcpd serve [options]\n"
     "\n"
     "Serves the Viber Channels Post API (/pa/set_webhook, /pa/get_account_info,\n"
-    "/pa/post) and the admin API (/admin/v1/...).\n"
+    "/pa/post), the admin API (/admin/v1/...), /healthz, /readyz (200 only while\n"
+    "the database answers), /version and /metrics.\n"
     "\n"
     "  --listen HOST:PORT          address to listen on (default 127.0.0.1:8080;\n"
     "                              [::1]:PORT for IPv6; port 0 picks a free port)\n"
@@ -66,6 +72,14 @@ static const char usage_serve[] =
     "                              0 = no limit)\n"
     "  --connection-timeout S      close idle or stalled connections after S seconds\n"
     "                              (default 30)\n"
+    "  --check-media               fetch a post's media and thumbnail (through the\n"
+    "                              webhook checks' SSRF guard) and refuse, with 3,\n"
+    "                              pictures and thumbnails that are not JPEGs of at\n"
+    "                              most 1 MiB / 100 KiB, videos not MP4, over 50 MiB\n"
+    "                              or not of the declared size, files likewise\n"
+    "  --journal N                 keep each channel's last N API requests, readable\n"
+    "                              at /api/v1/channels/ID/journal (default 1000 with\n"
+    "                              --sandbox, else 0: off)\n"
     "  --shutdown-grace S          on SIGTERM/SIGINT, wait up to S seconds for the\n"
     "                              answers of posts and writes already accepted\n"
     "                              (default 10)\n"
@@ -80,9 +94,13 @@ static const char usage_channel[] =
     "\n"
     "  create --name NAME [--superadmin NAME] [--webhook URL] [--rate N/S|off]\n"
     "         [--uri URI] [--icon URL] [--background URL] [--category C]\n"
-    "         [--subcategory S] [--country CC]\n"
+    "         [--subcategory S] [--country CC] [--location LAT,LON]\n"
+    "         [--token TOKEN] [--id pa:DIGITS] [--superadmin-id MEMBER_ID]\n"
     "                       create a channel and its first superadmin; prints the\n"
-    "                       token once (default rate: 500/10, Viber's limit)\n"
+    "                       token once (default rate: 500/10, Viber's limit);\n"
+    "                       --token, --id, --superadmin-id: fixtures a test suite\n"
+    "                       hard-codes instead of random ones (TOKEN: 32-256 of\n"
+    "                       A-Z a-z 0-9 - _ . ~ + / =, at least 10 different)\n"
     "  list                 all channels\n"
     "  show ID              one channel and its members\n"
     "  block ID | suspend ID | activate ID | delete ID\n"
@@ -91,6 +109,22 @@ static const char usage_channel[] =
     "  rotate-token ID      new token; the old one fails at once\n"
     "  set-rate ID N/S|off  allow N requests per S seconds, or no limit\n"
     "  set-webhook ID URL   store a webhook URL without the check (\"\" removes)\n"
+    "  edit ID [--name NAME] [--uri URI] [--icon URL] [--background URL]\n"
+    "          [--category C] [--subcategory S] [--country CC] [--location LAT,LON]\n"
+    "                       change what get_account_info and the page show\n"
+    "                       (a running vcpd answers with it at once)\n"
+    "  fault add ID (--status N | --http N | --drop | --latency-ms MS[-MS]\n"
+    "          | --webhook fail|timeout|N) [--endpoint post|set_webhook|\n"
+    "          get_account_info|any] [--count N] [--fraction F] [--seed S]\n"
+    "                       make the channel's requests fail on purpose: answer\n"
+    "                       status N or HTTP N, lose the answer, wait, or fail\n"
+    "                       set_webhook's check; for the next N requests or a\n"
+    "                       seeded fraction (applied only by vcpd serve --sandbox)\n"
+    "  fault list ID        the channel's faults and their counters\n"
+    "  fault clear ID [FAULT_ID]  remove one fault, or all of them\n"
+    "  reset ID             empty the channel for the next test: its posts,\n"
+    "                       faults and journal go, its rate bucket starts full;\n"
+    "                       token, members and settings stay\n"
     "\n"
     "  --db PATH            database (env VCPD_DB; default " DEFAULT_DB "); only\n"
     "                       create makes a new one, the others need it to exist\n"
@@ -108,6 +142,17 @@ static const char usage_member[] =
     "  list ID              the channel's members\n"
     "\n"
     "  --db PATH            an existing database (env VCPD_DB; default " DEFAULT_DB ")\n"
+    "  --json               print JSON for scripts instead of text\n";
+
+static const char usage_sandbox[] =
+    "usage: vcpd sandbox reset --yes [--db PATH] [--json]\n"
+    "\n"
+    "  reset --yes          delete every channel, member, post, fault and journal\n"
+    "                       entry in the database,\n"
+    "                       so a test suite starts from nothing (a running vcpd on\n"
+    "                       the same database sees it at once)\n"
+    "\n"
+    "  --db PATH            database (env VCPD_DB; default " DEFAULT_DB ")\n"
     "  --json               print JSON for scripts instead of text\n";
 
 static int parse_uint(const char *s, unsigned long max, unsigned long *out)
@@ -261,7 +306,9 @@ static int serve(int argc, char **argv)
         O_MAXIP,
         O_CONN_TIMEOUT,
         O_MAXSTREAMS,
-        O_GRACE
+        O_GRACE,
+        O_JOURNAL,
+        O_CHECK_MEDIA
     };
     static const struct option opts[] = {
         {"listen", required_argument, NULL, O_LISTEN},
@@ -280,6 +327,8 @@ static int serve(int argc, char **argv)
         {"connection-timeout", required_argument, NULL, O_CONN_TIMEOUT},
         {"max-streams-per-ip", required_argument, NULL, O_MAXSTREAMS},
         {"shutdown-grace", required_argument, NULL, O_GRACE},
+        {"journal", required_argument, NULL, O_JOURNAL},
+        {"check-media", no_argument, NULL, O_CHECK_MEDIA},
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
     };
@@ -288,6 +337,7 @@ static int serve(int argc, char **argv)
     const char *listen = "127.0.0.1:8080";
     char err[512];
     unsigned long v;
+    long journal = -1; /* --journal: -1 until given */
     sigset_t sigs;
     int c, sig, port, rc = 1;
     unsigned left;
@@ -369,6 +419,16 @@ static int serve(int argc, char **argv)
                 cfg->conn_timeout_s = (unsigned)v;
             break;
         }
+        case O_CHECK_MEDIA:
+            cfg->check_media = true;
+            break;
+        case O_JOURNAL:
+            if (parse_uint(optarg, JOURNAL_MAX, &v) != 0) {
+                fprintf(stderr, "vcpd: --journal: bad value '%s' (0..%d)\n", optarg, JOURNAL_MAX);
+                return 2;
+            }
+            journal = (long)v;
+            break;
         case 'h':
             fputs(usage_serve, stdout);
             return 0;
@@ -394,6 +454,7 @@ static int serve(int argc, char **argv)
     cfg->webhook.allow_private = cfg->sandbox;
     if (fit_fd_limit(cfg) != 0)
         return 1;
+    cfg->journal_size = journal >= 0 ? journal : cfg->sandbox ? JOURNAL_DEFAULT_SANDBOX : 0;
 
     /* Signals go to sigwait() below, so every thread started from here on
      * inherits the mask and none is interrupted. */
@@ -423,6 +484,11 @@ static int serve(int argc, char **argv)
         log_msg("error", "database %s: %s", cfg->db, err);
         goto out;
     }
+    if (cfg->journal_size > 0 &&
+        journal_new(&srv->journal, srv, cfg->db, cfg->journal_size, err, sizeof err) != 0) {
+        log_msg("error", "journal: database %s: %s", cfg->db, err);
+        goto out;
+    }
     if (webhook_new(&srv->webhook, &cfg->webhook, err, sizeof err) != 0) {
         log_msg("error", "webhook checker: %s", err);
         goto out;
@@ -440,8 +506,14 @@ static int serve(int argc, char **argv)
         log_msg("error", "OpenSSL: no SHA-256");
         goto out;
     }
-    if (cfg->sandbox)
+    if (cfg->check_media)
+        srv->media = media_new();
+    if (cfg->sandbox) {
         sandbox_new(&srv->sandbox);
+        srv->faults = faults_new(); /* fault injection exists only in the sandbox */
+        if (delay_new(&srv->delay) != 0)
+            goto out;
+    }
 
     if (http_start(srv) != 0)
         goto stop;
@@ -476,6 +548,8 @@ stop:
     committer_stop(srv->committer);
     webhook_free(srv->webhook);
     srv->webhook = NULL;
+    delay_stop(srv->delay);     /* delayed answers go out now */
+    journal_stop(srv->journal); /* written; waiting reads answered */
     if (left)
         drain(srv, 1000); /* what the stopped threads just resumed: error answers, at once */
 out:
@@ -484,6 +558,10 @@ out:
     committer_free(srv->committer);
     webhook_free(srv->webhook);
     sandbox_free(srv->sandbox);
+    delay_free(srv->delay);
+    faults_free(srv->faults);
+    journal_free(srv->journal);
+    media_free(srv->media);
     ratelimit_free(srv->rl);
     chancache_free(srv->cache);
     auth_hasher_free(srv->hasher);
@@ -539,6 +617,29 @@ static void print_member(struct json_object *m)
            json_object_get_string(name));
 }
 
+/* One fault: its id and, as JSON, what it does; then its counters. */
+static void print_fault(struct json_object *f)
+{
+    struct json_object *what = json_object_new_object(), *v;
+    static const char *const keys[] = {"endpoint",   "status",  "http",     "drop",
+                                       "latency_ms", "webhook", "fraction", "seed"};
+
+    for (size_t i = 0; i < sizeof keys / sizeof keys[0]; i++)
+        if (json_object_object_get_ex(f, keys[i], &v))
+            json_object_object_add(what, keys[i], json_object_get(v));
+    json_object_object_get_ex(f, "id", &v);
+    printf("  %-4" PRId64 " %s", json_object_get_int64(v),
+           json_object_to_json_string_ext(what, JSON_C_TO_STRING_PLAIN));
+    json_object_object_get_ex(f, "remaining", &v);
+    if (v)
+        printf("  remaining %" PRId64, json_object_get_int64(v));
+    json_object_object_get_ex(f, "hits", &v);
+    printf("  hits %" PRId64, json_object_get_int64(v));
+    json_object_object_get_ex(f, "seen", &v);
+    printf(" of %" PRId64 " requests\n", json_object_get_int64(v));
+    json_object_put(what);
+}
+
 /* Human-readable form of an admin_exec() answer. */
 static void print_human(const char *op, struct json_object *out)
 {
@@ -563,6 +664,25 @@ static void print_human(const char *op, struct json_object *out)
         printf("member added:\n");
         print_member(v);
     }
+    if (json_object_object_get_ex(out, "deleted", &v)) {
+        struct json_object *n;
+        if (json_object_object_get_ex(v, "channels", &n))
+            printf("deleted %" PRId64 " channels\n", json_object_get_int64(n));
+        if (json_object_object_get_ex(v, "posts", &n))
+            printf("deleted %" PRId64 " posts\n", json_object_get_int64(n));
+    }
+    if (json_object_object_get_ex(out, "fault", &v)) {
+        printf("fault added:\n");
+        print_fault(v);
+    }
+    if (json_object_object_get_ex(out, "faults", &arr)) {
+        if (json_object_array_length(arr) == 0)
+            printf("no faults\n");
+        for (size_t i = 0; i < json_object_array_length(arr); i++)
+            print_fault(json_object_array_get_idx(arr, i));
+    }
+    if (json_object_object_get_ex(out, "cleared", &v))
+        printf("%" PRId64 " faults cleared\n", json_object_get_int64(v));
     if (json_object_object_get_ex(out, "removed", &v))
         printf("member %s removed\n", json_object_get_string(v));
     if (json_object_object_get_ex(out, "members", &arr)) {
@@ -596,6 +716,20 @@ static struct json_object *parse_rate(const char *s)
     return o;
 }
 
+/* "LAT,LON" into {"lat":"LAT","lon":"LON"}: the numbers are checked by the operation. */
+static struct json_object *parse_location(const char *s)
+{
+    const char *comma = strchr(s, ',');
+    struct json_object *o;
+
+    if (!comma || comma == s || comma[1] == '\0')
+        return NULL;
+    o = json_object_new_object();
+    json_object_object_add(o, "lat", json_object_new_string_len(s, (int)(comma - s)));
+    json_object_object_add(o, "lon", json_object_new_string(comma + 1));
+    return o;
+}
+
 /*
  * vcpd channel|member ACTION [POSITIONAL...] [--flag value ...]: flags become
  * arguments of the same name; positionals fill the operation's slots.
@@ -604,12 +738,13 @@ static int admin_cli(const char *group, int argc, char **argv)
 {
     static const struct {
         const char *op;
-        const char *slots[2]; /* names of positional arguments */
+        const char *slots[2]; /* names of positional arguments; "?name": optional */
         const char *flags;    /* accepted --flags (space separated, trailing space) */
     } table[] = {
         {"channel.create",
          {NULL, NULL},
-         "name superadmin webhook rate uri icon background category subcategory country "},
+         "name superadmin webhook rate uri icon background category subcategory country token id "
+         "superadmin-id location "},
         {"channel.list", {NULL, NULL}, ""},
         {"channel.show", {"channel", NULL}, ""},
         {"channel.block", {"channel", NULL}, ""},
@@ -619,24 +754,38 @@ static int admin_cli(const char *group, int argc, char **argv)
         {"channel.rotate-token", {"channel", NULL}, ""},
         {"channel.set-rate", {"channel", "rate"}, ""},
         {"channel.set-webhook", {"channel", "url"}, ""},
+        {"channel.edit",
+         {"channel", NULL},
+         "name uri icon background category subcategory country location "},
+        {"channel.reset", {"channel", NULL}, ""},
+        {"sandbox.reset", {NULL, NULL}, ""},
+        {"fault.add",
+         {"channel", NULL},
+         "endpoint status http latency-ms webhook count fraction seed "},
+        {"fault.list", {"channel", NULL}, ""},
+        {"fault.clear", {"channel", "?fault"}, ""},
         {"member.add", {"channel", NULL}, "name role id avatar "},
         {"member.remove", {"channel", "member"}, ""},
         {"member.list", {"channel", NULL}, ""},
     };
-    const char *usage = strcmp(group, "channel") == 0 ? usage_channel : usage_member;
+    /* "channel fault": `vcpd channel fault add ...` runs the fault.* operations */
+    const char *ops_group = strcmp(group, "channel fault") == 0 ? "fault" : group;
+    const char *usage = strncmp(group, "channel", 7) == 0 ? usage_channel
+                        : strcmp(group, "sandbox") == 0   ? usage_sandbox
+                                                          : usage_member;
     const char *db = getenv("VCPD_DB") ? getenv("VCPD_DB") : DEFAULT_DB;
     struct json_object *args = NULL, *out = NULL;
     struct store *store = NULL;
     char op[64], detail[256], err[512], flag[40];
     const char *bad = NULL;
-    bool json = false;
+    bool json = false, yes = false;
     int slot = 0, idx = -1, rc = 2;
 
     if (argc < 2 || strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0) {
         fputs(usage, argc < 2 ? stderr : stdout);
         return argc < 2 ? 2 : 0;
     }
-    snprintf(op, sizeof op, "%s.%s", group, argv[1]);
+    snprintf(op, sizeof op, "%s.%s", ops_group, argv[1]);
     for (size_t i = 0; i < sizeof table / sizeof table[0]; i++)
         if (strcmp(table[i].op, op) == 0)
             idx = (int)i;
@@ -654,6 +803,14 @@ static int admin_cli(const char *group, int argc, char **argv)
         }
         if (strcmp(a, "--json") == 0) {
             json = true;
+            continue;
+        }
+        if (strcmp(a, "--yes") == 0 && strcmp(op, "sandbox.reset") == 0) {
+            yes = true;
+            continue;
+        }
+        if (strcmp(a, "--drop") == 0 && strcmp(op, "fault.add") == 0) {
+            json_object_object_add(args, "drop", json_object_new_boolean(1));
             continue;
         }
         if (strncmp(a, "--", 2) == 0) {
@@ -681,7 +838,14 @@ static int admin_cli(const char *group, int argc, char **argv)
                  strstr(table[idx].flags, flag)[-1] != ' '))
                 goto bad_flag;
             flag[n] = '\0';
-            if (strcmp(flag, "rate") == 0) {
+            if (strcmp(flag, "location") == 0) {
+                struct json_object *l = parse_location(val);
+                if (!l) {
+                    fprintf(stderr, "vcpd %s: --location: expected LAT,LON\n", group);
+                    goto out;
+                }
+                json_object_object_add(args, "location", l);
+            } else if (strcmp(flag, "rate") == 0) {
                 struct json_object *r = parse_rate(val);
                 if (!r) {
                     fprintf(stderr, "vcpd %s: --rate: expected N/S or off\n", group);
@@ -689,6 +853,9 @@ static int admin_cli(const char *group, int argc, char **argv)
                 }
                 json_object_object_add(args, "rate", r);
             } else {
+                for (char *p = flag; *p; p++) /* --superadmin-id: "superadmin_id" */
+                    if (*p == '-')
+                        *p = '_';
                 json_object_object_add(args, flag, json_object_new_string(val));
             }
             continue;
@@ -705,16 +872,24 @@ static int admin_cli(const char *group, int argc, char **argv)
             }
             json_object_object_add(args, "rate", r);
         } else {
-            json_object_object_add(args, table[idx].slots[slot], json_object_new_string(a));
+            const char *name = table[idx].slots[slot];
+            json_object_object_add(args, name + (name[0] == '?'), json_object_new_string(a));
         }
         slot++;
     }
     for (int s = slot; s < 2; s++)
-        if (table[idx].slots[s]) {
+        if (table[idx].slots[s] && table[idx].slots[s][0] != '?') {
             fprintf(stderr, "vcpd %s %s: missing %s\n%s", group, argv[1], table[idx].slots[s],
                     usage);
             goto out;
         }
+    if (strcmp(op, "sandbox.reset") == 0 && !yes) {
+        fprintf(stderr,
+                "vcpd sandbox reset: this deletes every channel, member and post in %s; "
+                "add --yes to do it\n",
+                db);
+        goto out;
+    }
     /* Opening a SQLite file creates it: only "channel create" may do that, the
      * other actions on a mistyped or forgotten --db would leave an empty
      * database behind and answer as if it were the real one. */
@@ -762,7 +937,7 @@ out:
 int main(int argc, char **argv)
 {
     if (argc >= 2 && (strcmp(argv[1], "--version") == 0 || strcmp(argv[1], "-V") == 0)) {
-        printf("vcpd %s\n", VCPD_VERSION);
+        printf("vcpd %s (git %s)\n", vcpd_version, vcpd_git_hash);
         return 0;
     }
     if (argc >= 2 && (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0)) {
@@ -771,7 +946,10 @@ int main(int argc, char **argv)
     }
     if (argc >= 2 && strcmp(argv[1], "serve") == 0)
         return serve(argc - 1, argv + 1);
-    if (argc >= 2 && (strcmp(argv[1], "channel") == 0 || strcmp(argv[1], "member") == 0))
+    if (argc >= 3 && strcmp(argv[1], "channel") == 0 && strcmp(argv[2], "fault") == 0)
+        return admin_cli("channel fault", argc - 2, argv + 2);
+    if (argc >= 2 && (strcmp(argv[1], "channel") == 0 || strcmp(argv[1], "member") == 0 ||
+                      strcmp(argv[1], "sandbox") == 0))
         return admin_cli(argv[1], argc - 1, argv + 1);
     if (argc >= 2 && argv[1][0] != '-') {
         fprintf(stderr, "vcpd: unknown command '%s'\n%s", argv[1], usage_main);

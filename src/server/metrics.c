@@ -1,7 +1,9 @@
 /*
- * /healthz and /metrics (Prometheus text format).  Counters are kept in
- * struct metrics by the HTTP thread; the group-commit figures come from the
- * committer.
+ * /healthz, /readyz, /version and /metrics (Prometheus text format).
+ * Counters are kept in struct metrics by the HTTP thread; the group-commit
+ * figures come from the committer.  /healthz says the process answers (a
+ * liveness probe: restart me if not); /readyz says it can serve requests
+ * now (a readiness probe: send me traffic), which needs the store.
  */
 #include <inttypes.h>
 #include <stdio.h>
@@ -9,10 +11,48 @@
 #include "server/jsonw.h"
 #include "vcp/status.h"
 #include "server/server.h"
+#include "server/util.h"
+#include "server/version.h"
 
 enum MHD_Result health_get(struct req *r)
 {
     return http_reply(r, 200, "{\"status\":\"ok\"}", 15);
+}
+
+/*
+ * Ready when the store answers a read on the HTTP thread's own connection
+ * (the one every API request uses) and vcpd is not shutting down; otherwise
+ * 503 with the reason, so an orchestrator or a CI script waiting for vcpd
+ * sees why.
+ */
+enum MHD_Result ready_get(struct req *r)
+{
+    struct server *srv = r->srv;
+    struct json_object *o;
+    bool stopping;
+
+    pthread_mutex_lock(&srv->intake_lock);
+    stopping = srv->stopping;
+    pthread_mutex_unlock(&srv->intake_lock);
+    if (!stopping && store_ping(srv->store) == STORE_OK)
+        return http_reply(r, 200, "{\"status\":\"ready\"}", 18);
+    o = json_object_new_object();
+    json_object_object_add(o, "status", json_object_new_string("not ready"));
+    json_object_object_add(
+        o, "detail", json_object_new_string(stopping ? "shutting down" : store_errmsg(srv->store)));
+    if (!stopping)
+        log_msg("error", "readyz: store: %s", store_errmsg(srv->store));
+    return http_reply_json(r, 503, o);
+}
+
+enum MHD_Result version_get(struct req *r)
+{
+    struct json_object *o = json_object_new_object();
+
+    json_object_object_add(o, "name", json_object_new_string("vcpd"));
+    json_object_object_add(o, "version", json_object_new_string(vcpd_version));
+    json_object_object_add(o, "git", json_object_new_string(vcpd_git_hash));
+    return http_reply_json(r, 200, o);
 }
 
 enum MHD_Result metrics_get(struct req *r)

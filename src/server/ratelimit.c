@@ -11,6 +11,7 @@
 
 struct bucket {
     int64_t channel; /* 0 = empty slot (row ids start at 1) */
+    uint64_t epoch;  /* the channel's epoch the bucket belongs to */
     double tokens;
     uint64_t last_us;
 };
@@ -65,7 +66,8 @@ static void grow(struct ratelimit *rl)
     free(old);
 }
 
-bool ratelimit_take(struct ratelimit *rl, int64_t channel, int count, int window_s, uint64_t now_us)
+bool ratelimit_take(struct ratelimit *rl, int64_t channel, uint64_t epoch, int count, int window_s,
+                    uint64_t now_us)
 {
     struct bucket *b;
     double rate;
@@ -79,9 +81,15 @@ bool ratelimit_take(struct ratelimit *rl, int64_t channel, int count, int window
             b = find(rl, channel);
         }
         b->channel = channel;
+        b->epoch = epoch;
         b->tokens = count;
         b->last_us = now_us;
         rl->used++;
+    }
+    if (b->epoch != epoch) { /* reset since: start clean */
+        b->epoch = epoch;
+        b->tokens = count;
+        b->last_us = now_us;
     }
     rate = (double)count / (window_s > 0 ? window_s : 1) / 1e6; /* tokens per µs */
     if (now_us > b->last_us) {

@@ -18,10 +18,11 @@ void ratelimit_free(struct ratelimit *rl); /* NULL is a no-op */
 
 /*
  * Takes one token from channel's bucket at time now_us (monotonic).  count 0
- * means unlimited.  A changed count/window applies from this call on.
- * Returns true when the request may go on.
+ * means unlimited.  A changed count/window applies from this call on; a
+ * changed epoch (the channel was reset, or its row id now names a new
+ * channel) starts a full bucket.  Returns true when the request may go on.
  */
-bool ratelimit_take(struct ratelimit *rl, int64_t channel, int count, int window_s,
+bool ratelimit_take(struct ratelimit *rl, int64_t channel, uint64_t epoch, int count, int window_s,
                     uint64_t now_us);
 
 #endif

@@ -16,12 +16,15 @@ static const struct route routes[] = {
     {"GET", "/pa/get_account_info", false, api_get_account_info},
     {"POST", "/sandbox/webhook", false, sandbox_webhook},
     {"GET", "/healthz", false, health_get},
+    {"GET", "/readyz", false, ready_get},
+    {"GET", "/version", false, version_get},
     {"GET", "/metrics", false, metrics_get},
     {"GET", "/openapi.yaml", false, page_openapi},
     {"GET", "/admin/v1/", true, admin_http},
     {"POST", "/admin/v1/", true, admin_http},
     {"PUT", "/admin/v1/", true, admin_http},
     {"DELETE", "/admin/v1/", true, admin_http},
+    {"PATCH", "/admin/v1/", true, admin_http},
 
     /* the channel seen live: read API, event streams, pages (feed.c, page.c) */
     {"GET", "/api/v1/channels", false, feed_api},
@@ -56,7 +59,7 @@ const struct route *route_find(const char *method, const char *path, bool *path_
 
 bool route_allow(const char *path, char *buf, size_t len)
 {
-    static const char *const order[] = {"DELETE", "GET", "HEAD", "POST", "PUT"};
+    static const char *const order[] = {"DELETE", "GET", "HEAD", "PATCH", "POST", "PUT"};
     size_t n = 0;
 
     for (size_t m = 0; m < sizeof order / sizeof order[0]; m++) {

@@ -43,6 +43,11 @@ struct acceptor;
 struct chancache;
 struct auth_hasher;
 struct chan_entry;
+struct faults;
+struct delay;
+struct journal;
+struct media;
+struct media_job;
 
 struct config {
     const char *listen_host; /* numeric address to bind */
@@ -60,6 +65,8 @@ struct config {
     unsigned per_ip_streams;    /* event streams per client address; 0 = none */
     unsigned conn_timeout_s;    /* idle/slow connection timeout */
     unsigned shutdown_grace_ms; /* SIGTERM: how long answers to accepted work may take */
+    int64_t journal_size;       /* request journal entries per channel; 0 = off */
+    bool check_media;           /* fetch and check posts' media before storing them */
 };
 
 struct metrics {
@@ -84,6 +91,10 @@ struct server {
     struct ratelimit *rl;        /* per-channel token buckets */
     struct sandbox *sandbox;     /* pending self-checks; NULL unless --sandbox */
     struct streams *streams;     /* live event streams (stream.h) */
+    struct faults *faults;       /* fault injection (fault.h); NULL unless --sandbox */
+    struct delay *delay;         /* answers later (delay.h); NULL unless --sandbox */
+    struct journal *journal;     /* request journal (journal.h); NULL when off */
+    struct media *media;         /* --check-media cache (media.h); NULL when off */
     FILE *log;                   /* access log, NULL when off */
     /* Both daemons' threads complete requests: the access log and the
      * metrics are written under this lock. */
@@ -97,9 +108,10 @@ struct server {
     pthread_mutex_t intake_lock;
     bool stopping;
     bool writer_closed;
-    /* Requests handed to the writer or the checker and not yet answered
-     * (their completion not yet reported by libmicrohttpd): shutdown waits
-     * for 0, up to cfg.shutdown_grace_ms.  Atomic: read by the main thread. */
+    /* Requests suspended for other work (the writer, the checker, a delay,
+     * the journal, a media fetch) and not yet answered (their completion not
+     * yet reported by libmicrohttpd): shutdown waits for 0, up to
+     * cfg.shutdown_grace_ms.  Atomic: read by the main thread. */
     unsigned in_flight;
 };
 
@@ -108,7 +120,7 @@ struct req;
 typedef enum MHD_Result (*route_fn)(struct req *r);
 
 /* What a request is waiting for while its connection is suspended. */
-enum req_wait { WAIT_NONE, WAIT_COMMIT, WAIT_WEBHOOK };
+enum req_wait { WAIT_NONE, WAIT_COMMIT, WAIT_WEBHOOK, WAIT_DELAY, WAIT_JOURNAL, WAIT_MEDIA };
 
 /*
  * One HTTP request: created on the first call of the access handler, freed
@@ -150,6 +162,18 @@ struct req {
     struct json_object *admin_out;  /* its answer, owned */
     int admin_rc;                   /* enum admin_rc */
 
+    /* fault injection (fault.h) */
+    bool fault_delayed;  /* its latency was added: the request started anew */
+    bool fault_drop;     /* close the connection instead of answering */
+    char fault_mark[64]; /* what was injected, for the access log ("" when nothing) */
+
+    /* request journal (journal.h) */
+    const char *journal_ep;  /* "post", ...: journal this request (its channel is known) */
+    char *journal_body;      /* its body, token masked (malloc'd) */
+    char answer_detail[256]; /* the detail answered */
+    bool journal_waited;     /* a journal read that waited for the writer already */
+    struct media_job *media; /* --check-media fetches in flight (media.h) */
+
     char inline_body[2048]; /* last: req_new zeroes everything before it */
 };
 
@@ -180,11 +204,12 @@ void http_quiesce(struct server *srv);
 void http_stop(struct server *srv);
 /*
  * Counts a finished request in the metrics and writes its access log line:
- * sa the client (NULL: unknown), channel its pa_id or NULL.  Any thread.
+ * sa the client (NULL: unknown), channel its pa_id or NULL, fault the
+ * injected faults that answered it ("" or NULL: none).  Any thread.
  */
 void http_record(struct server *srv, const struct sockaddr *sa, const char *method,
                  const char *path, int http_status, int api_status, const char *channel,
-                 uint64_t start_us);
+                 const char *fault, uint64_t start_us);
 
 /* Queues body (copied) with the given HTTP status and content type. */
 enum MHD_Result http_reply_type(struct req *r, unsigned status, const char *type, const char *body,
@@ -254,6 +279,10 @@ enum MHD_Result sandbox_webhook(struct req *r);
 /* --- misc -------------------------------------------------------------- */
 
 enum MHD_Result health_get(struct req *r);
+/* 200 {"status":"ready"} when the store answers, else 503 with a detail. */
+enum MHD_Result ready_get(struct req *r);
+/* {"name":"vcpd","version":"0.1.0","git":"<commit>"} */
+enum MHD_Result version_get(struct req *r);
 enum MHD_Result metrics_get(struct req *r);
 
 #endif

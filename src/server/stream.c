@@ -767,7 +767,7 @@ static void own_end(struct streams *st, struct sub *s)
     acceptor_conn_closed(st->srv->acceptor, &s->addr.sa);
     if (s->http_status)
         http_record(st->srv, &s->addr.sa, "GET", "/api/v1/channels/{id}/events", s->http_status, -1,
-                    s->pa_id[0] ? s->pa_id : NULL, s->start_us);
+                    s->pa_id[0] ? s->pa_id : NULL, NULL, s->start_us);
     free(s->head);
     s->head = NULL;
     s->next = st->dead;

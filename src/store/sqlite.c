@@ -43,8 +43,8 @@
 /* The columns read_channel() expects, in its order. */
 #define CHANNEL_COLS                                                                     \
     "id, pa_id, name, uri, icon, background, category, subcategory, country, lat, lon, " \
-    "webhook, state, rate_count, rate_window_s, created_ms"
-#define CHANNEL_NCOLS 16
+    "webhook, state, rate_count, rate_window_s, created_ms, epoch"
+#define CHANNEL_NCOLS 17
 #define POSTS_COUNT   "posts_count" /* a counter kept by post_insert_batch (schema step 2) */
 
 /*
@@ -66,6 +66,7 @@ enum stmt_id {
     ST_BEGIN,
     ST_COMMIT,
     ST_ROLLBACK,
+    ST_PING,
     ST_CH_INSERT,
     ST_CH_BY_TOKEN,
     ST_CH_BY_PA_ID,
@@ -74,6 +75,23 @@ enum stmt_id {
     ST_CH_SET_TOKEN,
     ST_CH_SET_WEBHOOK,
     ST_CH_SET_RATE,
+    ST_CH_SET_DETAILS,
+    ST_CH_RESET_POSTS,
+    ST_CH_SET_EPOCH,
+    ST_CH_RESET_FAULTS,
+    ST_RESET_FAULTS,
+    ST_FAULT_ADD,
+    ST_FAULT_LIST,
+    ST_FAULT_REMOVE,
+    ST_FAULT_COUNT,
+    ST_CH_RESET_JOURNAL,
+    ST_RESET_JOURNAL,
+    ST_JOURNAL_ADD,
+    ST_JOURNAL_TRIM,
+    ST_JOURNAL_LIST,
+    ST_RESET_POSTS,
+    ST_RESET_MEMBERS,
+    ST_RESET_CHANNELS,
     ST_MB_ADD,
     ST_MB_REMOVE,
     ST_MB_LIST,
@@ -89,11 +107,12 @@ static const char *const stmt_sql[ST_COUNT] = {
     [ST_BEGIN] = "BEGIN IMMEDIATE",
     [ST_COMMIT] = "COMMIT",
     [ST_ROLLBACK] = "ROLLBACK",
+    [ST_PING] = "SELECT 1 FROM channels LIMIT 1",
     [ST_CH_INSERT] = "INSERT INTO channels (pa_id, token_hash, name, uri, icon, background,"
                      " category, subcategory, country, lat, lon, webhook, state, rate_count,"
-                     " rate_window_s, created_ms)"
+                     " rate_window_s, created_ms, epoch)"
                      " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15,"
-                     " ?16)",
+                     " ?16, ?17)",
     [ST_CH_BY_TOKEN] = "SELECT " CHANNEL_COLS " FROM channels WHERE token_hash = ?1",
     [ST_CH_BY_PA_ID] = "SELECT " CHANNEL_COLS ", " POSTS_COUNT " FROM channels WHERE pa_id = ?1",
     [ST_CH_LIST] = "SELECT " CHANNEL_COLS ", " POSTS_COUNT " FROM channels ORDER BY id",
@@ -101,6 +120,36 @@ static const char *const stmt_sql[ST_COUNT] = {
     [ST_CH_SET_TOKEN] = "UPDATE channels SET token_hash = ?2 WHERE id = ?1",
     [ST_CH_SET_WEBHOOK] = "UPDATE channels SET webhook = ?2 WHERE id = ?1",
     [ST_CH_SET_RATE] = "UPDATE channels SET rate_count = ?2, rate_window_s = ?3 WHERE id = ?1",
+    [ST_CH_SET_DETAILS] = "UPDATE channels SET name = ?2, uri = ?3, icon = ?4, background = ?5,"
+                          " category = ?6, subcategory = ?7, country = ?8, lat = ?9, lon = ?10"
+                          " WHERE id = ?1",
+    [ST_CH_RESET_POSTS] = "DELETE FROM posts WHERE channel = ?1",
+    /* a reset: new epoch, and the posts_count kept for the deleted posts goes too */
+    [ST_CH_SET_EPOCH] = "UPDATE channels SET epoch = ?2, posts_count = 0 WHERE id = ?1",
+    [ST_CH_RESET_FAULTS] = "DELETE FROM faults WHERE channel = ?1",
+    [ST_RESET_FAULTS] = "DELETE FROM faults",
+    [ST_FAULT_ADD] = "INSERT INTO faults (channel, spec, remaining, seen, hits, created_ms)"
+                     " VALUES (?1, ?2, ?3, 0, 0, ?4)",
+    [ST_FAULT_LIST] = "SELECT id, spec, remaining, seen, hits, created_ms FROM faults"
+                      " WHERE channel = ?1 ORDER BY id",
+    [ST_FAULT_REMOVE] = "DELETE FROM faults WHERE channel = ?1 AND (?2 = 0 OR id = ?2)",
+    [ST_FAULT_COUNT] = "UPDATE faults SET remaining = ?2, seen = ?3, hits = ?4 WHERE id = ?1",
+    [ST_CH_RESET_JOURNAL] = "DELETE FROM journal WHERE channel = ?1",
+    [ST_RESET_JOURNAL] = "DELETE FROM journal",
+    /* a row of a channel gone meanwhile (a whole reset) is skipped, not an error */
+    [ST_JOURNAL_ADD] = "INSERT INTO journal (channel, time_ms, endpoint, http, status, detail,"
+                       " latency_us, fault, body) SELECT ?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9"
+                       " WHERE EXISTS (SELECT 1 FROM channels WHERE id = ?1)",
+    [ST_JOURNAL_TRIM] = "DELETE FROM journal WHERE channel = ?1 AND id <= (SELECT id FROM journal"
+                        " WHERE channel = ?1 ORDER BY id DESC LIMIT 1 OFFSET ?2)",
+    [ST_JOURNAL_LIST] =
+        "SELECT id, time_ms, endpoint, http, status, detail, latency_us, fault, body"
+        " FROM journal WHERE channel = ?1 AND id < ?2 AND time_ms >= ?3"
+        " AND (?4 < 0 OR status = ?4) AND (?5 IS NULL OR endpoint = ?5)"
+        " ORDER BY id DESC LIMIT ?6",
+    [ST_RESET_POSTS] = "DELETE FROM posts",
+    [ST_RESET_MEMBERS] = "DELETE FROM members",
+    [ST_RESET_CHANNELS] = "DELETE FROM channels",
     [ST_MB_ADD] = "INSERT INTO members (channel, member_id, name, avatar, role)"
                   " VALUES (?1, ?2, ?3, ?4, ?5)",
     [ST_MB_REMOVE] = "DELETE FROM members WHERE channel = ?1 AND member_id = ?2",
@@ -228,6 +277,7 @@ static void read_channel(sqlite3_stmt *stmt, struct channel *c, int with_count)
     c->rate_count = sqlite3_column_int(stmt, 13);
     c->rate_window_s = sqlite3_column_int(stmt, 14);
     c->created_ms = sqlite3_column_int64(stmt, 15);
+    c->epoch = (uint64_t)sqlite3_column_int64(stmt, 16);
     c->posts_count = with_count ? sqlite3_column_int64(stmt, CHANNEL_NCOLS) : 0;
 }
 
@@ -524,6 +574,18 @@ static const char *sq_errmsg(struct store *st)
     return sq_of(st)->err;
 }
 
+/* One read of the channels table: a row or none both mean the database answered. */
+static int sq_ping(struct store *st)
+{
+    struct sq *s = sq_of(st);
+    sqlite3_stmt *stmt = s->st[ST_PING];
+    int rc = sqlite3_step(stmt);
+    int ret = rc == SQLITE_ROW || rc == SQLITE_DONE ? STORE_OK : fail(s, rc, "ping");
+
+    done_with(stmt);
+    return ret;
+}
+
 /* ---- channels ----------------------------------------------------------------------------- */
 
 static int insert_member(struct sq *s, int64_t channel, const struct member *m);
@@ -552,6 +614,7 @@ static int insert_channel(struct sq *s, struct channel *c, const uint8_t hash[ST
     BIND(sqlite3_bind_int(stmt, 14, c->rate_count));
     BIND(sqlite3_bind_int(stmt, 15, c->rate_window_s));
     BIND(sqlite3_bind_int64(stmt, 16, created));
+    BIND(sqlite3_bind_int64(stmt, 17, (int64_t)c->epoch));
     rc = sqlite3_step(stmt);
     if (rc == SQLITE_DONE) {
         c->id = sqlite3_last_insert_rowid(s->db);
@@ -567,28 +630,31 @@ out:
 }
 
 /*
- * The channel alone in autocommit, or the channel and its first member in
- * one BEGIN IMMEDIATE ... COMMIT: a failing member insert (a constraint, the
+ * The channel alone in autocommit, or the channel and its members in one
+ * BEGIN IMMEDIATE ... COMMIT: a failing member insert (a constraint, the
  * disk) takes the channel with it, so no channel without members and with
  * a token nobody saw is left behind.
  */
 static int sq_channel_create(struct store *st, struct channel *c,
-                             const uint8_t hash[STORE_HASH_LEN], const struct member *first)
+                             const uint8_t hash[STORE_HASH_LEN], const struct member *members,
+                             size_t n)
 {
     struct sq *s = sq_of(st);
     int ret;
 
     if ((ret = check_file(s, "channel_create")) != STORE_OK)
         return ret;
-    if (!first) {
+    if (n == 0) {
         if ((ret = insert_channel(s, c, hash)) == STORE_OK)
             bump_version(s);
         return ret;
     }
     if ((ret = run(s, ST_BEGIN)) != STORE_OK)
         return ret;
-    if ((ret = insert_channel(s, c, hash)) == STORE_OK &&
-        (ret = insert_member(s, c->id, first)) == STORE_OK)
+    ret = insert_channel(s, c, hash);
+    for (size_t i = 0; i < n && ret == STORE_OK; i++)
+        ret = insert_member(s, c->id, &members[i]);
+    if (ret == STORE_OK)
         ret = run(s, ST_COMMIT);
     if (ret != STORE_OK) {
         rollback(s);
@@ -741,6 +807,235 @@ static int sq_channel_set_rate(struct store *st, int64_t id, int count, int wind
     return write_one(s, stmt, "channel_set_rate");
 out:
     rc = fail(s, rc, "channel_set_rate");
+    done_with(stmt);
+    return rc;
+}
+
+static int sq_channel_set_details(struct store *st, int64_t id, const struct channel *c)
+{
+    struct sq *s = sq_of(st);
+    sqlite3_stmt *stmt = s->st[ST_CH_SET_DETAILS];
+    int rc;
+
+    BIND(sqlite3_bind_int64(stmt, 1, id));
+    BIND(bind_field(stmt, 2, c->name, sizeof c->name));
+    BIND(bind_field(stmt, 3, c->uri, sizeof c->uri));
+    BIND(bind_field(stmt, 4, c->icon, sizeof c->icon));
+    BIND(bind_field(stmt, 5, c->background, sizeof c->background));
+    BIND(bind_field(stmt, 6, c->category, sizeof c->category));
+    BIND(bind_field(stmt, 7, c->subcategory, sizeof c->subcategory));
+    BIND(bind_field(stmt, 8, c->country, sizeof c->country));
+    BIND(sqlite3_bind_double(stmt, 9, c->lat));
+    BIND(sqlite3_bind_double(stmt, 10, c->lon));
+    return write_one(s, stmt, "channel_set_details");
+out:
+    rc = fail(s, rc, "channel_set_details");
+    done_with(stmt);
+    return rc;
+}
+
+/*
+ * Steps a bound write statement of a transaction; *changes (when non-NULL)
+ * gets the rows it touched.  Resets the statement.
+ */
+static int step_write(struct sq *s, sqlite3_stmt *stmt, const char *what, int64_t *changes)
+{
+    int rc = sqlite3_step(stmt);
+    int ret = rc == SQLITE_DONE ? STORE_OK : fail(s, rc, what);
+
+    if (ret == STORE_OK && changes)
+        *changes = sqlite3_changes64(s->db);
+    done_with(stmt);
+    return ret;
+}
+
+static int sq_channel_reset(struct store *st, int64_t id, uint64_t epoch, int64_t *posts)
+{
+    struct sq *s = sq_of(st);
+    int64_t touched = 0;
+    int ret, rc;
+
+    *posts = 0;
+    if ((ret = run(s, ST_BEGIN)) != STORE_OK)
+        return ret;
+    BIND(sqlite3_bind_int64(s->st[ST_CH_SET_EPOCH], 1, id));
+    BIND(sqlite3_bind_int64(s->st[ST_CH_SET_EPOCH], 2, (int64_t)epoch));
+    if ((ret = step_write(s, s->st[ST_CH_SET_EPOCH], "channel_reset", &touched)) != STORE_OK)
+        goto undo;
+    if (touched == 0) {
+        ret = STORE_NOTFOUND;
+        goto undo;
+    }
+    BIND(sqlite3_bind_int64(s->st[ST_CH_RESET_POSTS], 1, id));
+    if ((ret = step_write(s, s->st[ST_CH_RESET_POSTS], "channel_reset", posts)) != STORE_OK)
+        goto undo;
+    BIND(sqlite3_bind_int64(s->st[ST_CH_RESET_FAULTS], 1, id));
+    if ((ret = step_write(s, s->st[ST_CH_RESET_FAULTS], "channel_reset", NULL)) != STORE_OK)
+        goto undo;
+    BIND(sqlite3_bind_int64(s->st[ST_CH_RESET_JOURNAL], 1, id));
+    if ((ret = step_write(s, s->st[ST_CH_RESET_JOURNAL], "channel_reset", NULL)) != STORE_OK ||
+        (ret = run(s, ST_COMMIT)) != STORE_OK)
+        goto undo;
+    bump_version(s);
+    return STORE_OK;
+out: /* a bind failed */
+    ret = fail(s, rc, "channel_reset");
+    done_with(s->st[ST_CH_SET_EPOCH]);
+    done_with(s->st[ST_CH_RESET_POSTS]);
+    done_with(s->st[ST_CH_RESET_FAULTS]);
+    done_with(s->st[ST_CH_RESET_JOURNAL]);
+undo:
+    rollback(s);
+    *posts = 0;
+    return ret;
+}
+
+static int sq_reset_all(struct store *st, int64_t *channels, int64_t *posts)
+{
+    struct sq *s = sq_of(st);
+    int ret;
+
+    *channels = *posts = 0;
+    if ((ret = run(s, ST_BEGIN)) != STORE_OK)
+        return ret;
+    /* children first: posts and members reference channels */
+    if ((ret = step_write(s, s->st[ST_RESET_POSTS], "reset_all", posts)) != STORE_OK ||
+        (ret = step_write(s, s->st[ST_RESET_FAULTS], "reset_all", NULL)) != STORE_OK ||
+        (ret = step_write(s, s->st[ST_RESET_JOURNAL], "reset_all", NULL)) != STORE_OK ||
+        (ret = step_write(s, s->st[ST_RESET_MEMBERS], "reset_all", NULL)) != STORE_OK ||
+        (ret = step_write(s, s->st[ST_RESET_CHANNELS], "reset_all", channels)) != STORE_OK ||
+        (ret = run(s, ST_COMMIT)) != STORE_OK) {
+        rollback(s);
+        *channels = *posts = 0;
+        return ret;
+    }
+    bump_version(s);
+    return STORE_OK;
+}
+
+/* ---- faults ------------------------------------------------------------------------------- */
+
+static int sq_fault_add(struct store *st, struct fault_row *f)
+{
+    struct sq *s = sq_of(st);
+    sqlite3_stmt *stmt = s->st[ST_FAULT_ADD];
+    int64_t created = now_ms();
+    int ret = STORE_OK;
+    int rc;
+
+    BIND(sqlite3_bind_int64(stmt, 1, f->channel));
+    BIND(sqlite3_bind_text(stmt, 2, f->spec, -1, SQLITE_STATIC));
+    BIND(f->remaining < 0 ? sqlite3_bind_null(stmt, 3) : sqlite3_bind_int64(stmt, 3, f->remaining));
+    BIND(sqlite3_bind_int64(stmt, 4, created));
+    rc = sqlite3_step(stmt);
+    if (rc == SQLITE_DONE) {
+        f->id = sqlite3_last_insert_rowid(s->db);
+        f->created_ms = created;
+        f->seen = f->hits = 0;
+        rc = SQLITE_OK;
+        bump_version(s);
+    }
+out:
+    if (rc != SQLITE_OK)
+        ret = fail(s, rc, "fault_add");
+    done_with(stmt);
+    return ret;
+}
+
+static int sq_fault_list(struct store *st, int64_t channel, struct fault_row **out, size_t *n)
+{
+    struct sq *s = sq_of(st);
+    sqlite3_stmt *stmt = s->st[ST_FAULT_LIST];
+    struct fault_row *v = NULL;
+    size_t len = 0, cap = 0;
+    int ret = STORE_OK;
+    int rc;
+
+    BIND(sqlite3_bind_int64(stmt, 1, channel));
+    while ((rc = sqlite3_step(stmt)) == SQLITE_ROW) {
+        const unsigned char *spec = sqlite3_column_text(stmt, 1);
+        struct fault_row *f;
+
+        if (len == cap) {
+            size_t ncap = cap ? cap * 2 : 8;
+            struct fault_row *nv = realloc(v, ncap * sizeof *v);
+
+            if (!nv) {
+                ret = fail_msg(s, "fault_list", "out of memory");
+                goto out;
+            }
+            v = nv;
+            cap = ncap;
+        }
+        f = &v[len];
+        memset(f, 0, sizeof *f);
+        f->spec = strdup(spec ? (const char *)spec : "");
+        if (!f->spec) {
+            ret = fail_msg(s, "fault_list", "out of memory");
+            goto out;
+        }
+        len++;
+        f->id = sqlite3_column_int64(stmt, 0);
+        f->channel = channel;
+        f->remaining =
+            sqlite3_column_type(stmt, 2) == SQLITE_NULL ? -1 : sqlite3_column_int64(stmt, 2);
+        f->seen = sqlite3_column_int64(stmt, 3);
+        f->hits = sqlite3_column_int64(stmt, 4);
+        f->created_ms = sqlite3_column_int64(stmt, 5);
+    }
+    if (rc == SQLITE_DONE)
+        rc = SQLITE_OK;
+out:
+    if (ret == STORE_OK && rc != SQLITE_OK)
+        ret = fail(s, rc, "fault_list");
+    done_with(stmt);
+    if (ret != STORE_OK) {
+        store_faults_free(v, len);
+        v = NULL;
+        len = 0;
+    }
+    *out = v;
+    *n = len;
+    return ret;
+}
+
+static int sq_fault_remove(struct store *st, int64_t channel, int64_t id, int64_t *n)
+{
+    struct sq *s = sq_of(st);
+    sqlite3_stmt *stmt = s->st[ST_FAULT_REMOVE];
+    int ret, rc;
+
+    *n = 0;
+    BIND(sqlite3_bind_int64(stmt, 1, channel));
+    BIND(sqlite3_bind_int64(stmt, 2, id));
+    if ((ret = step_write(s, stmt, "fault_remove", n)) != STORE_OK)
+        return ret;
+    if (*n > 0)
+        bump_version(s);
+    return id > 0 && *n == 0 ? STORE_NOTFOUND : STORE_OK;
+out:
+    rc = fail(s, rc, "fault_remove");
+    done_with(stmt);
+    return rc;
+}
+
+static int sq_fault_count(struct store *st, int64_t id, int64_t remaining, int64_t seen,
+                          int64_t hits)
+{
+    struct sq *s = sq_of(st);
+    sqlite3_stmt *stmt = s->st[ST_FAULT_COUNT];
+    int64_t touched = 0;
+    int ret, rc;
+
+    BIND(sqlite3_bind_int64(stmt, 1, id));
+    BIND(remaining < 0 ? sqlite3_bind_null(stmt, 2) : sqlite3_bind_int64(stmt, 2, remaining));
+    BIND(sqlite3_bind_int64(stmt, 3, seen));
+    BIND(sqlite3_bind_int64(stmt, 4, hits));
+    if ((ret = step_write(s, stmt, "fault_count", &touched)) != STORE_OK)
+        return ret;
+    return touched ? STORE_OK : STORE_NOTFOUND; /* removed meanwhile */
+out:
+    rc = fail(s, rc, "fault_count");
     done_with(stmt);
     return rc;
 }
@@ -1074,12 +1369,144 @@ out:
     return read_posts(s, stmt, rc, channel, limit, "post_list_after", out, n);
 }
 
+/* ---- journal ------------------------------------------------------------------------------ */
+
+static int journal_insert(struct sq *s, struct journal_row *j)
+{
+    sqlite3_stmt *stmt = s->st[ST_JOURNAL_ADD];
+    int ret = STORE_OK;
+    int rc;
+
+    BIND(sqlite3_bind_int64(stmt, 1, j->channel));
+    BIND(sqlite3_bind_int64(stmt, 2, j->time_ms));
+    BIND(bind_field(stmt, 3, j->endpoint, sizeof j->endpoint));
+    BIND(sqlite3_bind_int(stmt, 4, j->http));
+    BIND(sqlite3_bind_int(stmt, 5, j->status));
+    BIND(bind_field(stmt, 6, j->detail, sizeof j->detail));
+    BIND(sqlite3_bind_int64(stmt, 7, j->latency_us));
+    BIND(bind_field(stmt, 8, j->fault, sizeof j->fault));
+    BIND(sqlite3_bind_text(stmt, 9, j->body, -1, SQLITE_STATIC));
+    if ((rc = sqlite3_step(stmt)) == SQLITE_DONE) {
+        rc = SQLITE_OK;
+        j->id = sqlite3_changes(s->db) ? sqlite3_last_insert_rowid(s->db) : 0;
+    }
+out:
+    if (rc != SQLITE_OK)
+        ret = fail(s, rc, "journal_append");
+    done_with(stmt);
+    return ret;
+}
+
+static int sq_journal_append(struct store *st, struct journal_row *rows, size_t n, int64_t keep)
+{
+    struct sq *s = sq_of(st);
+    sqlite3_stmt *trim = s->st[ST_JOURNAL_TRIM];
+    int ret, rc;
+
+    if (n == 0)
+        return STORE_OK;
+    if ((ret = run(s, ST_BEGIN)) != STORE_OK)
+        return ret;
+    for (size_t i = 0; i < n; i++)
+        if ((ret = journal_insert(s, &rows[i])) != STORE_OK)
+            goto undo;
+    for (size_t i = 0; i < n; i++) {
+        int seen = 0; /* trim each channel once */
+        for (size_t j = 0; j < i && !seen; j++)
+            seen = rows[j].channel == rows[i].channel;
+        if (seen)
+            continue;
+        BIND(sqlite3_bind_int64(trim, 1, rows[i].channel));
+        BIND(sqlite3_bind_int64(trim, 2, keep));
+        if ((ret = step_write(s, trim, "journal_append", NULL)) != STORE_OK)
+            goto undo;
+    }
+    if ((ret = run(s, ST_COMMIT)) != STORE_OK)
+        goto undo;
+    return STORE_OK;
+out:
+    ret = fail(s, rc, "journal_append");
+    done_with(trim);
+undo:
+    rollback(s);
+    return ret;
+}
+
+static int sq_journal_list(struct store *st, int64_t channel, const struct journal_query *q,
+                           struct journal_row **out, size_t *n)
+{
+    struct sq *s = sq_of(st);
+    sqlite3_stmt *stmt = s->st[ST_JOURNAL_LIST];
+    struct journal_row *v = NULL;
+    size_t len = 0, cap = 0;
+    int ret = STORE_OK;
+    int rc;
+
+    *out = NULL;
+    *n = 0;
+    if (q->limit == 0)
+        return STORE_OK;
+    BIND(sqlite3_bind_int64(stmt, 1, channel));
+    BIND(sqlite3_bind_int64(stmt, 2, q->before_id > 0 ? q->before_id : INT64_MAX));
+    BIND(sqlite3_bind_int64(stmt, 3, q->since_ms));
+    BIND(sqlite3_bind_int(stmt, 4, q->status));
+    BIND(q->endpoint ? sqlite3_bind_text(stmt, 5, q->endpoint, -1, SQLITE_STATIC)
+                     : sqlite3_bind_null(stmt, 5));
+    BIND(sqlite3_bind_int64(stmt, 6, sql_limit(q->limit)));
+    while ((rc = sqlite3_step(stmt)) == SQLITE_ROW) {
+        const unsigned char *body = sqlite3_column_text(stmt, 8);
+        struct journal_row *j;
+
+        if (len == cap) {
+            size_t ncap = cap ? cap * 2 : 32;
+            struct journal_row *nv = realloc(v, ncap * sizeof *v);
+
+            if (!nv) {
+                ret = fail_msg(s, "journal_list", "out of memory");
+                goto out;
+            }
+            v = nv;
+            cap = ncap;
+        }
+        j = &v[len];
+        memset(j, 0, sizeof *j);
+        if (!(j->body = strdup(body ? (const char *)body : ""))) {
+            ret = fail_msg(s, "journal_list", "out of memory");
+            goto out;
+        }
+        len++;
+        j->id = sqlite3_column_int64(stmt, 0);
+        j->channel = channel;
+        j->time_ms = sqlite3_column_int64(stmt, 1);
+        col_text(stmt, 2, j->endpoint, sizeof j->endpoint);
+        j->http = sqlite3_column_int(stmt, 3);
+        j->status = sqlite3_column_int(stmt, 4);
+        col_text(stmt, 5, j->detail, sizeof j->detail);
+        j->latency_us = sqlite3_column_int64(stmt, 6);
+        col_text(stmt, 7, j->fault, sizeof j->fault);
+    }
+    if (rc == SQLITE_DONE)
+        rc = SQLITE_OK;
+out:
+    if (ret == STORE_OK && rc != SQLITE_OK)
+        ret = fail(s, rc, "journal_list");
+    done_with(stmt);
+    if (ret != STORE_OK || len == 0) {
+        store_journal_free(v, len);
+        return ret;
+    }
+    *out = v;
+    *n = len;
+    return STORE_OK;
+}
+
 const struct store_ops store_sqlite_ops = {
     .name = "sqlite",
     .open = sq_open,
     .close = sq_close,
     .errmsg = sq_errmsg,
     .config_version = sq_config_version,
+    .ping = sq_ping,
     .channel_create = sq_channel_create,
     .channel_by_token = sq_channel_by_token,
     .channel_by_pa_id = sq_channel_by_pa_id,
@@ -1088,6 +1515,15 @@ const struct store_ops store_sqlite_ops = {
     .channel_set_token = sq_channel_set_token,
     .channel_set_webhook = sq_channel_set_webhook,
     .channel_set_rate = sq_channel_set_rate,
+    .channel_set_details = sq_channel_set_details,
+    .channel_reset = sq_channel_reset,
+    .reset_all = sq_reset_all,
+    .fault_add = sq_fault_add,
+    .fault_list = sq_fault_list,
+    .fault_remove = sq_fault_remove,
+    .fault_count = sq_fault_count,
+    .journal_append = sq_journal_append,
+    .journal_list = sq_journal_list,
     .member_add = sq_member_add,
     .member_remove = sq_member_remove,
     .member_list = sq_member_list,

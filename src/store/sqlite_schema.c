@@ -64,6 +64,44 @@ const char *const store_sqlite_migrations[] = {
     "ALTER TABLE channels ADD COLUMN posts_count INTEGER NOT NULL DEFAULT 0;"
     "UPDATE channels SET posts_count ="
     " (SELECT count(*) FROM posts WHERE posts.channel = channels.id);",
+    /*
+     * 3: Issue 12, vcpd as a CI sandbox.  channels.epoch: a random number
+     * drawn at creation and at every reset of the channel, so state kept in
+     * memory per channel (rate buckets) starts afresh after a reset made by
+     * any process, and a row id reused after a whole-sandbox reset never
+     * inherits the state of the channel that had it before.  faults: the
+     * injected failures of a channel; spec is the fault as the admin layer
+     * wrote it (JSON, read back by it), the counters are kept up to date by
+     * the server that applies it: remaining (NULL: no limit), seen (requests
+     * it was considered for: the index of its seeded random sequence), hits.
+     * journal: the last API requests of each channel, as answered (status
+     * -1: no API status; body with the token masked), trimmed per channel
+     * by whoever appends; read newest first, so (channel, id) is its index.
+     */
+    "ALTER TABLE channels ADD COLUMN epoch INTEGER NOT NULL DEFAULT 0;"
+    "CREATE TABLE faults ("
+    " id INTEGER PRIMARY KEY,"
+    " channel INTEGER NOT NULL REFERENCES channels (id),"
+    " spec TEXT NOT NULL,"
+    " remaining INTEGER,"
+    " seen INTEGER NOT NULL,"
+    " hits INTEGER NOT NULL,"
+    " created_ms INTEGER NOT NULL"
+    ");"
+    "CREATE INDEX faults_by_channel ON faults (channel);"
+    "CREATE TABLE journal ("
+    " id INTEGER PRIMARY KEY,"
+    " channel INTEGER NOT NULL REFERENCES channels (id),"
+    " time_ms INTEGER NOT NULL,"
+    " endpoint TEXT NOT NULL,"
+    " http INTEGER NOT NULL,"
+    " status INTEGER NOT NULL,"
+    " detail TEXT NOT NULL,"
+    " latency_us INTEGER NOT NULL,"
+    " fault TEXT NOT NULL,"
+    " body TEXT NOT NULL"
+    ");"
+    "CREATE INDEX journal_by_channel ON journal (channel);",
 };
 
 const size_t store_sqlite_migrations_n =

@@ -71,3 +71,21 @@ void store_posts_free(struct post *p, size_t n)
         free((char *)p[i].json);
     free(p);
 }
+
+void store_faults_free(struct fault_row *f, size_t n)
+{
+    if (!f)
+        return;
+    for (size_t i = 0; i < n; i++)
+        free(f[i].spec);
+    free(f);
+}
+
+void store_journal_free(struct journal_row *j, size_t n)
+{
+    if (!j)
+        return;
+    for (size_t i = 0; i < n; i++)
+        free(j[i].body);
+    free(j);
+}

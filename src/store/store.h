@@ -57,6 +57,8 @@ struct channel {
     int rate_window_s;   /* window in seconds (>= 1) */
     int64_t created_ms;  /* Unix ms */
     int64_t posts_count; /* number of stored posts (informational) */
+    uint64_t epoch;      /* random; drawn anew at creation and at every reset (per-channel
+                            state kept in memory, such as rate buckets, is keyed by it) */
 };
 
 struct member {
@@ -73,6 +75,41 @@ struct post {
     char type[16];      /* "text", ... */
     char from[65];      /* sender member id */
     const char *json;   /* normalised message (msg_normalize); owned by whoever made the struct */
+};
+
+/* An injected failure of a channel (vcpd --sandbox); the store keeps it, src/server/fault.c
+ * gives spec its meaning. */
+struct fault_row {
+    int64_t id;         /* row id, assigned by fault_add */
+    int64_t channel;    /* channel row id */
+    char *spec;         /* the fault as JSON text; malloc'd in fault_list results */
+    int64_t remaining;  /* answers it still gives; -1: no limit */
+    int64_t seen;       /* requests it was considered for */
+    int64_t hits;       /* requests it answered */
+    int64_t created_ms; /* Unix ms */
+};
+
+/* One API request in a channel's journal (src/server/journal.c). */
+struct journal_row {
+    int64_t id;         /* row id: order of arrival; assigned by journal_append */
+    int64_t channel;    /* channel row id */
+    int64_t time_ms;    /* Unix ms the request arrived */
+    char endpoint[24];  /* "post", "set_webhook", "get_account_info" */
+    int http;           /* HTTP status answered; 0: no answer went out */
+    int status;         /* API status answered; -1: none */
+    char detail[256];   /* the answer's detail, "" when none */
+    int64_t latency_us; /* arrival to answer */
+    char fault[64];     /* injected faults ("" when none), as the access log marks them */
+    char *body;         /* the request body, token masked; malloc'd in journal_list results */
+};
+
+/* Filters of journal_list: 0 / -1 / NULL when not filtering on them. */
+struct journal_query {
+    int64_t before_id;    /* only ids < this (paging) */
+    int64_t since_ms;     /* only time_ms >= this */
+    int status;           /* only this API status (-1: any) */
+    const char *endpoint; /* only this endpoint */
+    size_t limit;
 };
 
 struct store; /* one connection; opaque */
@@ -95,16 +132,23 @@ struct store_ops {
      * Changes made through this interface move it after they are committed.
      */
     uint64_t (*config_version)(struct store *s);
+    /*
+     * STORE_OK when the database answers a read of the channels table now
+     * (readiness: the file is there, readable and of a schema this program
+     * knows); STORE_ERROR otherwise, errmsg saying why.
+     */
+    int (*ping)(struct store *s);
 
     /*
-     * Creates a channel from c and, when first is non-NULL, that member of it,
-     * in one transaction: both or neither (a channel nobody can post to is
-     * never left behind).  The caller chooses c->pa_id (random digits); the
-     * store assigns c->id and c->created_ms and writes them back.
-     * STORE_EXISTS when pa_id or the token hash is taken.
+     * Creates a channel from c and its n first members (its superadmin
+     * first; members may be NULL when n is 0) in one transaction: all or
+     * nothing (a channel nobody can post to is never left behind).  The
+     * caller chooses c->pa_id (random digits, or a fixture's); the store
+     * assigns c->id and c->created_ms and writes them back.  STORE_EXISTS
+     * when pa_id or the token hash is taken, or two members share an id.
      */
     int (*channel_create)(struct store *s, struct channel *c, const uint8_t hash[STORE_HASH_LEN],
-                          const struct member *first);
+                          const struct member *members, size_t n);
     /*
      * The channel whose token hashes to hash, deleted ones included (STORE_NOTFOUND if none).
      * On every request's path, so one index lookup: out->posts_count is NOT counted, it is 0.
@@ -127,6 +171,49 @@ struct store_ops {
     int (*channel_set_token)(struct store *s, int64_t id, const uint8_t hash[STORE_HASH_LEN]);
     int (*channel_set_webhook)(struct store *s, int64_t id, const char *url);
     int (*channel_set_rate)(struct store *s, int64_t id, int count, int window_s);
+    /*
+     * Sets the details get_account_info shows from c: name, uri, icon, background,
+     * category, subcategory, country, lat, lon (nothing else of c is read).
+     */
+    int (*channel_set_details)(struct store *s, int64_t id, const struct channel *c);
+    /*
+     * Empties channel id: deletes its posts and sets its epoch, in one
+     * transaction; *posts says how many posts went.  The channel, its token
+     * and members stay.  STORE_NOTFOUND when no channel has that id.
+     */
+    int (*channel_reset)(struct store *s, int64_t id, uint64_t epoch, int64_t *posts);
+    /*
+     * Empties the whole database: every post, member and channel, in one
+     * transaction; *channels and *posts say how many went.
+     */
+    int (*reset_all)(struct store *s, int64_t *channels, int64_t *posts);
+
+    /*
+     * Faults.  fault_add stores f (spec, remaining; seen and hits start at 0) and writes the
+     * new id and created_ms back (STORE_NOTFOUND: no such channel).  fault_list gives the
+     * channel's faults oldest first; *out and every spec are malloc'd (free with
+     * store_faults_free).  fault_remove removes one (id > 0) or all (id 0) of the channel's,
+     * *n how many (STORE_NOTFOUND when id > 0 matched none).  These three move the config
+     * version.  fault_count writes a fault's counters and does NOT move it: it happens on
+     * the requests the fault applies to, and must not empty every cache each time.
+     * channel_reset and reset_all remove the faults too.
+     */
+    int (*fault_add)(struct store *s, struct fault_row *f);
+    int (*fault_list)(struct store *s, int64_t channel, struct fault_row **out, size_t *n);
+    int (*fault_remove)(struct store *s, int64_t channel, int64_t id, int64_t *n);
+    int (*fault_count)(struct store *s, int64_t id, int64_t remaining, int64_t seen, int64_t hits);
+
+    /*
+     * Journal.  journal_append inserts n rows (body non-NULL) in one transaction, writes
+     * each row's new id back (0 for a row skipped: its channel no longer exists), and
+     * then keeps only the newest `keep` rows of each channel it touched.  journal_list gives a
+     * channel's rows newest first under q's filters; *out and every body are malloc'd (free with
+     * store_journal_free).  Neither moves the config version.  channel_reset and
+     * reset_all empty the journal too.
+     */
+    int (*journal_append)(struct store *s, struct journal_row *rows, size_t n, int64_t keep);
+    int (*journal_list)(struct store *s, int64_t channel, const struct journal_query *q,
+                        struct journal_row **out, size_t *n);
 
     /*
      * STORE_EXISTS when the member id is already in that channel, STORE_NOTFOUND when there
@@ -176,6 +263,12 @@ const struct store_ops *store_backend(const char *dsn);
 int store_open(const char *dsn, struct store **out, char *err, size_t err_len);
 void store_close(struct store *s); /* NULL is a no-op */
 
+/* Frees the result of journal_list. */
+void store_journal_free(struct journal_row *j, size_t n);
+
+/* Frees the result of fault_list. */
+void store_faults_free(struct fault_row *f, size_t n);
+
 /* Frees the result of post_list. */
 void store_posts_free(struct post *p, size_t n);
 
@@ -189,7 +282,8 @@ struct store {
 
 #define store_errmsg(s)                     ((s)->ops->errmsg(s))
 #define store_config_version(s)             ((s)->ops->config_version(s))
-#define store_channel_create(s, c, h, m)    ((s)->ops->channel_create((s), (c), (h), (m)))
+#define store_ping(s)                       ((s)->ops->ping(s))
+#define store_channel_create(s, c, h, m, n) ((s)->ops->channel_create((s), (c), (h), (m), (n)))
 #define store_channel_by_token(s, h, o)     ((s)->ops->channel_by_token((s), (h), (o)))
 #define store_channel_by_pa_id(s, id, o)    ((s)->ops->channel_by_pa_id((s), (id), (o)))
 #define store_channel_list(s, o, n)         ((s)->ops->channel_list((s), (o), (n)))
@@ -197,6 +291,15 @@ struct store {
 #define store_channel_set_token(s, id, h)   ((s)->ops->channel_set_token((s), (id), (h)))
 #define store_channel_set_webhook(s, id, u) ((s)->ops->channel_set_webhook((s), (id), (u)))
 #define store_channel_set_rate(s, id, c, w) ((s)->ops->channel_set_rate((s), (id), (c), (w)))
+#define store_channel_set_details(s, id, c) ((s)->ops->channel_set_details((s), (id), (c)))
+#define store_channel_reset(s, id, e, n)    ((s)->ops->channel_reset((s), (id), (e), (n)))
+#define store_reset_all(s, c, n)            ((s)->ops->reset_all((s), (c), (n)))
+#define store_fault_add(s, f)               ((s)->ops->fault_add((s), (f)))
+#define store_fault_list(s, ch, o, n)       ((s)->ops->fault_list((s), (ch), (o), (n)))
+#define store_fault_remove(s, ch, id, n)    ((s)->ops->fault_remove((s), (ch), (id), (n)))
+#define store_fault_count(s, id, r, se, h)  ((s)->ops->fault_count((s), (id), (r), (se), (h)))
+#define store_journal_append(s, r, n, k)    ((s)->ops->journal_append((s), (r), (n), (k)))
+#define store_journal_list(s, ch, q, o, n)  ((s)->ops->journal_list((s), (ch), (q), (o), (n)))
 #define store_member_add(s, ch, m)          ((s)->ops->member_add((s), (ch), (m)))
 #define store_member_remove(s, ch, m)       ((s)->ops->member_remove((s), (ch), (m)))
 #define store_member_list(s, ch, o, n)      ((s)->ops->member_list((s), (ch), (o), (n)))

@@ -77,6 +77,13 @@ struct job {
     bool too_big;                   /* response cut off at RESPONSE_MAX */
     char refused[INET6_ADDRSTRLEN]; /* address the SSRF guard refused, "" if none */
     char errbuf[CURL_ERROR_SIZE];   /* libcurl's own error text */
+    /* a media fetch (webhook_fetch_start) instead of a check: */
+    webhook_fetch_fn fetch_done; /* non-NULL for a fetch */
+    int64_t max_bytes;           /* body bytes read at most */
+    int64_t counted;             /* body bytes seen */
+    unsigned char head[16];      /* the first of them */
+    size_t head_len;
+    bool enough; /* stopped reading: its length is known and its head read */
 };
 
 struct webhook {
@@ -114,7 +121,13 @@ static void job_free(struct job *j)
 /* Calls done and frees the job; the only way a job ends. */
 static void job_finish(struct job *j, int status, const char *detail)
 {
-    j->done(j->arg, status, detail);
+    if (j->fetch_done) { /* a fetch that did not get far ("shutting down", ...) */
+        struct media_facts f = {.ok = false, .size = -1};
+        snprintf(f.detail, sizeof f.detail, "%s", detail);
+        j->fetch_done(j->arg, &f);
+    } else {
+        j->done(j->arg, status, detail);
+    }
     job_free(j);
 }
 
@@ -155,12 +168,38 @@ static curl_socket_t on_open_socket(void *clientp, curlsocktype purpose, struct 
     return socket(addr->family, type, addr->protocol);
 }
 
+/*
+ * A fetch's body: keeps the first bytes and counts the rest; stops once the
+ * length is known from Content-Length and the head is read, or past max.
+ */
+static size_t on_media(struct job *j, const char *data, size_t len)
+{
+    curl_off_t cl = -1;
+    size_t k = sizeof j->head - j->head_len < len ? sizeof j->head - j->head_len : len;
+
+    memcpy(j->head + j->head_len, data, k);
+    j->head_len += k;
+    j->counted += (int64_t)len;
+    if (j->counted > j->max_bytes) {
+        j->too_big = true;
+        return 0;
+    }
+    curl_easy_getinfo(j->easy, CURLINFO_CONTENT_LENGTH_DOWNLOAD_T, &cl);
+    if (cl >= 0 && j->head_len == sizeof j->head) {
+        j->enough = true;
+        return 0;
+    }
+    return len;
+}
+
 /* Discards the response body, up to RESPONSE_MAX bytes; then aborts. */
 static size_t on_body(char *data, size_t size, size_t n, void *userdata)
 {
     struct job *j = userdata;
     size_t len = size * n;
 
+    if (j->fetch_done)
+        return on_media(j, data, len);
     (void)data;
     if (len > RESPONSE_MAX - j->got) {
         j->too_big = true;
@@ -273,6 +312,39 @@ static int judge(struct job *j, CURLcode rc, char *d, size_t n)
     return VCP_STATUS_INVALID_URL;
 }
 
+/* The facts of a finished fetch; judge() words its failures. */
+static void judge_fetch(struct job *j, CURLcode rc, struct media_facts *f)
+{
+    curl_off_t cl = -1;
+    long code = 0;
+
+    memset(f, 0, sizeof *f);
+    f->size = -1;
+    curl_easy_getinfo(j->easy, CURLINFO_RESPONSE_CODE, &code);
+    bool over = (rc == CURLE_WRITE_ERROR && j->too_big) || rc == CURLE_FILESIZE_EXCEEDED;
+    bool stopped = rc == CURLE_WRITE_ERROR && j->enough;
+    if ((rc == CURLE_OK || over || stopped) && code != 0) {
+        if (code != 200) {
+            snprintf(f->detail, sizeof f->detail, "the server answered HTTP %ld", code);
+            return;
+        }
+        curl_easy_getinfo(j->easy, CURLINFO_CONTENT_LENGTH_DOWNLOAD_T, &cl);
+        f->ok = true;
+        f->over = over;
+        f->size = cl >= 0 ? (int64_t)cl : over ? -1 : j->counted;
+        memcpy(f->head, j->head, j->head_len);
+        f->head_len = j->head_len;
+        return;
+    }
+    char why[DETAIL_MAX];
+    judge(j, rc, why, sizeof why);
+    /* judge() speaks of webhooks */
+    if (strncmp(why, "webhook", 7) == 0)
+        snprintf(f->detail, sizeof f->detail, "the server%.180s", why + 7);
+    else
+        snprintf(f->detail, sizeof f->detail, "%.190s", why);
+}
+
 /* Collects finished transfers; returns how many ended. */
 static int reap(struct webhook *w)
 {
@@ -294,6 +366,14 @@ static int reap(struct webhook *w)
             }
         }
         w->n_active--;
+        if (j->fetch_done) {
+            struct media_facts f;
+            judge_fetch(j, rc, &f);
+            j->fetch_done(j->arg, &f);
+            job_free(j);
+            ended++;
+            continue;
+        }
         char detail[DETAIL_MAX];
         int status = judge(j, rc, detail, sizeof detail);
         job_finish(j, status, detail);
@@ -687,6 +767,61 @@ fail:
 
 #undef SET
 
+/* Puts a configured job on the queue.  0, or -1 when shutting down. */
+static int enqueue(struct webhook *w, struct job *j)
+{
+    pthread_mutex_lock(&w->mu);
+    if (w->stopping) {
+        pthread_mutex_unlock(&w->mu);
+        return -1;
+    }
+    if (w->queue_tail != NULL)
+        w->queue_tail->next = j;
+    else
+        w->queue = j;
+    w->queue_tail = j;
+    /* A wakeup is remembered until the next poll, so none is lost; doing it
+     * under the lock keeps it ahead of a webhook_free on another thread. */
+    curl_multi_wakeup(w->multi);
+    pthread_mutex_unlock(&w->mu);
+    return 0;
+}
+
+int webhook_fetch_start(struct webhook *w, const struct webhook_fetch *f)
+{
+    struct job *j;
+    CURL *e;
+
+    if (w == NULL || f == NULL || f->url == NULL || f->done == NULL || f->max_bytes < 0)
+        return -1;
+    if ((j = calloc(1, sizeof *j)) == NULL)
+        return -1;
+    j->w = w;
+    j->fetch_done = f->done;
+    j->arg = f->arg;
+    j->max_bytes = f->max_bytes;
+    j->url = strdup(f->url);
+    if (j->url == NULL || (j->easy = curl_easy_init()) == NULL || setup_easy(w, j, 0) != 0)
+        goto fail;
+    e = j->easy;
+    /* the check's settings, but a GET that follows a few redirects (each connect still
+     * passes the SSRF guard) and stops reading past max_bytes */
+    if (curl_easy_setopt(e, CURLOPT_HTTPGET, 1L) != CURLE_OK ||
+        curl_easy_setopt(e, CURLOPT_FOLLOWLOCATION, 1L) != CURLE_OK ||
+        curl_easy_setopt(e, CURLOPT_MAXREDIRS, 3L) != CURLE_OK ||
+        /* on_media stops reading: with Content-Length after the first bytes, so the
+         * length is reported even when over max (libcurl's own limit would not) */
+        curl_easy_setopt(e, CURLOPT_MAXFILESIZE_LARGE, (curl_off_t)0) != CURLE_OK ||
+        curl_easy_setopt(e, CURLOPT_ACCEPT_ENCODING, NULL) != CURLE_OK)
+        goto fail;
+    if (enqueue(w, j) != 0)
+        goto fail;
+    return 0;
+fail:
+    job_free(j);
+    return -1;
+}
+
 int webhook_check_start(struct webhook *w, const struct webhook_check *c)
 {
     struct job *j = NULL;
@@ -726,20 +861,8 @@ int webhook_check_start(struct webhook *w, const struct webhook_check *c)
     if (j->easy == NULL || setup_easy(w, j, (size_t)body_len) != 0)
         goto fail;
 
-    pthread_mutex_lock(&w->mu);
-    if (w->stopping) {
-        pthread_mutex_unlock(&w->mu);
+    if (enqueue(w, j) != 0)
         goto fail;
-    }
-    if (w->queue_tail != NULL)
-        w->queue_tail->next = j;
-    else
-        w->queue = j;
-    w->queue_tail = j;
-    /* A wakeup is remembered until the next poll, so none is lost; doing it
-     * under the lock keeps it ahead of a webhook_free on another thread. */
-    curl_multi_wakeup(w->multi);
-    pthread_mutex_unlock(&w->mu);
     return 0;
 fail:
     job_free(j);

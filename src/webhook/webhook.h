@@ -68,6 +68,34 @@ struct webhook_check {
 int webhook_check_start(struct webhook *w, const struct webhook_check *c);
 
 /*
+ * Media checks (vcpd --check-media): a GET of a post's media or thumbnail
+ * on the same thread, through the same SSRF guard, CA store and timeouts as
+ * the checks (redirects: up to 3, each connect guarded).  The body is not
+ * kept: only its first bytes and its size.
+ */
+struct media_facts {
+    bool ok;                /* fetched: HTTP 200 and the facts below */
+    char detail[200];       /* why not, when !ok */
+    bool over;              /* more than max_bytes */
+    int64_t size;           /* bytes: Content-Length, or counted; -1 unknown (over) */
+    unsigned char head[16]; /* the first bytes */
+    size_t head_len;
+};
+
+/* Called once per fetch, on the checker's thread; f valid during the call. */
+typedef void (*webhook_fetch_fn)(void *arg, const struct media_facts *f);
+
+struct webhook_fetch {
+    const char *url;   /* an absolute http(s) URL */
+    int64_t max_bytes; /* a body over this is not read on (f->over) */
+    webhook_fetch_fn done;
+    void *arg;
+};
+
+/* Queues a fetch, as webhook_check_start queues a check (same return, same thread). */
+int webhook_fetch_start(struct webhook *w, const struct webhook_fetch *f);
+
+/*
  * The URL policy before any network I/O: an absolute URL (src/core/url.h),
  * https unless allow_http, at most 2000 bytes.  Returns VCP_STATUS_OK or
  * VCP_STATUS_INVALID_URL with detail.

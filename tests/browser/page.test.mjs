@@ -195,6 +195,37 @@ try {
     await row.locator(".viewers").textContent());
   await idx.screenshot({ path: path.join(artifacts, "index-desktop.png") });
 
+  // the request journal, for the channel's admins: refusals with their detail, live
+  const refuse = (extra) => fetch(base + "/pa/post", { method: "POST",
+    headers: { "X-Viber-Auth-Token": ch.token },
+    body: JSON.stringify({ from: "not-a-member", type: "text", text: "<b>refused</b>", ...extra }) });
+  await refuse({ auth_token: ch.token });
+  await page.click("#journal-toggle");
+  await page.fill("#journal-key", "not-the-key-000000000000000000000");
+  await page.click("#journal-show");
+  check("journal: a wrong key is refused", await page.waitForFunction(() =>
+    document.getElementById("journal-status").textContent.includes("not authorized"), null,
+  { timeout: 5000 }).then(() => true, () => false));
+  await page.fill("#journal-key", ch.token);
+  await page.click("#journal-show");
+  const shown = await page.waitForSelector("#journal-rows li.refused", { timeout: 5000 })
+    .then(() => true, () => false);
+  const jtext = shown ? await page.locator("#journal-rows").textContent() : "";
+  check("journal: the refusal and why", jtext.includes("3 badData") &&
+    jtext.includes("from: not a superadmin of this channel"), jtext.slice(0, 300));
+  check("journal: token masked", !jtext.includes(ch.token) && jtext.includes('"auth_token":"***"'));
+  check("journal: body markup as text", (await page.locator("#journal-rows b").count()) === 0);
+  const rowsBefore = await page.locator("#journal-rows li").count();
+  const tj = Date.now();
+  await page.waitForFunction(() => document.getElementById("journal-status").textContent.startsWith("live"),
+    null, { timeout: 5000 }).catch(() => {});
+  await refuse({});
+  check("journal: live within 2 s", await page.waitForFunction((n) =>
+    document.querySelectorAll("#journal-rows li").length > n, rowsBefore, { timeout: 2000 })
+    .then(() => true, () => false), (Date.now() - tj) + " ms");
+  await page.screenshot({ path: path.join(artifacts, "channel-journal.png") });
+  await page.click("#journal-toggle");
+
   // phone size
   const phone = await browser.newContext({ viewport: { width: 390, height: 844 },
     deviceScaleFactor: 2, isMobile: true, hasTouch: true });

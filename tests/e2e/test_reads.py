@@ -48,10 +48,15 @@ def fill_channel(db, pa_id, n):
             " INSERT INTO posts (token, channel, created_ms, type, sender, body)"
             " SELECT (1 << 40) + i, ?, 1700000000000, 'text', ?,"
             " '{\"type\":\"text\",\"text\":\"bulk ' || i || '\"}' FROM c", (n, cid, sender))
+        # back to schema 1: without what steps 2 (posts_count) and 3 (epoch,
+        # faults, journal) added
         cols = [r[1] for r in con.execute("PRAGMA table_info(channels)")]
-        if "posts_count" in cols:
-            con.execute("ALTER TABLE channels DROP COLUMN posts_count")
-            con.execute("PRAGMA user_version = 1")
+        for col in ("posts_count", "epoch"):
+            if col in cols:
+                con.execute("ALTER TABLE channels DROP COLUMN %s" % col)
+        con.execute("DROP TABLE IF EXISTS faults")
+        con.execute("DROP TABLE IF EXISTS journal")
+        con.execute("PRAGMA user_version = 1")
         con.commit()
     finally:
         con.close()

@@ -37,8 +37,10 @@ static void wrong_method_is_405_unknown_path_404(void **state)
     assert_false(known);
     assert_null(route_find("GET", "/admin/v2/channels", &known));
     assert_false(known);
-    assert_null(route_find("PATCH", "/admin/v1/channels", &known));
+    assert_null(route_find("OPTIONS", "/admin/v1/channels", &known));
     assert_true(known);
+    /* PATCH edits a channel's details (admin_http.c) */
+    assert_non_null(route_find("PATCH", "/admin/v1/channels/pa:1", &known));
 }
 
 int main(void)

@@ -100,7 +100,7 @@ static int64_t make_channel(struct store *s, unsigned i)
     memcpy(h, &i, sizeof i);
     c.rate_count = 500;
     c.rate_window_s = 10;
-    if (store_channel_create(s, &c, h, NULL) != STORE_OK) {
+    if (store_channel_create(s, &c, h, NULL, 0) != STORE_OK) {
         fprintf(stderr, "store_bench: channel: %s\n", store_errmsg(s));
         exit(1);
     }

@@ -172,7 +172,7 @@ int64_t fx_make_channel(struct store *s, struct channel *c_out, uint8_t hash_out
     uint8_t h[STORE_HASH_LEN];
 
     fx_channel(&c, fx_unique(), h);
-    assert_int_equal(store_channel_create(s, &c, h, NULL), STORE_OK);
+    assert_int_equal(store_channel_create(s, &c, h, NULL, 0), STORE_OK);
     assert_true(c.id > 0);
     if (c_out)
         *c_out = c;

@@ -37,6 +37,7 @@ static void assert_channel_equal(const struct channel *a, const struct channel *
     assert_int_equal(a->rate_count, b->rate_count);
     assert_int_equal(a->rate_window_s, b->rate_window_s);
     assert_int_equal(a->created_ms, b->created_ms);
+    assert_true(a->epoch == b->epoch);
 }
 
 /* A post of channel ch with token tok, type and a body naming both. */
@@ -80,7 +81,7 @@ static void test_channel_create_and_get(void **state)
     c.id = 12345;       /* ignored: the store assigns it */
     c.created_ms = 1;   /* likewise */
     c.posts_count = 99; /* likewise */
-    assert_int_equal(store_channel_create(s, &c, h, NULL), STORE_OK);
+    assert_int_equal(store_channel_create(s, &c, h, NULL, 0), STORE_OK);
     assert_true(c.id > 0);
     assert_true(c.created_ms >= before && c.created_ms <= fx_now_ms());
     assert_int_equal(c.posts_count, 0);
@@ -108,17 +109,17 @@ static void test_channel_unique(void **state)
     char hex[2 * STORE_HASH_LEN + 1];
 
     fx_channel(&a, fx_unique(), ha);
-    assert_int_equal(store_channel_create(s, &a, ha, NULL), STORE_OK);
+    assert_int_equal(store_channel_create(s, &a, ha, NULL, 0), STORE_OK);
 
     /* same pa_id, other hash */
     fx_channel(&b, fx_unique(), hb);
     snprintf(b.pa_id, sizeof b.pa_id, "%s", a.pa_id);
-    assert_int_equal(store_channel_create(s, &b, hb, NULL), STORE_EXISTS);
+    assert_int_equal(store_channel_create(s, &b, hb, NULL, 0), STORE_EXISTS);
     assert_int_equal(store_channel_by_token(s, hb, &got), STORE_NOTFOUND);
 
     /* same hash, other pa_id */
     fx_channel(&b, fx_unique(), hb);
-    assert_int_equal(store_channel_create(s, &b, ha, NULL), STORE_EXISTS);
+    assert_int_equal(store_channel_create(s, &b, ha, NULL, 0), STORE_EXISTS);
     assert_int_equal(store_channel_by_pa_id(s, b.pa_id, &got), STORE_NOTFOUND);
 
     /* the message says what, never the hash itself */
@@ -130,7 +131,7 @@ static void test_channel_unique(void **state)
     /* names are not unique */
     fx_channel(&b, fx_unique(), hb);
     snprintf(b.name, sizeof b.name, "%s", a.name);
-    assert_int_equal(store_channel_create(s, &b, hb, NULL), STORE_OK);
+    assert_int_equal(store_channel_create(s, &b, hb, NULL, 0), STORE_OK);
 }
 
 static void test_channel_list(void **state)
@@ -284,10 +285,39 @@ static void test_channel_full_fields(void **state)
             fields[f][i] = 'x';
         fields[f][sizes[f] - 1] = '\0';
     }
-    assert_int_equal(store_channel_create(s, &c, h, NULL), STORE_OK);
+    assert_int_equal(store_channel_create(s, &c, h, NULL, 0), STORE_OK);
     assert_int_equal(store_channel_by_token(s, h, &got), STORE_OK);
     assert_channel_equal(&got, &c);
     assert_int_equal(strlen(got.webhook), sizeof got.webhook - 1);
+}
+
+/* set_details changes exactly the shown details; the rest of the channel stays. */
+static void test_channel_details(void **state)
+{
+    struct store *s = S(state);
+    struct channel c, d, got;
+    uint8_t h[STORE_HASH_LEN];
+
+    fx_channel(&c, fx_unique(), h);
+    assert_int_equal(store_channel_create(s, &c, h, NULL, 0), STORE_OK);
+    d = c;
+    snprintf(d.name, sizeof d.name, "Renamed");
+    snprintf(d.uri, sizeof d.uri, "renamed");
+    snprintf(d.icon, sizeof d.icon, "https://example.com/i.jpg");
+    snprintf(d.background, sizeof d.background, "https://example.com/b.jpg");
+    snprintf(d.category, sizeof d.category, "News");
+    snprintf(d.subcategory, sizeof d.subcategory, "Local");
+    snprintf(d.country, sizeof d.country, "DE");
+    d.lat = -33.5;
+    d.lon = 151.25;
+    snprintf(d.webhook, sizeof d.webhook, "https://ignored.example/"); /* not a detail */
+    d.rate_count = 1;                                                  /* nor this */
+    assert_int_equal(store_channel_set_details(s, c.id, &d), STORE_OK);
+    snprintf(d.webhook, sizeof d.webhook, "%s", c.webhook);
+    d.rate_count = c.rate_count;
+    assert_int_equal(store_channel_by_token(s, h, &got), STORE_OK);
+    assert_channel_equal(&got, &d);
+    assert_int_equal(store_channel_set_details(s, c.id + 1000000, &d), STORE_NOTFOUND);
 }
 
 /* ---- members ------------------------------------------------------------------------------ */
@@ -421,6 +451,135 @@ static void test_posts_batch_and_list(void **state)
     assert_int_equal(count_posts(s, a), 25);
     assert_int_equal(count_posts(s, b), 25);
     assert_int_equal(count_posts(s, b + 1000000), 0);
+}
+
+/* channel_reset empties one channel and sets its epoch; reset_all empties everything. */
+static void test_resets(void **state)
+{
+    struct store *s = S(state);
+    int64_t a = fx_make_channel(s, NULL, NULL);
+    int64_t b = fx_make_channel(s, NULL, NULL);
+    uint64_t t0 = fx_tokens(6), v;
+    struct post p[6];
+    struct channel *list;
+    char body[6][128];
+    int64_t n, chans;
+    size_t len;
+
+    for (int i = 0; i < 6; i++)
+        p[i] = mkpost(i < 4 ? a : b, t0 + (uint64_t)i, "text", body[i], sizeof body[i]);
+    assert_int_equal(store_post_insert_batch(s, p, 6), STORE_OK);
+    v = store_config_version(s);
+    assert_int_equal(store_channel_reset(s, a, 0x8000000000000001ULL, &n), STORE_OK);
+    assert_int_equal(n, 4);
+    assert_true(v == 0 || store_config_version(s) != v);
+    assert_int_equal(count_posts(s, a), 0);
+    assert_int_equal(count_posts(s, b), 2); /* the other channel keeps its posts */
+    assert_int_equal(store_channel_list(s, &list, &len), STORE_OK);
+    for (size_t i = 0; i < len; i++)
+        if (list[i].id == a)
+            assert_true(list[i].epoch == 0x8000000000000001ULL);
+    free(list);
+    assert_int_equal(store_channel_reset(s, a + 1000000, 1, &n), STORE_NOTFOUND);
+
+    assert_int_equal(store_reset_all(s, &chans, &n), STORE_OK);
+    assert_true(chans >= 2);
+    assert_int_equal(n, 2);
+    assert_int_equal(store_channel_list(s, &list, &len), STORE_OK);
+    assert_int_equal(len, 0);
+    free(list);
+    assert_int_equal(count_posts(s, b), 0);
+}
+
+/* Faults are stored with their spec and counters; only add and remove move the config version. */
+static void test_faults(void **state)
+{
+    struct store *s = S(state);
+    int64_t a = fx_make_channel(s, NULL, NULL);
+    struct fault_row f = {.channel = a, .spec = "{\"status\":12}", .remaining = 3}, g, *v;
+    size_t n;
+    int64_t k;
+    uint64_t ver;
+
+    ver = store_config_version(s);
+    assert_int_equal(store_fault_add(s, &f), STORE_OK);
+    assert_true(ver == 0 || store_config_version(s) != ver);
+    g = f;
+    g.spec = "{\"drop\":true}";
+    g.remaining = -1;
+    assert_int_equal(store_fault_add(s, &g), STORE_OK);
+    ver = store_config_version(s);
+    assert_int_equal(store_fault_count(s, f.id, 2, 5, 1), STORE_OK);
+    assert_true(store_config_version(s) == ver);
+    assert_int_equal(store_fault_list(s, a, &v, &n), STORE_OK);
+    assert_int_equal(n, 2);
+    assert_string_equal(v[0].spec, "{\"status\":12}");
+    assert_int_equal(v[0].remaining, 2);
+    assert_int_equal(v[0].seen, 5);
+    assert_int_equal(v[0].hits, 1);
+    assert_int_equal(v[1].remaining, -1);
+    store_faults_free(v, n);
+    assert_int_equal(store_fault_remove(s, a, f.id, &k), STORE_OK);
+    assert_int_equal(k, 1);
+    assert_int_equal(store_fault_remove(s, a, f.id, &k), STORE_NOTFOUND);
+    assert_int_equal(store_fault_remove(s, a, 0, &k), STORE_OK);
+    assert_int_equal(k, 1);
+    f.channel = a + 1000000;
+    assert_int_equal(store_fault_add(s, &f), STORE_NOTFOUND);
+}
+
+/* The journal keeps the newest `keep` rows per channel, newest first, filtered. */
+static void test_journal(void **state)
+{
+    struct store *s = S(state);
+    int64_t a = fx_make_channel(s, NULL, NULL);
+    int64_t b = fx_make_channel(s, NULL, NULL);
+    struct journal_row rows[6], *v;
+    struct journal_query q = {.status = -1, .limit = 100};
+    size_t n;
+
+    memset(rows, 0, sizeof rows);
+    for (int i = 0; i < 6; i++) {
+        rows[i].channel = i < 5 ? a : b + 1000000; /* the last: no such channel, skipped */
+        rows[i].time_ms = 1000 + i;
+        snprintf(rows[i].endpoint, sizeof rows[i].endpoint, "%s", i == 4 ? "set_webhook" : "post");
+        rows[i].http = 200;
+        rows[i].status = i % 2 ? 3 : 0;
+        snprintf(rows[i].detail, sizeof rows[i].detail, "d%d", i);
+        rows[i].body = "{}";
+    }
+    assert_int_equal(store_journal_append(s, rows, 6, 3), STORE_OK);
+    assert_true(rows[0].id > 0 && rows[4].id > rows[0].id);
+    assert_int_equal(rows[5].id, 0);
+    assert_int_equal(store_journal_list(s, a, &q, &v, &n), STORE_OK);
+    assert_int_equal(n, 3); /* trimmed to the newest 3 */
+    assert_string_equal(v[0].detail, "d4");
+    assert_string_equal(v[2].detail, "d2");
+    assert_string_equal(v[0].body, "{}");
+    store_journal_free(v, n);
+    q.status = 3;
+    assert_int_equal(store_journal_list(s, a, &q, &v, &n), STORE_OK);
+    assert_int_equal(n, 1);
+    assert_string_equal(v[0].detail, "d3");
+    store_journal_free(v, n);
+    q.status = -1;
+    q.endpoint = "set_webhook";
+    assert_int_equal(store_journal_list(s, a, &q, &v, &n), STORE_OK);
+    assert_int_equal(n, 1);
+    store_journal_free(v, n);
+    q.endpoint = NULL;
+    q.since_ms = 1004;
+    assert_int_equal(store_journal_list(s, a, &q, &v, &n), STORE_OK);
+    assert_int_equal(n, 1);
+    store_journal_free(v, n);
+    q.since_ms = 0;
+    q.before_id = rows[4].id;
+    assert_int_equal(store_journal_list(s, a, &q, &v, &n), STORE_OK);
+    assert_int_equal(n, 2);
+    store_journal_free(v, n);
+    assert_int_equal(store_journal_list(s, b, &q, &v, &n), STORE_OK);
+    assert_int_equal(n, 0);
+    assert_null(v);
 }
 
 /* Pages of a channel, walked with before = the last token seen. */
@@ -620,13 +779,13 @@ static void test_channel_create_with_member(void **state)
     snprintf(m.id, sizeof m.id, "first-%llu", (unsigned long long)fx_unique());
     snprintf(m.name, sizeof m.name, "Owner");
     m.role = 7; /* neither superadmin nor admin */
-    assert_int_not_equal(store_channel_create(s, &c, h, &m), STORE_OK);
+    assert_int_not_equal(store_channel_create(s, &c, h, &m, 1), STORE_OK);
     assert_true(strlen(store_errmsg(s)) > 0);
     assert_int_equal(store_channel_by_pa_id(s, c.pa_id, &got), STORE_NOTFOUND);
     assert_int_equal(store_channel_by_token(s, h, &got), STORE_NOTFOUND);
 
     m.role = ROLE_SUPERADMIN;
-    assert_int_equal(store_channel_create(s, &c, h, &m), STORE_OK);
+    assert_int_equal(store_channel_create(s, &c, h, &m, 1), STORE_OK);
     assert_true(c.id > 0);
     assert_int_equal(store_channel_by_token(s, h, &got), STORE_OK);
     assert_int_equal(store_member_list(s, c.id, &list, &n), STORE_OK);
@@ -774,6 +933,12 @@ static void test_config_version(void **state)
     MOVES(assert_int_equal(store_channel_set_token(s, ch, h), STORE_OK));
     MOVES(assert_int_equal(store_channel_set_webhook(s, ch, "https://x.example/"), STORE_OK));
     MOVES(assert_int_equal(store_channel_set_rate(s, ch, 5, 10), STORE_OK));
+    {
+        struct channel d;
+        assert_int_equal(store_channel_by_token(s, h, &d), STORE_OK);
+        snprintf(d.name, sizeof d.name, "Renamed");
+        MOVES(assert_int_equal(store_channel_set_details(s, ch, &d), STORE_OK));
+    }
     memset(&m, 0, sizeof m);
     snprintf(m.id, sizeof m.id, "v%llu", (unsigned long long)fx_unique());
     snprintf(m.name, sizeof m.name, "V");
@@ -803,9 +968,13 @@ int main(void)
         T(test_channel_webhook),
         T(test_channel_rate),
         T(test_channel_full_fields),
+        T(test_channel_details),
         T(test_members),
         T(test_posts_batch_and_list),
         T(test_posts_paging),
+        T(test_resets),
+        T(test_faults),
+        T(test_journal),
         T(test_posts_after),
         T(test_posts_all_or_nothing),
         T(test_posts_count),

@@ -217,7 +217,7 @@ static void *open_one(void *arg)
         uint8_t h[STORE_HASH_LEN];
 
         fx_channel(&c, fx_unique(), h);
-        o->rc = store_channel_create(s, &c, h, NULL);
+        o->rc = store_channel_create(s, &c, h, NULL, 0);
         if (o->rc != STORE_OK)
             snprintf(o->err, sizeof o->err, "%s", store_errmsg(s));
         store_close(s);
@@ -284,7 +284,7 @@ static int admin_child(const char *path, int64_t ch, int ready_fd, int go_fd)
         uint8_t h[STORE_HASH_LEN];
 
         fx_channel(&c, ((uint64_t)getpid() << 32) + (uint64_t)i, h);
-        if (store_channel_create(cs, &c, h, NULL) != STORE_OK ||
+        if (store_channel_create(cs, &c, h, NULL, 0) != STORE_OK ||
             store_channel_set_state(cs, c.id, CHANNEL_BLOCKED) != STORE_OK ||
             store_channel_set_rate(cs, ch, i + 1, 10) != STORE_OK) {
             fprintf(stderr, "admin child: %s\n", store_errmsg(cs));

@@ -27,9 +27,19 @@ static bool is_digit(unsigned c)
     return c >= '0' && c <= '9';
 }
 
+/* The value of a hex digit, or -1. */
+static int hex_value(unsigned c)
+{
+    if (is_digit(c))
+        return (int)(c - '0');
+    if ((c | 0x20) >= 'a' && (c | 0x20) <= 'f')
+        return (int)((c | 0x20) - 'a' + 10);
+    return -1;
+}
+
 static bool is_hex(unsigned c)
 {
-    return is_digit(c) || ((c | 0x20) >= 'a' && (c | 0x20) <= 'f');
+    return hex_value(c) >= 0;
 }
 
 static bool is_unreserved(unsigned c)
@@ -197,4 +207,27 @@ bool url_path_has_ext(const char *s, const struct url_parts *u, const char *ext)
             return false;
     }
     return true;
+}
+
+int url_pct_decode(const char *s, size_t n, char *out, size_t cap)
+{
+    size_t k = 0;
+
+    for (size_t i = 0; i < n; i++) {
+        unsigned c = (unsigned char)s[i];
+        if (c == '%') {
+            if (pct_len(s, i, n) == 0)
+                return -1;
+            c = (unsigned)(hex_value((unsigned char)s[i + 1]) << 4 |
+                           hex_value((unsigned char)s[i + 2]));
+            i += 2;
+        }
+        if (c == 0 || k + 1 >= cap)
+            return -1;
+        out[k++] = (char)c;
+    }
+    if (cap == 0)
+        return -1;
+    out[k] = '\0';
+    return 0;
 }

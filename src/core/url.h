@@ -38,4 +38,10 @@ int url_parse(const char *s, size_t len, struct url_parts *out);
 /* True when the path of the parsed URL ends in ext (case-insensitive, e.g. ".jpg"). */
 bool url_path_has_ext(const char *s, const struct url_parts *u, const char *ext);
 
+/*
+ * Percent-decodes s (n bytes) into out (cap bytes, NUL-terminated): 0, or
+ * -1 for a malformed escape, a result that does not fit, or one with a NUL.
+ */
+int url_pct_decode(const char *s, size_t n, char *out, size_t cap);
+
 #endif

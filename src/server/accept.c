@@ -25,6 +25,7 @@
 #include <unistd.h>
 
 #include "server/accept.h"
+#include "server/server.h"
 #include "server/util.h"
 
 #define PEEK_MAX     256  /* request-line bytes looked at; undecided by then: the API's */
@@ -60,13 +61,6 @@ struct acceptor {
     unsigned conns;           /* connections in all: waiting here or with a daemon */
     struct peer *peers[PEER_BUCKETS];
 };
-
-static uint64_t mono_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
-}
 
 /* --- per-address counts (under a->lock) ---------------------------------- */
 
@@ -311,7 +305,9 @@ static void accept_all(struct acceptor *a, uint64_t *paused_until)
             free(p);
             continue;
         }
-        p->deadline_ms = mono_ms() + (uint64_t)a->cfg.timeout_s * 1000u;
+        /* --connection-timeout 0: no deadline */
+        p->deadline_ms =
+            a->cfg.timeout_s ? mono_ms() + (uint64_t)a->cfg.timeout_s * 1000u : UINT64_MAX;
         p->prev = a->tail;
         if (a->tail)
             a->tail->next = p;

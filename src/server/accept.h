@@ -16,7 +16,7 @@
  * everything else to libmicrohttpd.  A stream asked for later on a
  * kept-alive connection is still served, by libmicrohttpd (stream.c).
  *
- * It also keeps the connection limits for both daemons, so that streams and
+ * It also keeps the connection limits for the daemon and stream.c, so that streams and
  * API connections count alike: at most conn_limit in all and per_ip_limit
  * per client address (0 = no limit), and, of those, at most
  * per_ip_streams event streams per address.  Connections that send nothing

@@ -10,12 +10,9 @@
  * webhook check -- calls the continuation when the connection is resumed.
  * The completion callback writes the access log line and frees the request.
  *
- * Two daemons run this same code: the API's and the event streams' (see
- * accept.h for why streams get a daemon of their own).  Connections reach
- * both from the acceptor, which also keeps the connection limits; a request
- * on the streams' daemon reads through that daemon's own store connection,
- * and its answer closes the connection, so the streams' daemon only ever
- * serves the one request its connection was routed for.
+ * Connections reach the daemon from the acceptor (accept.h), which also
+ * keeps the connection limits; the acceptor gives connections that start
+ * with an event stream to stream.c instead, which serves them itself.
  */
 #include <arpa/inet.h>
 #include <errno.h>
@@ -42,6 +39,11 @@ uint64_t now_ms(void)
     struct timespec ts;
     clock_gettime(CLOCK_REALTIME, &ts);
     return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
+}
+
+uint64_t mono_ms(void)
+{
+    return mono_us() / 1000u;
 }
 
 uint64_t mono_us(void)

@@ -71,7 +71,7 @@ static const char usage_serve[] =
     "  --max-streams-per-ip N      event streams per client address (default 64;\n"
     "                              0 = no limit)\n"
     "  --connection-timeout S      close idle or stalled connections after S seconds\n"
-    "                              (default 30)\n"
+    "                              (default 30; 0 = never)\n"
     "  --check-media               fetch a post's media and thumbnail (through the\n"
     "                              webhook checks' SSRF guard) and refuse, with 3,\n"
     "                              pictures and thumbnails that are not JPEGs of at\n"

@@ -96,7 +96,7 @@ struct server {
     struct journal *journal;     /* request journal (journal.h); NULL when off */
     struct media *media;         /* --check-media cache (media.h); NULL when off */
     FILE *log;                   /* access log, NULL when off */
-    /* Both daemons' threads complete requests: the access log and the
+    /* The daemon's and the streams' threads complete requests: the access log and the
      * metrics are written under this lock. */
     pthread_mutex_t stats_lock;
     uint64_t log_flushed_ms; /* last fflush of the access log */
@@ -187,6 +187,7 @@ struct route {
 /* Current time (wall clock) in milliseconds and monotonic microseconds. */
 uint64_t now_ms(void);
 uint64_t mono_us(void);
+uint64_t mono_ms(void);
 
 /* --- http.c ------------------------------------------------------------ */
 

@@ -40,6 +40,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "core/url.h"
 #include "server/accept.h"
 #include "server/feed.h"
 #include "server/jsonw.h"
@@ -52,6 +53,7 @@
 #define RETRY_MS        2000
 #define EPOLL_BATCH     256
 #define IOV_BATCH       16
+#define FLUSH_PAGES     4 /* replay pages one flush of a stream may read */
 /* libmicrohttpd's own buffer for a callback response; used only when the
  * body is not chunked (HTTP/1.0 clients), so small. */
 #define BLOCK_SIZE 256
@@ -135,11 +137,6 @@ struct streams {
 };
 
 static const char ping_text[] = ": ping\n\n";
-
-static uint64_t mono_ms(void)
-{
-    return mono_us() / 1000u;
-}
 
 /* --- events and queues (under st->lock) ----------------------------------- */
 
@@ -550,40 +547,6 @@ static bool tchar(unsigned char c)
            (c && strchr("!#$%&'*+-.^_`|~", c));
 }
 
-static int hexval(char c)
-{
-    if (c >= '0' && c <= '9')
-        return c - '0';
-    if (c >= 'a' && c <= 'f')
-        return c - 'a' + 10;
-    if (c >= 'A' && c <= 'F')
-        return c - 'A' + 10;
-    return -1;
-}
-
-/* Percent-decodes s (n bytes) into out (cap bytes with its NUL); -1 when
- * malformed, too long or decoding to a NUL. */
-static int pct_decode(const char *s, size_t n, char *out, size_t cap)
-{
-    size_t k = 0;
-
-    for (size_t i = 0; i < n; i++) {
-        int c = (unsigned char)s[i];
-        if (c == '%') {
-            int hi, lo;
-            if (i + 2 >= n || (hi = hexval(s[i + 1])) < 0 || (lo = hexval(s[i + 2])) < 0)
-                return -1;
-            c = hi << 4 | lo;
-            i += 2;
-        }
-        if (c == 0 || k + 1 >= cap)
-            return -1;
-        out[k++] = (char)c;
-    }
-    out[k] = '\0';
-    return 0;
-}
-
 unsigned stream_head_parse(const char *buf, size_t n, struct stream_head *h, const char **why)
 {
     static const char prefix[] = "GET /api/v1/channels/";
@@ -628,7 +591,7 @@ unsigned stream_head_parse(const char *buf, size_t n, struct stream_head *h, con
     for (const char *c = p + 7; c < sp; c++)
         if ((unsigned char)*c <= ' ' || (unsigned char)*c >= 0x7f || *c == '#')
             return 400;
-    if (pct_decode(seg, (size_t)(p - seg), h->pa_id, sizeof h->pa_id) != 0 ||
+    if (url_pct_decode(seg, (size_t)(p - seg), h->pa_id, sizeof h->pa_id) != 0 ||
         !feed_pa_id_valid(h->pa_id, strlen(h->pa_id))) {
         *why = "no such channel";
         return 404;
@@ -698,7 +661,7 @@ unsigned stream_head_parse(const char *buf, size_t n, struct stream_head *h, con
     if (!leid && qeid && qeid_len > 0) {
         leid = qeid;
         leid_len = qeid_len;
-        if (pct_decode(leid, leid_len, val, sizeof val) != 0)
+        if (url_pct_decode(leid, leid_len, val, sizeof val) != 0)
             goto bad_id;
     } else if (leid) {
         if (leid_len >= sizeof val)
@@ -806,9 +769,15 @@ static void own_refuse(struct streams *st, struct sub *s, unsigned status, const
                  status, refusals[i].reason, body.len);
     jsonw_raw(&w, line, (size_t)n);
     jsonw_raw(&w, body.buf, body.len);
-    /* a few hundred bytes into an empty socket buffer: one send does */
+    /* A few hundred bytes into an empty socket buffer: one send does.  Then
+     * the end of our side, and what the client still sent is read away: a
+     * close with unread input would reset the connection, and the client
+     * could lose the answer. */
     if (send(s->fd, w.buf, w.len, MSG_NOSIGNAL | MSG_DONTWAIT) < 0)
         log_msg("debug", "event stream: refusal not sent: %s", strerror(errno));
+    shutdown(s->fd, SHUT_WR);
+    for (int k = 0; k < 16 && recv(s->fd, line, sizeof line, MSG_DONTWAIT) > 0; k++)
+        ;
     jsonw_free(&w);
     jsonw_free(&body);
     s->http_status = (int)status;
@@ -829,9 +798,15 @@ static void arm(struct streams *st, struct sub *s, bool out)
     s->since_ms = mono_ms();
 }
 
-/* Writes what s has pending, reading replay pages as the socket takes them. */
+/*
+ * Writes what s has pending, reading replay pages as the socket takes them:
+ * at most FLUSH_PAGES pages a call, then s waits its turn on the ready list
+ * again, so a long replay to a fast client does not hold the thread.
+ */
 static void own_flush(struct streams *st, struct sub *s)
 {
+    unsigned pages = 0;
+
     for (;;) {
         struct iovec iov[IOV_BATCH];
         struct msghdr mh;
@@ -854,8 +829,10 @@ static void own_flush(struct streams *st, struct sub *s)
             do
                 w = sendmsg(s->fd, &mh, MSG_NOSIGNAL | MSG_DONTWAIT);
             while (w < 0 && errno == EINTR);
-            if (w > 0)
+            if (w > 0) {
                 consume(st, s, (size_t)w);
+                s->since_ms = mono_ms(); /* progress: not stalled (sweep) */
+            }
             pthread_mutex_unlock(&st->lock);
             if (w < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
                 arm(st, s, true);
@@ -870,6 +847,11 @@ static void own_flush(struct streams *st, struct sub *s)
         if (!s->replaying) {
             pthread_mutex_unlock(&st->lock);
             arm(st, s, false);
+            return;
+        }
+        if (++pages > FLUSH_PAGES) {
+            wake_sub(st, s); /* the rest on a later turn */
+            pthread_mutex_unlock(&st->lock);
             return;
         }
         cursor = s->cursor;
@@ -941,6 +923,7 @@ static void own_begin(struct streams *st, struct sub *s, size_t n)
 /* Input on one of ours: the head while it arrives; after it, the end. */
 static void own_input(struct streams *st, struct sub *s)
 {
+    bool eof = false;
     ssize_t r;
     char *blank;
 
@@ -953,25 +936,31 @@ static void own_input(struct streams *st, struct sub *s)
             own_end(st, s);
         return;
     }
-    for (;;) {
-        if (!s->head)
-            s->head = xmalloc(STREAM_HEAD_MAX);
-        if (s->head_len == STREAM_HEAD_MAX) {
-            own_refuse(st, s, 431, "request head larger than 8 KiB");
-            return;
-        }
+    if (!s->head)
+        s->head = xmalloc(STREAM_HEAD_MAX);
+    while (s->head_len < STREAM_HEAD_MAX) {
         r = recv(s->fd, s->head + s->head_len, STREAM_HEAD_MAX - s->head_len, MSG_DONTWAIT);
-        if (r == 0 || (r < 0 && errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR)) {
-            own_end(st, s); /* left before asking */
+        if (r > 0) {
+            s->head_len += (size_t)r;
+            continue;
+        }
+        if (r == 0) {
+            eof = true;
+            break;
+        }
+        if (errno == EINTR)
+            continue;
+        if (errno != EAGAIN && errno != EWOULDBLOCK) {
+            own_end(st, s); /* the connection broke */
             return;
         }
-        if (r < 0)
-            break;
-        s->head_len += (size_t)r;
+        break;
     }
     blank = s->head_len >= 4 ? memmem(s->head, s->head_len, "\r\n\r\n", 4) : NULL;
     if (blank)
-        own_begin(st, s, (size_t)(blank + 4 - s->head));
+        own_begin(st, s, (size_t)(blank + 4 - s->head)); /* answered even when half-closed */
+    else if (eof)
+        own_end(st, s); /* left before asking */
     else if (s->head_len == STREAM_HEAD_MAX)
         own_refuse(st, s, 431, "request head larger than 8 KiB");
 }
@@ -990,7 +979,7 @@ void streams_adopt(struct streams *st, int fd, const struct sockaddr *sa, sockle
     if (len <= sizeof s->addr)
         memcpy(&s->addr, sa, len);
     pthread_mutex_lock(&st->lock);
-    wake = !st->adopted && !st->ready;
+    wake = !st->adopted; /* a spare wake-up costs nothing; a lost one strands the list */
     s->next = st->adopted;
     st->adopted = s;
     if (wake && write(st->evfd, &one, sizeof one) < 0)
@@ -1031,7 +1020,12 @@ static void run_intake(struct streams *st)
     /* Streams woken while these are flushed join the list again; at most
      * as many turns as there were streams on it keep one busy channel from
      * starving the rest of the loop. */
-    for (unsigned budget = st->nsubs + 1; budget > 0; budget--) {
+    unsigned budget;
+
+    pthread_mutex_lock(&st->lock);
+    budget = st->nsubs + 1;
+    pthread_mutex_unlock(&st->lock);
+    for (; budget > 0; budget--) {
         struct sub *s;
         pthread_mutex_lock(&st->lock);
         s = st->ready;
@@ -1058,6 +1052,9 @@ static void run_intake(struct streams *st)
 static void sweep(struct streams *st)
 {
     uint64_t limit = (uint64_t)st->srv->cfg.conn_timeout_s * 1000u, now = mono_ms();
+
+    if (limit == 0)
+        return; /* --connection-timeout 0: none */
 
     for (struct sub *s = st->own, *next; s; s = next) {
         next = s->next;

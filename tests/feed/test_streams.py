@@ -236,6 +236,82 @@ class RequestHead(ChannelCase):
         self.ok = True
 
 
+class Timeouts(ChannelCase):
+    extra = ("--connection-timeout", "2")
+
+    def test_a_slow_steady_reader_is_not_stalled(self):
+        """The connection timeout ends a stream whose socket takes nothing,
+        not one that reads slowly but steadily: a replay of ~8 MB read at
+        ~1 MB/s for longer than the timeout stays open."""
+        big = "\U0001F600" * 7000
+        first = self.post({"type": "text", "text": "first"})
+        for _ in range(300):
+            self.post({"type": "text", "text": big})
+        sk = socket.socket()
+        sk.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 16384)
+        sk.connect(("127.0.0.1", self.v.port))
+        sk.settimeout(5)
+        sk.sendall(("GET %s/events HTTP/1.1\r\nHost: x\r\nLast-Event-ID: %d\r\n\r\n"
+                    % (self.base, first)).encode())
+        got, t0, checked = 0, time.time(), False
+        while time.time() - t0 < 5:  # 2.5 times the timeout
+            b = sk.recv(16384)
+            self.assertTrue(b, "the stream was closed after %.1f s, %d bytes"
+                            % (time.time() - t0, got))
+            got += len(b)
+            time.sleep(0.015)
+            if not checked and time.time() - t0 > 4:
+                # vcpd's side: the socket buffers hold megabytes, so what
+                # the client reads says little; the stream must still be open
+                checked = True
+                self.assertEqual(self.v.get_json(self.base)[1]["subscribers_count"], 1,
+                                 "vcpd ended the stream of a reading client")
+        sk.close()
+        self.assertGreater(got, 1_000_000)
+        self.ok = True
+
+    def test_half_close_after_the_head_gets_the_stream(self):
+        sk = socket.create_connection(("127.0.0.1", self.v.port), timeout=5)
+        sk.sendall(("GET %s/events HTTP/1.1\r\nHost: x\r\n\r\n" % self.base).encode())
+        sk.shutdown(socket.SHUT_WR)
+        out = b""
+        while b"retry:" not in out:
+            b = sk.recv(4096)
+            if not b:
+                break
+            out += b
+        sk.close()
+        self.assertTrue(out.startswith(b"HTTP/1.1 200 "), out[:100])
+        self.assertIn(b"retry: 2000", out)
+        self.ok = True
+
+    def test_a_head_of_exactly_8_KiB_is_taken(self):
+        head = "GET %s/events HTTP/1.1\r\nHost: x\r\nX-Pad: " % self.base
+        head += "a" * (8192 - len(head) - 4) + "\r\n\r\n"
+        self.assertEqual(len(head), 8192)
+        sk = socket.create_connection(("127.0.0.1", self.v.port), timeout=5)
+        sk.sendall(head.encode())
+        self.assertTrue(sk.recv(100).startswith(b"HTTP/1.1 200 "))
+        sk.close()
+        self.assertTrue(raw(self.v.port, (head[:-4] + "a\r\n\r\n").encode())
+                        .startswith(b"HTTP/1.1 431 "))
+        self.ok = True
+
+
+class NoTimeout(ChannelCase):
+    extra = ("--connection-timeout", "0")
+
+    def test_zero_means_never(self):
+        status, _, _ = self.v.request("GET", "/healthz")
+        self.assertEqual(status, 200)
+        s = Sse(self.v.port, self.base + "/events")
+        self.assertEqual(s.status, 200)
+        t = self.post({"type": "text", "text": "x"})
+        self.assertEqual(int(s.next_post(3)["id"]), t)
+        s.close()
+        self.ok = True
+
+
 if __name__ == "__main__":
     if len(sys.argv) < 2 or not os.access(sys.argv[1], os.X_OK):
         sys.exit("usage: test_streams.py PATH/TO/vcpd [unittest args]")

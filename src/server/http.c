@@ -268,19 +268,25 @@ static enum MHD_Result framing_header(void *cls, enum MHD_ValueKind kind, const 
                                       const char *value)
 {
     struct framing *f = cls;
+    size_t n = strcspn(key, " \t");
 
     (void)kind;
-    if (strpbrk(key, " \t"))
+    if (key[n] != '\0')
         f->bad_name = true; /* libmicrohttpd keeps it; a proxy may trim it (RFC 9112 §5.1) */
-    if (strcasecmp(key, MHD_HTTP_HEADER_CONTENT_LENGTH) == 0) {
+    /* On every request, for every header: the length picks the one name
+     * worth comparing (bench/cost, post badData: 55.5k instructions a
+     * request with three strcasecmp calls a header, 55.0k with this). */
+    if (n == sizeof MHD_HTTP_HEADER_CONTENT_LENGTH - 1 &&
+        strcasecmp(key, MHD_HTTP_HEADER_CONTENT_LENGTH) == 0) {
         if (f->n_cl++ == 0)
             f->cl = value;
         else if (strcmp(value, f->cl) != 0)
             f->cl_differ = true;
-    } else if (strcasecmp(key, MHD_HTTP_HEADER_TRANSFER_ENCODING) == 0) {
+    } else if (n == sizeof MHD_HTTP_HEADER_TRANSFER_ENCODING - 1 &&
+               strcasecmp(key, MHD_HTTP_HEADER_TRANSFER_ENCODING) == 0) {
         if (f->n_te++ == 0)
             f->te = value;
-    } else if (strcasecmp(key, MHD_HTTP_HEADER_HOST) == 0) {
+    } else if (n == sizeof MHD_HTTP_HEADER_HOST - 1 && strcasecmp(key, MHD_HTTP_HEADER_HOST) == 0) {
         f->n_host++;
     }
     return MHD_YES;

@@ -213,8 +213,10 @@ int acceptor_classify(const char *buf, size_t n)
             return 0;
     if (i >= n)
         return -1;
-    if (i == id || (m = match(buf, n, &i, "/events")) != 1)
-        return i == id ? 0 : m;
+    if (i == id)
+        return 0; /* no channel id */
+    if ((m = match(buf, n, &i, "/events")) != 1)
+        return m;
     if (i >= n)
         return -1;
     return buf[i] == ' ' || buf[i] == '?';

@@ -25,12 +25,10 @@
 #include "store/store.h"
 #include "store/sqlite_schema.h"
 
-#include <fcntl.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/mman.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -100,6 +98,14 @@ enum stmt_id {
     ST_POST_COUNT_ADD,
     ST_POST_LIST,
     ST_POST_AFTER,
+    ST_DATA_VERSION,
+    ST_CONFIG_VERSION,
+    ST_NODE_GET,
+    ST_NODE_LIVE,
+    ST_NODE_PUT,
+    ST_NODE_RENEW,
+    ST_NODE_RELEASE,
+    ST_NODE_LAST,
     ST_COUNT
 };
 
@@ -164,6 +170,17 @@ static const char *const stmt_sql[ST_COUNT] = {
                      " ORDER BY token DESC LIMIT ?4",
     [ST_POST_AFTER] = "SELECT token, created_ms, type, sender, body FROM posts"
                       " WHERE channel = ?1 AND token > ?2 ORDER BY token LIMIT ?3",
+    [ST_DATA_VERSION] = "PRAGMA data_version",
+    [ST_CONFIG_VERSION] = "SELECT version FROM config WHERE id = 1",
+    [ST_NODE_GET] = "SELECT holder, expires_ms FROM node_leases WHERE node = ?1",
+    [ST_NODE_LIVE] = "SELECT node FROM node_leases WHERE expires_ms > ?1 AND holder <> ?2",
+    [ST_NODE_PUT] = "INSERT OR REPLACE INTO node_leases (node, holder, expires_ms)"
+                    " VALUES (?1, ?2, ?3)",
+    [ST_NODE_RENEW] = "UPDATE node_leases SET expires_ms = ?3 WHERE node = ?1 AND holder = ?2",
+    [ST_NODE_RELEASE] = "DELETE FROM node_leases WHERE node = ?1 AND holder = ?2",
+    /* newest first along the table's b-tree, so a node that posted lately is found at once */
+    [ST_NODE_LAST] = "SELECT token FROM posts WHERE (token >> 12) & 1023 = ?1"
+                     " ORDER BY token DESC LIMIT 1",
 };
 
 /* One connection.  base must come first: store.h's wrappers read s->ops. */
@@ -173,7 +190,12 @@ struct sq {
     sqlite3_stmt *st[ST_COUNT]; /* prepared at open, finalized at close */
     char err[ERR_MAX];          /* last failure, "" until one happens */
     int64_t busy_since_ns;      /* when the current wait for a lock began (on_busy) */
-    uint64_t *version;          /* config version, shared by mmap (see open_version); or NULL */
+    /* config version (see sq_config_version): the last one read, 0 before any, and what
+     * data_version and own_changes were then */
+    uint64_t version;
+    int64_t seen_data_version;
+    uint64_t seen_own;
+    uint64_t own_changes; /* changes this connection committed (bump_version) */
 };
 
 /* Stops a function at the first failing sqlite3_bind_* (rc must be in scope). */
@@ -286,45 +308,51 @@ static void read_channel(sqlite3_stmt *stmt, struct channel *c, int with_count)
  * it touched none.  Resets the statement in every case.
  */
 /*
- * The config version lives in a small file beside the database, PATH-vcpver,
- * mapped shared by every connection of every process: a change to channels
- * or members increments it after its commit, and a reader learns of the
- * change with one memory load -- no query, no lock, no system call on the
- * request path.  (SQLite's PRAGMA data_version would need a read
- * transaction, and it moves with every stored post as well.)
+ * The config version is the row of the config table (schema step 4), moved
+ * by triggers in the transaction of every change to channels, members and
+ * faults, whoever makes it: vcpd, the offline CLI, another instance.  So it
+ * cannot miss a change the way the PATH-vcpver side file it replaces did
+ * (missing, not writable, a symlinked database path).  Reading it on every
+ * request stays cheap: PRAGMA data_version, which moves only when another
+ * connection committed something, plus this connection's own count of its
+ * changes, say when the row can have moved; only then is it read again.
  */
-static void open_version(struct sq *s, const char *path)
-{
-    char vpath[4096];
-    void *map;
-    int fd;
-
-    if (snprintf(vpath, sizeof vpath, "%s-vcpver", path) >= (int)sizeof vpath)
-        return;
-    fd = open(vpath, O_RDWR | O_CREAT | O_CLOEXEC, 0644);
-    if (fd < 0)
-        return;
-    if (ftruncate(fd, sizeof(uint64_t)) == 0) { /* 8 bytes; existing contents are kept */
-        map = mmap(NULL, sizeof(uint64_t), PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
-        if (map != MAP_FAILED)
-            s->version = map;
-    }
-    close(fd); /* the mapping stays valid */
-}
-
-/* After a committed change to channels or members. */
 static void bump_version(struct sq *s)
 {
-    if (s->version)
-        __atomic_add_fetch(s->version, 1, __ATOMIC_SEQ_CST);
+    s->own_changes++;
+}
+
+/* Steps a statement without parameters that answers one integer. */
+static int step_int(struct sq *s, enum stmt_id id, int64_t *v)
+{
+    sqlite3_stmt *stmt = s->st[id];
+    int rc = sqlite3_step(stmt);
+    int ret = STORE_OK;
+
+    if (rc == SQLITE_ROW)
+        *v = sqlite3_column_int64(stmt, 0);
+    else
+        ret = rc == SQLITE_DONE ? fail_msg(s, stmt_sql[id], "no row") : fail(s, rc, stmt_sql[id]);
+    done_with(stmt);
+    return ret;
 }
 
 static uint64_t sq_config_version(struct store *st)
 {
     struct sq *s = sq_of(st);
+    uint64_t own = s->own_changes;
+    int64_t dv, v;
 
-    /* never 0 while the map exists: 0 means "cannot tell" */
-    return s->version ? __atomic_load_n(s->version, __ATOMIC_SEQ_CST) | (1ULL << 63) : 0;
+    if (step_int(s, ST_DATA_VERSION, &dv) != STORE_OK)
+        return 0; /* cannot tell: nothing may be cached */
+    if (s->version && dv == s->seen_data_version && own == s->seen_own)
+        return s->version;
+    if (step_int(s, ST_CONFIG_VERSION, &v) != STORE_OK)
+        return s->version = 0;
+    s->seen_data_version = dv;
+    s->seen_own = own;
+    /* never 0 once read: 0 means "cannot tell" */
+    return s->version = (uint64_t)v | (1ULL << 63);
 }
 
 /*
@@ -508,8 +536,6 @@ static void sq_close(struct store *st)
     for (int i = 0; i < ST_COUNT; i++)
         sqlite3_finalize(s->st[i]);
     sqlite3_close(s->db);
-    if (s->version)
-        munmap(s->version, sizeof(uint64_t));
     free(s);
 }
 
@@ -553,7 +579,6 @@ static int sq_open(const char *dsn, struct store **out, char *err, size_t err_le
     }
     if (migrate(s->db, err, err_len) != SQLITE_OK)
         goto fail;
-    open_version(s, path);
     for (int i = 0; i < ST_COUNT; i++) {
         rc = sqlite3_prepare_v3(s->db, stmt_sql[i], -1, SQLITE_PREPARE_PERSISTENT, &s->st[i], NULL);
         if (rc != SQLITE_OK) {
@@ -1500,6 +1525,180 @@ out:
     return STORE_OK;
 }
 
+/* ---- node leases ------------------------------------------------------------------------- */
+
+#define NODE_COUNT 1024 /* node ids 0..1023: tokgen's 10 bits */
+
+/*
+ * Inside the caller's transaction: the lowest node id without a live lease
+ * of another holder, or -1 when all are taken.
+ */
+static int free_node(struct sq *s, const char *holder, int64_t now, int *node)
+{
+    sqlite3_stmt *stmt = s->st[ST_NODE_LIVE];
+    unsigned char taken[NODE_COUNT] = {0};
+    int ret = STORE_OK;
+    int rc;
+
+    BIND(sqlite3_bind_int64(stmt, 1, now));
+    BIND(sqlite3_bind_text(stmt, 2, holder, -1, SQLITE_STATIC));
+    while ((rc = sqlite3_step(stmt)) == SQLITE_ROW) {
+        int64_t n = sqlite3_column_int64(stmt, 0);
+        if (n >= 0 && n < NODE_COUNT)
+            taken[n] = 1;
+    }
+    if (rc == SQLITE_DONE)
+        rc = SQLITE_OK;
+out:
+    if (rc != SQLITE_OK)
+        ret = fail(s, rc, "node_acquire");
+    done_with(stmt);
+    *node = -1;
+    for (int i = 0; ret == STORE_OK && i < NODE_COUNT && *node < 0; i++)
+        if (!taken[i])
+            *node = i;
+    return ret;
+}
+
+/*
+ * Inside the caller's transaction: STORE_EXISTS with *out filled when node
+ * has a live lease of another holder, else STORE_OK.
+ */
+static int node_held(struct sq *s, int node, const char *holder, int64_t now,
+                     struct node_lease *out)
+{
+    sqlite3_stmt *stmt = s->st[ST_NODE_GET];
+    int ret = STORE_OK;
+    int rc;
+
+    BIND(sqlite3_bind_int(stmt, 1, node));
+    rc = sqlite3_step(stmt);
+    if (rc == SQLITE_ROW) {
+        const char *who = (const char *)sqlite3_column_text(stmt, 0);
+        int64_t until = sqlite3_column_int64(stmt, 1);
+
+        if (until > now && (!who || strcmp(who, holder) != 0)) {
+            out->node = node;
+            col_text(stmt, 0, out->holder, sizeof out->holder);
+            out->expires_ms = until;
+            ret = STORE_EXISTS;
+        }
+        rc = SQLITE_OK;
+    } else if (rc == SQLITE_DONE) {
+        rc = SQLITE_OK;
+    }
+out:
+    if (rc != SQLITE_OK)
+        ret = fail(s, rc, "node_acquire");
+    done_with(stmt);
+    return ret;
+}
+
+/* Looks and takes in one BEGIN IMMEDIATE, so two servers starting at once never both win. */
+static int sq_node_acquire(struct store *st, int want, const char *holder, int64_t ttl_ms,
+                           struct node_lease *out)
+{
+    struct sq *s = sq_of(st);
+    sqlite3_stmt *put = s->st[ST_NODE_PUT];
+    int64_t now = now_ms();
+    int node = want;
+    int ret, rc;
+
+    memset(out, 0, sizeof *out);
+    out->node = -1;
+    if (want < -1 || want >= NODE_COUNT)
+        return fail_msg(s, "node_acquire", "node id out of range 0..1023");
+    if ((ret = check_file(s, "node_acquire")) != STORE_OK)
+        return ret;
+    if ((ret = run(s, ST_BEGIN)) != STORE_OK)
+        return ret;
+    if (want < 0)
+        ret = free_node(s, holder, now, &node);
+    else
+        ret = node_held(s, want, holder, now, out);
+    if (ret != STORE_OK)
+        goto undo;
+    if (node < 0) {
+        ret = STORE_EXISTS; /* all 1024 held */
+        goto undo;
+    }
+    BIND(sqlite3_bind_int(put, 1, node));
+    BIND(sqlite3_bind_text(put, 2, holder, -1, SQLITE_STATIC));
+    BIND(sqlite3_bind_int64(put, 3, now + ttl_ms));
+    if ((ret = step_write(s, put, "node_acquire", NULL)) != STORE_OK ||
+        (ret = run(s, ST_COMMIT)) != STORE_OK)
+        goto undo;
+    out->node = node;
+    snprintf(out->holder, sizeof out->holder, "%s", holder);
+    out->expires_ms = now + ttl_ms;
+    return STORE_OK;
+out: /* a bind failed */
+    ret = fail(s, rc, "node_acquire");
+    done_with(put);
+undo:
+    rollback(s);
+    return ret;
+}
+
+static int sq_node_renew(struct store *st, int node, const char *holder, int64_t ttl_ms)
+{
+    struct sq *s = sq_of(st);
+    sqlite3_stmt *stmt = s->st[ST_NODE_RENEW];
+    int64_t touched = 0;
+    int ret, rc;
+
+    if ((ret = check_file(s, "node_renew")) != STORE_OK)
+        return ret;
+    BIND(sqlite3_bind_int(stmt, 1, node));
+    BIND(sqlite3_bind_text(stmt, 2, holder, -1, SQLITE_STATIC));
+    BIND(sqlite3_bind_int64(stmt, 3, now_ms() + ttl_ms));
+    if ((ret = step_write(s, stmt, "node_renew", &touched)) != STORE_OK)
+        return ret;
+    return touched ? STORE_OK : STORE_NOTFOUND;
+out:
+    rc = fail(s, rc, "node_renew");
+    done_with(stmt);
+    return rc;
+}
+
+static int sq_node_release(struct store *st, int node, const char *holder)
+{
+    struct sq *s = sq_of(st);
+    sqlite3_stmt *stmt = s->st[ST_NODE_RELEASE];
+    int rc;
+
+    BIND(sqlite3_bind_int(stmt, 1, node));
+    BIND(sqlite3_bind_text(stmt, 2, holder, -1, SQLITE_STATIC));
+    return step_write(s, stmt, "node_release", NULL);
+out:
+    rc = fail(s, rc, "node_release");
+    done_with(stmt);
+    return rc;
+}
+
+static int sq_node_last_token(struct store *st, int node, uint64_t *token)
+{
+    struct sq *s = sq_of(st);
+    sqlite3_stmt *stmt = s->st[ST_NODE_LAST];
+    int ret = STORE_OK;
+    int rc;
+
+    *token = 0;
+    BIND(sqlite3_bind_int(stmt, 1, node));
+    rc = sqlite3_step(stmt);
+    if (rc == SQLITE_ROW) {
+        *token = (uint64_t)sqlite3_column_int64(stmt, 0);
+        rc = SQLITE_OK;
+    } else if (rc == SQLITE_DONE) {
+        rc = SQLITE_OK;
+    }
+out:
+    if (rc != SQLITE_OK)
+        ret = fail(s, rc, "node_last_token");
+    done_with(stmt);
+    return ret;
+}
+
 const struct store_ops store_sqlite_ops = {
     .name = "sqlite",
     .open = sq_open,
@@ -1531,4 +1730,8 @@ const struct store_ops store_sqlite_ops = {
     .post_insert_batch = sq_post_insert_batch,
     .post_list = sq_post_list,
     .post_list_after = sq_post_list_after,
+    .node_acquire = sq_node_acquire,
+    .node_renew = sq_node_renew,
+    .node_release = sq_node_release,
+    .node_last_token = sq_node_last_token,
 };

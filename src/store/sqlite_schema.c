@@ -102,6 +102,42 @@ const char *const store_sqlite_migrations[] = {
     " body TEXT NOT NULL"
     ");"
     "CREATE INDEX journal_by_channel ON journal (channel);",
+    /*
+     * 4: Issue 10, several instances and the offline CLI on one file.
+     * config: one row whose version moves, in the transaction of the change
+     * itself, with every change to what a server caches (channels other
+     * than their posts_count, members, faults other than their counters):
+     * triggers, so no writer can forget it and a failed write moves nothing.
+     * It replaces the PATH-vcpver side file, which failed silently when it
+     * was missing, not writable, or named through a symlink.  node_leases:
+     * the message_token node ids taken by running servers, each held by a
+     * holder (a text naming the process) until expires_ms (Unix ms).
+     */
+    "CREATE TABLE config (id INTEGER PRIMARY KEY CHECK (id = 1), version INTEGER NOT NULL);"
+    "INSERT INTO config (id, version) VALUES (1, 1);"
+    "CREATE TRIGGER config_channels_ins AFTER INSERT ON channels"
+    " BEGIN UPDATE config SET version = version + 1; END;"
+    "CREATE TRIGGER config_channels_del AFTER DELETE ON channels"
+    " BEGIN UPDATE config SET version = version + 1; END;"
+    "CREATE TRIGGER config_channels_upd AFTER UPDATE OF id, pa_id, token_hash, name, uri, icon,"
+    " background, category, subcategory, country, lat, lon, webhook, state, rate_count,"
+    " rate_window_s, created_ms, epoch ON channels"
+    " BEGIN UPDATE config SET version = version + 1; END;"
+    "CREATE TRIGGER config_members_ins AFTER INSERT ON members"
+    " BEGIN UPDATE config SET version = version + 1; END;"
+    "CREATE TRIGGER config_members_del AFTER DELETE ON members"
+    " BEGIN UPDATE config SET version = version + 1; END;"
+    "CREATE TRIGGER config_members_upd AFTER UPDATE ON members"
+    " BEGIN UPDATE config SET version = version + 1; END;"
+    "CREATE TRIGGER config_faults_ins AFTER INSERT ON faults"
+    " BEGIN UPDATE config SET version = version + 1; END;"
+    "CREATE TRIGGER config_faults_del AFTER DELETE ON faults"
+    " BEGIN UPDATE config SET version = version + 1; END;"
+    "CREATE TABLE node_leases ("
+    " node INTEGER PRIMARY KEY CHECK (node BETWEEN 0 AND 1023),"
+    " holder TEXT NOT NULL,"
+    " expires_ms INTEGER NOT NULL"
+    ");",
 };
 
 const size_t store_sqlite_migrations_n =

@@ -112,6 +112,13 @@ struct journal_query {
     size_t limit;
 };
 
+/* A lease on a message_token node id (node_acquire). */
+struct node_lease {
+    int node;           /* 0..1023 (core/tokgen.h's TOKGEN_NODE_MAX) */
+    char holder[128];   /* who holds it: a text naming the process, e.g. "vcpd pid 7 on host" */
+    int64_t expires_ms; /* Unix ms the lease ends unless renewed */
+};
+
 struct store; /* one connection; opaque */
 
 struct store_ops {
@@ -127,9 +134,11 @@ struct store_ops {
     /*
      * A number that changes whenever a channel or a member changes, through
      * any connection of any process using the same database, and is cheap
-     * to read (no query): callers may cache channel data while it stays the
-     * same.  0 means the backend cannot tell, so nothing may be cached.
-     * Changes made through this interface move it after they are committed.
+     * to read (at most one small query, none while nothing was written):
+     * callers may cache channel data while it stays the same.  0 means the
+     * backend cannot tell (the read failed), so nothing may be cached.
+     * A change moves it in its own transaction: once committed, the next
+     * read on any connection sees the new number.
      */
     uint64_t (*config_version)(struct store *s);
     /*
@@ -252,6 +261,34 @@ struct store_ops {
      */
     int (*post_list_after)(struct store *s, int64_t channel, uint64_t after, size_t limit,
                            struct post **out, size_t *n);
+
+    /*
+     * Node ids.  Every server that makes message_tokens holds a lease on its node id (the
+     * token's bits 21-12) in the database, so two live servers never use the same one.  A
+     * lease is live until its expires_ms; the holder renews it well before that, and one
+     * left by a crashed process simply expires.  The clock is the backend's: the process
+     * clock on SQLite (one machine), the database's where it has one.
+     *
+     * node_acquire takes node `want` (0..1023), or the lowest free one when want is -1, for
+     * holder until now + ttl_ms, in one transaction.  A node is free when it has no lease,
+     * its lease expired, or holder already holds it.  STORE_OK: *out is the new lease.
+     * STORE_EXISTS: want is held by a live lease of another holder, and *out is that lease
+     * (who, until when); or want is -1 and all 1024 are held (out->node is -1).
+     * node_renew moves the lease's end to now + ttl_ms; STORE_NOTFOUND when holder no
+     * longer holds node (it expired and another took it): the caller must stop making
+     * tokens with it.  node_release ends holder's lease on node (STORE_OK also when it
+     * held none).  None of the three moves the config version.
+     *
+     * node_last_token sets *token to the highest stored message_token whose node bits are
+     * node, 0 when there is none: a server starts its token generator above it, so its
+     * tokens keep increasing after a restart with the clock set back.  Read once at start;
+     * it may scan back through the posts of other nodes.
+     */
+    int (*node_acquire)(struct store *s, int want, const char *holder, int64_t ttl_ms,
+                        struct node_lease *out);
+    int (*node_renew)(struct store *s, int node, const char *holder, int64_t ttl_ms);
+    int (*node_release)(struct store *s, int node, const char *holder);
+    int (*node_last_token)(struct store *s, int node, uint64_t *token);
 };
 
 extern const struct store_ops store_sqlite_ops;
@@ -309,5 +346,9 @@ struct store {
     ((s)->ops->post_list((s), (ch), (b), (t), (l), (o), (n)))
 #define store_post_list_after(s, ch, a, l, o, n) \
     ((s)->ops->post_list_after((s), (ch), (a), (l), (o), (n)))
+#define store_node_acquire(s, w, h, t, o) ((s)->ops->node_acquire((s), (w), (h), (t), (o)))
+#define store_node_renew(s, n, h, t)      ((s)->ops->node_renew((s), (n), (h), (t)))
+#define store_node_release(s, n, h)       ((s)->ops->node_release((s), (n), (h)))
+#define store_node_last_token(s, n, t)    ((s)->ops->node_last_token((s), (n), (t)))
 
 #endif

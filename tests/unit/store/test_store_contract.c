@@ -13,6 +13,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "fixture.h"
 #include "store/store.h"
@@ -956,6 +957,69 @@ static void test_config_version(void **state)
     store_close(other);
 }
 
+/* Node id leases: one live holder per node, a free one on request, renewal, release, expiry;
+ * and the highest stored token of a node. */
+static void test_node_leases(void **state)
+{
+    struct fx *f = *state;
+    struct store *s = f->s, *other = NULL;
+    struct node_lease a, b;
+    char err[256], body[64], ha[64], hb[64];
+    uint64_t v, last;
+    int64_t ch;
+
+    snprintf(ha, sizeof ha, "holder a %llu", (unsigned long long)fx_unique());
+    snprintf(hb, sizeof hb, "holder b %llu", (unsigned long long)fx_unique());
+    assert_int_equal(store_open(f->dsn, &other, err, sizeof err), STORE_OK);
+    v = store_config_version(other);
+    assert_int_equal(store_node_acquire(s, -1, ha, 60000, &a), STORE_OK);
+    assert_in_range(a.node, 0, 1023);
+    assert_string_equal(a.holder, ha);
+    /* held by a live lease: refused, and told who holds it until when */
+    assert_int_equal(store_node_acquire(other, a.node, hb, 60000, &b), STORE_EXISTS);
+    assert_int_equal(b.node, a.node);
+    assert_string_equal(b.holder, ha);
+    assert_true(b.expires_ms >= a.expires_ms - 1000);
+    /* any free one is another one */
+    assert_int_equal(store_node_acquire(other, -1, hb, 60000, &b), STORE_OK);
+    assert_true(b.node != a.node);
+    /* its own holder takes it again, and renews it */
+    assert_int_equal(store_node_acquire(s, a.node, ha, 60000, &a), STORE_OK);
+    assert_int_equal(store_node_renew(s, a.node, ha, 60000), STORE_OK);
+    assert_int_equal(store_node_renew(s, a.node, hb, 60000), STORE_NOTFOUND);
+    /* released: free for another holder */
+    assert_int_equal(store_node_release(s, a.node, ha), STORE_OK);
+    assert_int_equal(store_node_release(s, a.node, ha), STORE_OK);
+    assert_int_equal(store_node_renew(s, a.node, ha, 60000), STORE_NOTFOUND);
+    assert_int_equal(store_node_acquire(other, a.node, hb, 60000, &b), STORE_OK);
+    assert_int_equal(store_node_release(other, a.node, hb), STORE_OK);
+    /* a lease not renewed expires (ttl 1 ms) and another holder may take it */
+    assert_int_equal(store_node_acquire(s, a.node, ha, 1, &a), STORE_OK);
+    usleep(20000);
+    assert_int_equal(store_node_acquire(other, a.node, hb, 60000, &b), STORE_OK);
+    assert_int_equal(store_node_renew(s, a.node, ha, 60000), STORE_NOTFOUND);
+    assert_int_equal(store_node_release(other, a.node, hb), STORE_OK);
+    assert_int_equal(store_node_acquire(s, 1024, ha, 60000, &a), STORE_ERROR);
+    /* leases are not configuration */
+    assert_true(store_config_version(other) == v);
+
+    /* the highest stored token whose node bits (21-12) are the node's */
+    ch = fx_make_channel(s, NULL, NULL);
+    /* above every token the other tests store, so these are their nodes' highest */
+    uint64_t base = (fx_tokens(1) + (1ULL << 32)) & ~((1ULL << 22) - 1);
+    struct post p[3] = {
+        mkpost(ch, base | (1021ULL << 12) | 5, "text", body, sizeof body),
+        mkpost(ch, (base + (2ULL << 22)) | (1022ULL << 12), "text", body, sizeof body),
+        mkpost(ch, (base - (1ULL << 22)) | (1021ULL << 12) | 9, "text", body, sizeof body),
+    };
+    assert_int_equal(store_post_insert_batch(s, p, 3), STORE_OK);
+    assert_int_equal(store_node_last_token(other, 1021, &last), STORE_OK);
+    assert_true(last == p[0].token);
+    assert_int_equal(store_node_last_token(other, 1022, &last), STORE_OK);
+    assert_true(last == p[1].token);
+    store_close(other);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -982,6 +1046,7 @@ int main(void)
         T(test_posts_large),
         T(test_two_connections),
         T(test_config_version),
+        T(test_node_leases),
 #undef T
     };
 

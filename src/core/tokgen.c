@@ -47,6 +47,20 @@ uint64_t tokgen_next(struct tokgen *g, uint64_t now_ms)
     return ((g->last_ms & TIME_MASK) << TIME_SHIFT) | ((uint64_t)g->node << SEQ_BITS) | g->seq;
 }
 
+int tokgen_resume(struct tokgen *g, uint64_t last)
+{
+    if (g == NULL || last == 0 || ((last >> SEQ_BITS) & ((1u << NODE_BITS) - 1)) != g->node)
+        return -1;
+    /* (last_ms, seq) of last counts as taken: tokgen_next goes on from there as it does
+     * after a clock step back within one run */
+    if ((last >> TIME_SHIFT) > g->last_ms ||
+        ((last >> TIME_SHIFT) == g->last_ms && (last & SEQ_MAX) > g->seq)) {
+        g->last_ms = last >> TIME_SHIFT;
+        g->seq = (uint32_t)(last & SEQ_MAX);
+    }
+    return 0;
+}
+
 uint64_t tokgen_time_ms(uint64_t token)
 {
     return (token >> TIME_SHIFT) + TOKGEN_EPOCH_MS;

@@ -29,6 +29,13 @@ struct tokgen {
 /* Sets up g for node (must be <= TOKGEN_NODE_MAX, else returns -1). */
 int tokgen_init(struct tokgen *g, unsigned node);
 
+/*
+ * Continues after last, an id made earlier for g's node (the highest one stored, read at
+ * start): the next ids are above it whatever the clock says, so a restart with the clock set
+ * back keeps them increasing.  last 0 (none) or of another node changes nothing (-1).
+ */
+int tokgen_resume(struct tokgen *g, uint64_t last);
+
 /* Next id for a clock reading now_ms (Unix ms).  Never returns 0. Not thread-safe. */
 uint64_t tokgen_next(struct tokgen *g, uint64_t now_ms);
 

@@ -34,11 +34,13 @@
 #include "server/stream.h"
 #include "server/util.h"
 
+int64_t now_offset_ms;
+
 uint64_t now_ms(void)
 {
     struct timespec ts;
     clock_gettime(CLOCK_REALTIME, &ts);
-    return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
+    return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u + (uint64_t)now_offset_ms;
 }
 
 uint64_t mono_ms(void)

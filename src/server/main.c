@@ -24,6 +24,7 @@
 #include "server/fault.h"
 #include "server/journal.h"
 #include "server/media.h"
+#include "server/node.h"
 #include "server/stream.h"
 #include "server/ratelimit.h"
 #include "server/server.h"
@@ -337,7 +338,8 @@ static int serve(int argc, char **argv)
     const char *listen = "127.0.0.1:8080";
     char err[512];
     unsigned long v;
-    long journal = -1; /* --journal: -1 until given */
+    long journal = -1;        /* --journal: -1 until given */
+    struct node *node = NULL; /* node id lease (node.h) */
     sigset_t sigs;
     int c, sig, port, rc = 1;
     unsigned left;
@@ -359,6 +361,7 @@ static int serve(int argc, char **argv)
             return 2;
         }
         cfg->node_id = (unsigned)v;
+        cfg->node_id_set = true;
     }
     optind = 1;
     while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
@@ -401,9 +404,10 @@ static int serve(int argc, char **argv)
                 fprintf(stderr, "vcpd: --%s: bad value '%s'\n", opts[c - O_LISTEN].name, optarg);
                 return 2;
             }
-            if (c == O_NODE)
+            if (c == O_NODE) {
                 cfg->node_id = (unsigned)v;
-            else if (c == O_WH_CONNECT)
+                cfg->node_id_set = true;
+            } else if (c == O_WH_CONNECT)
                 cfg->webhook.connect_timeout_ms = (long)v;
             else if (c == O_WH_TIMEOUT)
                 cfg->webhook.total_timeout_ms = (long)v;
@@ -478,6 +482,10 @@ static int serve(int argc, char **argv)
         log_msg("error", "database %s: %s", cfg->db, err);
         goto out;
     }
+    /* the node id lease (node.h), before any thread reads the clock */
+    if (node_start(&node, srv->store, cfg->db, cfg->node_id_set ? (int)cfg->node_id : -1,
+                   &srv->tokgen) != 0)
+        goto out;
     if (streams_new(&srv->streams, srv) != 0) /* live streams: heartbeat thread, replay store */
         goto out;
     if (committer_new(&srv->committer, cfg->db, err, sizeof err) != 0) {
@@ -498,7 +506,6 @@ static int serve(int argc, char **argv)
         log_msg("error", "out of memory");
         goto out;
     }
-    tokgen_init(&srv->tokgen, cfg->node_id);
     srv->rl = ratelimit_new();
     srv->cache = chancache_new();
     srv->hasher = auth_hasher_new();
@@ -556,6 +563,7 @@ out:
     http_stop(srv);
     streams_free(srv->streams); /* after the daemons: their responses hold streams */
     committer_free(srv->committer);
+    node_stop(node); /* no token is made after this: release the lease */
     webhook_free(srv->webhook);
     sandbox_free(srv->sandbox);
     delay_free(srv->delay);

@@ -59,6 +59,7 @@ struct config {
     bool sandbox;            /* http + private webhooks, /sandbox/webhook */
     bool rate_limit;         /* false: --no-rate-limit */
     unsigned node_id;        /* tokgen node, 0..1023 */
+    bool node_id_set;        /* --node-id or VCPD_NODE_ID given: that one, else a free one */
     struct webhook_cfg webhook;
     unsigned conn_limit;        /* total connections */
     unsigned per_ip_limit;      /* connections per client address; 0 = none */
@@ -186,6 +187,9 @@ struct route {
 
 /* Current time (wall clock) in milliseconds and monotonic microseconds. */
 uint64_t now_ms(void);
+/* Added to now_ms(): 0 but in tests (VCPD_TEST_CLOCK_OFFSET_MS, set by node_start before
+ * any thread reads the clock). */
+extern int64_t now_offset_ms;
 uint64_t mono_us(void);
 uint64_t mono_ms(void);
 

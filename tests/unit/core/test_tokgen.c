@@ -124,6 +124,31 @@ static void test_far_future_positive(void **state)
     assert_int_equal(tokgen_time_ms(id), last);
 }
 
+/* After a restart with the clock behind, ids go on above the last one stored. */
+static void test_resume(void **state)
+{
+    struct tokgen g, h;
+    assert_int_equal(tokgen_init(&g, 9), 0);
+    uint64_t last = 0;
+    for (int i = 0; i < 5000; i++)
+        last = tokgen_next(&g, NOW);
+    assert_int_equal(tokgen_init(&h, 9), 0);
+    assert_int_equal(tokgen_resume(&h, last), 0);
+    uint64_t prev = last;
+    for (int i = 0; i < 5000; i++) {
+        uint64_t id = tokgen_next(&h, NOW - 3600000); /* an hour behind */
+        assert_true(id > prev);
+        assert_int_equal(node_of(id), 9);
+        prev = id;
+    }
+    /* an older id does not move it back; none, or another node's, is refused */
+    assert_int_equal(tokgen_resume(&h, last), 0);
+    assert_true(tokgen_next(&h, NOW - 3600000) > prev);
+    assert_int_equal(tokgen_resume(&h, 0), -1);
+    assert_int_equal(tokgen_init(&g, 8), 0);
+    assert_int_equal(tokgen_resume(&g, last), -1);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -134,6 +159,7 @@ int main(void)
         cmocka_unit_test(test_before_epoch),
         cmocka_unit_test(test_nodes_differ),
         cmocka_unit_test(test_far_future_positive),
+        cmocka_unit_test(test_resume),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

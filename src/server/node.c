@@ -118,7 +118,9 @@ int node_start(struct node **out, struct store *s, const char *dsn, int want, st
     pthread_condattr_t ca;
     struct node_lease lease;
     long long ttl, offset;
-    char host[64] = "?", err[256];
+    char host[64] = "?", since[32], err[256];
+    time_t started;
+    struct tm tm;
     uint64_t last = 0;
     int rc;
 
@@ -138,8 +140,12 @@ int node_start(struct node **out, struct store *s, const char *dsn, int want, st
     if (offset)
         log_msg("warn", "VCPD_TEST_CLOCK_OFFSET_MS: the clock is %lld ms off (tests only)", offset);
     gethostname(host, sizeof host - 1);
-    snprintf(n->holder, sizeof n->holder, "vcpd pid %ld on %s since %" PRIu64, (long)getpid(), host,
-             now_ms());
+    started = (time_t)(now_ms() / 1000);
+    gmtime_r(&started, &tm);
+    strftime(since, sizeof since, "%Y-%m-%dT%H:%M:%SZ", &tm);
+    /* the refusal of another instance names this: who, where, since when */
+    snprintf(n->holder, sizeof n->holder, "vcpd pid %ld on %s (started %s)", (long)getpid(), host,
+             since);
     if ((rc = store_node_acquire(s, want, n->holder, n->ttl_ms, &lease)) != STORE_OK) {
         refused(want, &lease, s, rc);
         goto fail;

@@ -8,7 +8,7 @@ side file.
 Usage: test_nodes.py [path/to/vcpd] [unittest args]
 """
 import os
-import shutil
+import sqlite3
 import subprocess
 import sys
 import time
@@ -123,6 +123,19 @@ class NodeLeases(Base):
         time.sleep(2.0)  # three TTLs: only renewals keep it
         err = serve_refused(a.db, "--node-id", "13", env=env)
         self.assertIn("--node-id 13 is in use", err)
+
+    def test_lease_lost_shuts_down(self):
+        # another instance took the id (as after this one was stopped past its
+        # lease): this one must make no more tokens with it
+        a = self.vcpd("--node-id", "14", env={"VCPD_NODE_LEASE_MS": "600"}).start()
+        con = sqlite3.connect(a.db, timeout=10)
+        con.execute("UPDATE node_leases SET holder = 'another vcpd' WHERE node = 14")
+        con.commit()
+        con.close()
+        a.proc.wait(10)
+        self.assertEqual(a.proc.returncode, 0)
+        with open(a.stderr_path) as f:
+            self.assertIn("lease on node id 14 lost", f.read())
 
     def test_bad_lease_env(self):
         err = serve_refused(vcptest.Vcpd().db, env={"VCPD_NODE_LEASE_MS": "soon"})

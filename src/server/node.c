@@ -118,7 +118,7 @@ int node_start(struct node **out, struct store *s, const char *dsn, int want, st
     pthread_condattr_t ca;
     struct node_lease lease;
     long long ttl, offset;
-    char host[64] = "?", since[32], err[256];
+    char host[64] = "?", since[24], err[256];
     time_t started;
     struct tm tm;
     uint64_t last = 0;
@@ -144,7 +144,7 @@ int node_start(struct node **out, struct store *s, const char *dsn, int want, st
     gmtime_r(&started, &tm);
     strftime(since, sizeof since, "%Y-%m-%dT%H:%M:%SZ", &tm);
     /* the refusal of another instance names this: who, where, since when */
-    snprintf(n->holder, sizeof n->holder, "vcpd pid %ld on %s (started %s)", (long)getpid(), host,
+    snprintf(n->holder, sizeof n->holder, "vcpd pid %d on %s (started %s)", (int)getpid(), host,
              since);
     if ((rc = store_node_acquire(s, want, n->holder, n->ttl_ms, &lease)) != STORE_OK) {
         refused(want, &lease, s, rc);

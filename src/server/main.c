@@ -340,8 +340,8 @@ static int serve(int argc, char **argv)
     const char *listen = "127.0.0.1:8080";
     char err[512];
     unsigned long v;
-    long journal = -1;        /* --journal: -1 until given */
-    struct node *node = NULL; /* node id lease (node.h) */
+    long journal = -1; /* --journal: -1 until given */
+    struct node *node = NULL;
     sigset_t sigs;
     int c, sig, port, rc = 1;
     unsigned left;

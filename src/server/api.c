@@ -23,6 +23,7 @@
 #include "server/journal.h"
 #include "server/media.h"
 #include "server/stream.h"
+#include "server/tokcache.h"
 #include "server/jsonw.h"
 #include "server/ratelimit.h"
 #include "server/server.h"
@@ -101,13 +102,12 @@ static const char *find_token(struct req *r, struct json_object *body, size_t *l
 static void attribute(struct req *r)
 {
     const char *t = MHD_lookup_connection_value(r->conn, MHD_HEADER_KIND, TOKEN_HEADER);
-    uint8_t hash[STORE_HASH_LEN];
     size_t len = t ? strlen(t) : 0;
 
     if (len == 0 || len > AUTH_TOKEN_MAX)
         return;
-    auth_hasher_token(r->srv->hasher, t, len, hash);
-    if (chancache_get(r->srv->cache, r->srv->store, hash, &r->ent) != STORE_OK)
+    if (tokcache_get(r->srv->tokens, r->srv->cache, r->srv->store, r->srv->hasher, t, len,
+                     &r->ent) != STORE_OK)
         return;
     r->chan = &r->ent->ch;
     r->journal_ep = r->path + 4; /* "/pa/post" -> "post" */
@@ -122,7 +122,6 @@ static void attribute(struct req *r)
 static int api_begin(struct req *r, bool empty_ok, struct json_object **body, const char **token,
                      char *detail, size_t detail_len)
 {
-    uint8_t hash[STORE_HASH_LEN];
     size_t len = 0;
     int status, rc;
 
@@ -142,8 +141,8 @@ static int api_begin(struct req *r, bool empty_ok, struct json_object **body, co
         snprintf(detail, detail_len, "auth_token: not valid");
         return VCP_STATUS_INVALID_AUTH_TOKEN;
     }
-    auth_hasher_token(r->srv->hasher, *token, len, hash);
-    rc = chancache_get(r->srv->cache, r->srv->store, hash, &r->ent);
+    rc = tokcache_get(r->srv->tokens, r->srv->cache, r->srv->store, r->srv->hasher, *token, len,
+                      &r->ent);
     if (rc == STORE_NOTFOUND) {
         snprintf(detail, detail_len, "auth_token: not valid");
         return VCP_STATUS_INVALID_AUTH_TOKEN;
@@ -233,9 +232,11 @@ enum MHD_Result api_get_account_info(struct req *r)
 {
     char detail[MSG_DETAIL_MAX];
     struct json_object *body = NULL;
+    struct chan_entry *e;
     const char *token;
     struct jsonw w;
     enum MHD_Result ret;
+    unsigned viewers;
     int status;
 
     detail[0] = '\0';
@@ -252,13 +253,23 @@ enum MHD_Result api_get_account_info(struct req *r)
         return fail(r, status, detail);
     }
     json_object_put(body);
-    jsonw_init(&w);
-    account_json(&w, r->chan, r->ent->members, r->ent->n_members,
-                 streams_viewers(r->srv->streams, r->chan->id));
+    /* Built once per channel version (the entry's life) and subscriber
+     * count: with "%.6f" and the escaping it cost as much as the rest of
+     * the request (issue 11). */
+    e = r->ent;
+    viewers = streams_viewers(r->srv->streams, r->chan->id);
+    if (!e->account || e->account_viewers != viewers) {
+        jsonw_init(&w);
+        account_json(&w, r->chan, e->members, e->n_members, viewers);
+        free(e->account);
+        e->account = xmalloc(w.len);
+        memcpy(e->account, w.buf, w.len);
+        e->account_len = w.len;
+        e->account_viewers = viewers;
+        jsonw_free(&w);
+    }
     r->api_status = VCP_STATUS_OK;
-    ret = http_reply(r, 200, w.buf, w.len);
-    jsonw_free(&w);
-    return ret;
+    return http_reply(r, 200, e->account, e->account_len);
 }
 
 /* --- set_webhook ---------------------------------------------------------- */

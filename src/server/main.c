@@ -20,6 +20,7 @@
 #include "server/admin.h"
 #include "server/auth.h"
 #include "server/chancache.h"
+#include "server/tokcache.h"
 #include "server/delay.h"
 #include "server/fault.h"
 #include "server/journal.h"
@@ -501,6 +502,7 @@ static int serve(int argc, char **argv)
     tokgen_init(&srv->tokgen, cfg->node_id);
     srv->rl = ratelimit_new();
     srv->cache = chancache_new();
+    srv->tokens = tokcache_new();
     srv->hasher = auth_hasher_new();
     if (!srv->hasher) {
         log_msg("error", "OpenSSL: no SHA-256");
@@ -563,6 +565,7 @@ out:
     journal_free(srv->journal);
     media_free(srv->media);
     ratelimit_free(srv->rl);
+    tokcache_free(srv->tokens); /* before the cache: it holds entry references */
     chancache_free(srv->cache);
     auth_hasher_free(srv->hasher);
     if (srv->tok)

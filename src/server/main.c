@@ -5,6 +5,7 @@
  * the admin HTTP API takes and run the same admin_exec() operations, so the
  * two ways in cannot drift apart.
  */
+#define _GNU_SOURCE /* pthread_setname_np */
 #include <errno.h>
 #include <getopt.h>
 #include <inttypes.h>
@@ -481,7 +482,12 @@ static int serve(int argc, char **argv)
     }
     if (streams_new(&srv->streams, srv) != 0) /* live streams: heartbeat thread, replay store */
         goto out;
-    if (committer_new(&srv->committer, cfg->db, err, sizeof err) != 0) {
+    /* A new thread starts with its creator's name: the writer (committer.c)
+     * is named so, and CPU per thread can be told apart (bench/run). */
+    pthread_setname_np(pthread_self(), "vcpd-writer");
+    int committer_rc = committer_new(&srv->committer, cfg->db, err, sizeof err);
+    pthread_setname_np(pthread_self(), "vcpd");
+    if (committer_rc != 0) {
         log_msg("error", "database %s: %s", cfg->db, err);
         goto out;
     }

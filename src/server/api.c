@@ -267,8 +267,8 @@ enum MHD_Result api_get_account_info(struct req *r)
     }
     json_object_put(body);
     /* Built once per channel version (the entry's life) and subscriber
-     * count: with "%.6f" and the escaping it cost as much as the rest of
-     * the request (issue 11). */
+     * count: building it ("%.6f", escaping) was 12k of ~42k instructions
+     * per request (issue 11's profile). */
     e = r->ent;
     viewers = streams_viewers(r->srv->streams, r->chan->id);
     if (!e->account || e->account_viewers != viewers) {

@@ -300,6 +300,13 @@ struct json_object *body_parse(struct json_tokener *tok, const char *body, size_
         *status = o ? VCP_STATUS_OK : VCP_STATUS_GENERAL_ERROR;
         return o;
     }
+    if (len == 2 && body[0] == '{' && body[1] == '}') {
+        /* what SDKs send to get_account_info: no parse (json-c sets up its
+         * locale on every one, ~3k instructions; issue 11) */
+        o = json_object_new_object();
+        *status = o ? VCP_STATUS_OK : VCP_STATUS_GENERAL_ERROR;
+        return o;
+    }
     scan(body, len, &sc);
     switch (sc.err) {
     case SCAN_OK:

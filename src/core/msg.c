@@ -538,12 +538,10 @@ static int check_ext(const char *s, size_t len, const struct field *f, struct de
     return VCP_STATUS_OK;
 }
 
-static int check_string(const struct json_object *v, const struct field *f, struct det *d)
+/* The rules of a string field for its len bytes at s (msg_fast_post's
+ * values are not NUL-terminated: nothing here reads s[len]). */
+static int check_str(const char *s, size_t len, const struct field *f, struct det *d)
 {
-    if (!json_object_is_type(v, json_type_string))
-        return say(d, VCP_STATUS_BAD_DATA, "%s: must be a string", f->path);
-    const char *s = json_object_get_string((struct json_object *)v);
-    size_t len = (size_t)json_object_get_string_len(v);
     if (len == 0) {
         /* "" is absent: fine when optional, missing when required. */
         if ((f->flags & F_REQ) && !(f->flags & F_EMPTY_OK))
@@ -568,6 +566,14 @@ static int check_string(const struct json_object *v, const struct field *f, stru
         return check_ext(s, len, f, d);
     }
     return VCP_STATUS_OK;
+}
+
+static int check_string(const struct json_object *v, const struct field *f, struct det *d)
+{
+    if (!json_object_is_type(v, json_type_string))
+        return say(d, VCP_STATUS_BAD_DATA, "%s: must be a string", f->path);
+    return check_str(json_object_get_string((struct json_object *)v),
+                     (size_t)json_object_get_string_len(v), f, d);
 }
 
 #define SHOWN_MAX (ECHO_MAX + 4) /* a number as shown in a detail; >= REAL_REPR_MAX */
@@ -854,4 +860,433 @@ struct json_object *msg_normalize(const struct json_object *msg)
         return NULL;
     }
     return out;
+}
+
+/* ---- the one-pass post reader (msg_fast_post) --------------------------- */
+
+/*
+ * What a value in the body is, as the reader saw it: a slice of the body.
+ * Strings are the bytes between the quotes (the reader takes no escapes, so
+ * they are the string itself); numbers, literals, objects and arrays their
+ * whole text.
+ */
+enum fv_kind { FV_STR, FV_NUM, FV_LIT, FV_OBJ, FV_ARR };
+
+struct fv {
+    enum fv_kind kind;
+    const char *s;
+    size_t len;
+};
+
+#define FAST_MEMBERS 32 /* members of one object; more: the json-c path */
+#define FAST_DEPTH   8  /* nesting the reader follows; deeper: the json-c path */
+#define FAST_DIGITS  15 /* digits of a JSON number; more: the json-c path */
+
+struct fobj {
+    size_t n;
+    struct {
+        const char *key;
+        size_t klen;
+        struct fv v;
+    } m[FAST_MEMBERS];
+};
+
+static const char *fast_ws(const char *p, const char *end)
+{
+    while (p < end && (*p == ' ' || *p == '\t' || *p == '\n' || *p == '\r'))
+        p++;
+    return p;
+}
+
+/* A string without escapes or raw control characters, of well-formed UTF-8
+ * (the rules body.c's scan applies); p is at the opening quote. */
+static const char *fast_str(const char *p, const char *end, struct fv *v)
+{
+    const char *q = ++p;
+
+    while (q < end && *q != '"') {
+        unsigned char c = (unsigned char)*q;
+        if (c == '\\' || c < 0x20)
+            return NULL;
+        if (c >= 0x80) {
+            size_t k = utf8_seq_len(q, (size_t)(end - q));
+            if (k == 0)
+                return NULL;
+            q += k;
+        } else {
+            q++;
+        }
+    }
+    if (q >= end)
+        return NULL;
+    v->kind = FV_STR;
+    v->s = p;
+    v->len = (size_t)(q - p);
+    return q + 1;
+}
+
+/*
+ * A number json-c and parse_num are sure to read alike:
+ * -?(0|[1-9][0-9]*)(.[0-9]+)? with at most FAST_DIGITS digits, no exponent,
+ * and no "-0..." (json-c reads "-0" as the integer 0, parse_num as -0.0).
+ */
+static const char *fast_num(const char *p, const char *end, struct fv *v)
+{
+    const char *q = p;
+    int digits = 0;
+
+    if (q < end && *q == '-') {
+        q++;
+        if (q < end && *q == '0')
+            return NULL;
+    }
+    if (q >= end || !is_digit(*q))
+        return NULL;
+    if (*q == '0' && q + 1 < end && is_digit(q[1]))
+        return NULL;
+    for (; q < end && is_digit(*q); q++)
+        digits++;
+    if (q < end && *q == '.') {
+        const char *f = ++q;
+        for (; q < end && is_digit(*q); q++)
+            digits++;
+        if (q == f)
+            return NULL;
+    }
+    if (digits > FAST_DIGITS || (q < end && (*q == 'e' || *q == 'E')))
+        return NULL;
+    v->kind = FV_NUM;
+    v->s = p;
+    v->len = (size_t)(q - p);
+    return q;
+}
+
+static const char *fast_value(const char *p, const char *end, int depth, struct fv *v);
+
+/* An object (p at '{'); its members go to o when o is not NULL. */
+static const char *fast_obj(const char *p, const char *end, int depth, struct fobj *o)
+{
+    struct fv key, val;
+
+    if (depth > FAST_DEPTH)
+        return NULL;
+    if (o)
+        o->n = 0;
+    p = fast_ws(p + 1, end);
+    if (p < end && *p == '}')
+        return p + 1;
+    for (;;) {
+        if (p >= end || *p != '"' || !(p = fast_str(p, end, &key)))
+            return NULL;
+        p = fast_ws(p, end);
+        if (p >= end || *p != ':')
+            return NULL;
+        p = fast_ws(p + 1, end);
+        if (!(p = fast_value(p, end, depth, &val)))
+            return NULL;
+        if (o) {
+            if (o->n == FAST_MEMBERS)
+                return NULL;
+            o->m[o->n].key = key.s;
+            o->m[o->n].klen = key.len;
+            o->m[o->n].v = val;
+            o->n++;
+        }
+        p = fast_ws(p, end);
+        if (p < end && *p == ',') {
+            p = fast_ws(p + 1, end);
+            continue;
+        }
+        if (p < end && *p == '}')
+            break;
+        return NULL;
+    }
+    return p + 1;
+}
+
+static const char *fast_arr(const char *p, const char *end, int depth)
+{
+    struct fv val;
+
+    if (depth > FAST_DEPTH)
+        return NULL;
+    p = fast_ws(p + 1, end);
+    if (p < end && *p == ']')
+        return p + 1;
+    for (;;) {
+        if (!(p = fast_value(p, end, depth, &val)))
+            return NULL;
+        p = fast_ws(p, end);
+        if (p < end && *p == ',') {
+            p = fast_ws(p + 1, end);
+            continue;
+        }
+        if (p < end && *p == ']')
+            return p + 1;
+        return NULL;
+    }
+}
+
+static bool fast_lit(const char *p, const char *end, const char *lit, size_t n)
+{
+    return (size_t)(end - p) >= n && memcmp(p, lit, n) == 0;
+}
+
+/* Any value; nested objects and arrays are checked, not kept. */
+static const char *fast_value(const char *p, const char *end, int depth, struct fv *v)
+{
+    const char *q;
+
+    if (p >= end)
+        return NULL;
+    v->s = p;
+    switch (*p) {
+    case '"':
+        return fast_str(p, end, v);
+    case '{':
+        v->kind = FV_OBJ;
+        q = fast_obj(p, end, depth + 1, NULL);
+        break;
+    case '[':
+        v->kind = FV_ARR;
+        q = fast_arr(p, end, depth + 1);
+        break;
+    case 't':
+        v->kind = FV_LIT;
+        q = fast_lit(p, end, "true", 4) ? p + 4 : NULL;
+        break;
+    case 'f':
+        v->kind = FV_LIT;
+        q = fast_lit(p, end, "false", 5) ? p + 5 : NULL;
+        break;
+    case 'n':
+        v->kind = FV_LIT;
+        q = fast_lit(p, end, "null", 4) ? p + 4 : NULL;
+        break;
+    default:
+        return fast_num(p, end, v);
+    }
+    if (q)
+        v->len = (size_t)(q - p);
+    return q;
+}
+
+/*
+ * The value of key in o: 1 and *v when it is there once, 0 when absent,
+ * -1 when it is there more than once (json-c would keep the last; the
+ * reader leaves such bodies to it).
+ */
+static int fast_get(const struct fobj *o, const char *key, struct fv *v)
+{
+    size_t klen = strlen(key);
+    int found = 0;
+
+    for (size_t i = 0; i < o->n; i++) {
+        if (o->m[i].klen == klen && memcmp(o->m[i].key, key, klen) == 0) {
+            if (found)
+                return -1;
+            *v = o->m[i].v;
+            found = 1;
+        }
+    }
+    return found;
+}
+
+/* Parses a nested object value again, keeping its members this time. */
+static bool fast_sub(const struct fv *v, struct fobj *o)
+{
+    return v->kind == FV_OBJ && fast_obj(v->s, v->s + v->len, 2, o) != NULL;
+}
+
+/* The output of the reader: a buffer sized for the body (see msg_fast_post). */
+struct fout {
+    char *buf;
+    size_t len, cap;
+    bool full;
+};
+
+static void put(struct fout *o, const char *s, size_t n)
+{
+    if (o->len + n >= o->cap) {
+        o->full = true;
+        return;
+    }
+    memcpy(o->buf + o->len, s, n);
+    o->len += n;
+}
+
+static void put_key(struct fout *o, bool *first, const char *key)
+{
+    put(o, *first ? "\"" : ",\"", *first ? 1 : 2);
+    put(o, key, strlen(key));
+    put(o, "\":", 2);
+    *first = false;
+}
+
+/*
+ * Checks the fields of table f in o and writes their stored form, as
+ * check_fields and norm_fields do; false for anything those would refuse
+ * (the caller then leaves the body to the json-c path, which says why).
+ * *first: nothing written in the enclosing object yet (no comma before).
+ */
+static bool fast_fields(const struct fobj *o, const struct field *f, struct fout *out, bool *first)
+{
+    for (; f->key != NULL; f++) {
+        struct fv v;
+        struct num n;
+        struct det nodet = {NULL, 0};
+        int got = fast_get(o, f->key, &v);
+
+        if (got < 0)
+            return false;
+        if (got == 0) {
+            if (f->flags & F_REQ)
+                return false;
+            continue;
+        }
+        switch (f->kind) {
+        case K_OBJECT: {
+            struct fobj sub;
+            if (!fast_sub(&v, &sub))
+                return false;
+            bool inner = true;
+            put_key(out, first, f->key);
+            put(out, "{", 1);
+            if (!fast_fields(&sub, f->sub, out, &inner))
+                return false;
+            put(out, "}", 1);
+            break;
+        }
+        case K_INT:
+        case K_REAL: {
+            char repr[REAL_REPR_MAX + 2];
+            if (v.kind != FV_NUM && v.kind != FV_STR)
+                return false;
+            parse_num(v.s, v.len, &n);
+            if (n.kind == NUM_INT && n.i >= f->lo && n.i <= f->hi) {
+                /* in range */
+            } else if (n.kind == NUM_REAL && f->kind == K_REAL && n.d >= (double)f->lo &&
+                       n.d <= (double)f->hi) {
+                /* in range */
+            } else {
+                return false;
+            }
+            put_key(out, first, f->key);
+            if (f->kind == K_INT) {
+                snprintf(repr, sizeof repr, "%" PRId64, n.i);
+            } else {
+                real_repr(n.d, repr);
+                if (strpbrk(repr, ".eE") == NULL) {
+                    size_t k = strlen(repr);
+                    memcpy(repr + k, ".0", 3);
+                }
+            }
+            put(out, repr, strlen(repr));
+            break;
+        }
+        default:
+            if (v.kind != FV_STR || check_str(v.s, v.len, f, &nodet) != VCP_STATUS_OK)
+                return false;
+            if (v.len == 0 && !(f->flags & F_EMPTY_OK))
+                continue; /* "" is absent */
+            /* no escapes or control characters came in, and json-c escapes
+             * nothing else ('/' is written plainly): the bytes as they are */
+            put_key(out, first, f->key);
+            put(out, "\"", 1);
+            put(out, v.s, v.len);
+            put(out, "\"", 1);
+            break;
+        }
+    }
+    return true;
+}
+
+int msg_fast_post(const char *body, size_t len, struct msg_fast *out)
+{
+    const char *end = body + len, *p;
+    struct fobj top;
+    struct fv from, type, tok, sender;
+    struct fout o = {NULL, 0, 0, false};
+    enum msg_type t;
+    bool first;
+    int got;
+
+    memset(out, 0, sizeof *out);
+    if (len == 0 || len > 30720) /* BODY_MAX (core/body.h): longer is badData */
+        return -1;
+    p = fast_ws(body, end);
+    if (p >= end || *p != '{' || !(p = fast_obj(p, end, 1, &top)) || fast_ws(p, end) != end)
+        return -1;
+    /* msg_check_present, then "from" a string (the server's superadmin step) */
+    if (fast_get(&top, "from", &from) != 1 || from.kind != FV_STR || from.len == 0)
+        return -1;
+    if (fast_get(&top, "type", &type) != 1 || type.kind != FV_STR)
+        return -1;
+    if ((t = type_of(type.s, type.len)) == MSG_TYPE_NONE)
+        return -1;
+    /* find_token's body field: a non-empty string, else none */
+    if ((got = fast_get(&top, "auth_token", &tok)) < 0)
+        return -1;
+    if (got == 1 && tok.kind == FV_STR && tok.len > 0) {
+        out->auth_token = tok.s;
+        out->auth_token_len = tok.len;
+    }
+
+    /* The stored form is never longer than the body plus a little: values
+     * are copied or shortened, except reals that gain ".0" (at most two
+     * fields) and the key "type" that is always there. */
+    o.cap = len + 64;
+    o.buf = malloc(o.cap);
+    if (!o.buf)
+        return -1;
+    put(&o, "{\"type\":\"", 9);
+    put(&o, type_names[t], strlen(type_names[t]));
+    put(&o, "\"", 1);
+    first = false; /* "type" is written */
+    if (!fast_fields(&top, type_fields[t], &o, &first))
+        goto fail;
+    /* sender: must be an object when present; name checked; avatar kept
+     * when it is a URL; omitted when nothing is kept */
+    if ((got = fast_get(&top, "sender", &sender)) < 0)
+        goto fail;
+    if (got == 1) {
+        struct fobj sub;
+        struct fv av;
+        struct url_parts u;
+        size_t mark = o.len;
+        bool inner = true;
+
+        if (!fast_sub(&sender, &sub))
+            goto fail;
+        put(&o, ",\"sender\":{", 11);
+        if (!fast_fields(&sub, sender_sub, &o, &inner))
+            goto fail;
+        if ((got = fast_get(&sub, "avatar", &av)) < 0)
+            goto fail;
+        if (got == 1 && av.kind == FV_STR && url_parse(av.s, av.len, &u) == 0) {
+            put_key(&o, &inner, "avatar");
+            put(&o, "\"", 1);
+            put(&o, av.s, av.len);
+            put(&o, "\"", 1);
+        }
+        if (inner)
+            o.len = mark; /* nothing kept */
+        else
+            put(&o, "}", 1);
+    }
+    put(&o, "}", 1);
+    if (o.full)
+        goto fail;
+    o.buf[o.len] = '\0';
+    out->type = t;
+    out->from = from.s;
+    out->from_len = from.len;
+    out->json = o.buf;
+    out->json_len = o.len;
+    return 0;
+fail:
+    free(o.buf);
+    out->auth_token = NULL;
+    out->auth_token_len = 0;
+    return -1;
 }

@@ -116,4 +116,32 @@ int msg_json_int64(const struct json_object *v, int64_t *out);
  * exactly as strtod would in the C locale; NaN and infinities give -1. */
 int msg_json_double(const struct json_object *v, double *out);
 
+/*
+ * The post path's one pass (issue 11): reads a /pa/post body, checks it and
+ * writes its stored form without building a json-c tree.  It takes only
+ * bodies it is sure about, and leaves every other one to the json-c path
+ * (body_parse, the body's auth_token, msg_check_present, "from" a string,
+ * msg_check_content, msg_normalize), whose answer it would have to repeat:
+ * bodies with any escape sequence, a number with an exponent, more than 15
+ * digits or written "-0...", a key of interest (from, type, auth_token,
+ * sender, the type's fields and their members) given twice, more than 32
+ * members in an object, nesting deeper than 8, and every body the json-c
+ * path would refuse or answer with an error.  So on any body it returns 0
+ * only when the json-c path would take it with no error and store exactly
+ * out->json (tests/fuzz/fuzz_post_fast.c holds it to that).
+ *
+ * Returns 0 and fills out, or -1 (out holds nothing; also on out-of-memory).
+ * body[len] need not be readable.
+ */
+struct msg_fast {
+    enum msg_type type;
+    const char *from; /* "from", a slice of the body (no escapes: its bytes) */
+    size_t from_len;
+    const char *auth_token; /* the body's auth_token if a non-empty string (a slice), else NULL */
+    size_t auth_token_len;
+    char *json; /* the stored form, NUL-terminated; malloc'd, the caller frees it */
+    size_t json_len;
+};
+int msg_fast_post(const char *body, size_t len, struct msg_fast *out);
+
 #endif

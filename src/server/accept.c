@@ -342,6 +342,8 @@ static void *run(void *arg)
     struct epoll_event evs[EPOLL_BATCH];
     uint64_t paused_until = 0;
 
+    pthread_setname_np(pthread_self(), "vcpd-accept"); /* bench/run's CPU per thread */
+
     for (;;) {
         uint64_t now = mono_ms();
         int timeout = 1000, n;

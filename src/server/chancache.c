@@ -33,6 +33,7 @@ void chancache_put(struct chan_entry *e)
 {
     if (e && --e->refs == 0) {
         free(e->members);
+        free(e->account);
         free(e);
     }
 }

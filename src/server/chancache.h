@@ -24,6 +24,13 @@ struct chan_entry {
     struct channel ch;
     struct member *members; /* in the order added; malloc'd */
     size_t n_members;
+    /* get_account_info's answer, built from this entry on first use and
+     * reused while it lives (api.c): the entry itself is only trusted under
+     * one config version, so any change to the channel or its members builds
+     * it anew.  malloc'd, NULL until built. */
+    char *account;
+    size_t account_len;
+    unsigned account_viewers; /* the subscribers_count it was built with */
 };
 
 struct chancache;

@@ -4,6 +4,7 @@
  * sorted array is plenty -- and a condition variable the thread waits on
  * until the earliest deadline or a new, earlier one.
  */
+#define _GNU_SOURCE /* pthread_setname_np */
 #include "server/delay.h"
 
 #include <errno.h>
@@ -35,6 +36,7 @@ static void *run(void *arg)
 {
     struct delay *d = arg;
 
+    pthread_setname_np(pthread_self(), "vcpd-delay");
     pthread_mutex_lock(&d->lock);
     while (!d->stopping) {
         uint64_t now = mono_us();

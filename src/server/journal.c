@@ -15,6 +15,7 @@
  * suspends its connection under the lock, whoever queues resumes it under
  * the lock; it leaves the list in the response's free callback.
  */
+#define _GNU_SOURCE /* pthread_setname_np */
 #include "server/journal.h"
 
 #include <errno.h>
@@ -149,6 +150,7 @@ static void *run(void *arg)
 {
     struct journal *j = arg;
 
+    pthread_setname_np(pthread_self(), "vcpd-journal");
     pthread_mutex_lock(&j->lock);
     for (;;) {
         struct journal_row *batch;

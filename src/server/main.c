@@ -5,6 +5,7 @@
  * the admin HTTP API takes and run the same admin_exec() operations, so the
  * two ways in cannot drift apart.
  */
+#define _GNU_SOURCE /* pthread_setname_np */
 #include <errno.h>
 #include <getopt.h>
 #include <inttypes.h>
@@ -20,6 +21,7 @@
 #include "server/admin.h"
 #include "server/auth.h"
 #include "server/chancache.h"
+#include "server/tokcache.h"
 #include "server/delay.h"
 #include "server/fault.h"
 #include "server/journal.h"
@@ -490,7 +492,12 @@ static int serve(int argc, char **argv)
         goto out;
     if (streams_new(&srv->streams, srv) != 0) /* live streams: heartbeat thread, replay store */
         goto out;
-    if (committer_new(&srv->committer, cfg->db, err, sizeof err) != 0) {
+    /* A new thread starts with its creator's name: the writer (committer.c)
+     * is named so, and CPU per thread can be told apart (bench/run). */
+    pthread_setname_np(pthread_self(), "vcpd-writer");
+    int committer_rc = committer_new(&srv->committer, cfg->db, err, sizeof err);
+    pthread_setname_np(pthread_self(), "vcpd");
+    if (committer_rc != 0) {
         log_msg("error", "database %s: %s", cfg->db, err);
         goto out;
     }
@@ -510,6 +517,7 @@ static int serve(int argc, char **argv)
     }
     srv->rl = ratelimit_new();
     srv->cache = chancache_new();
+    srv->tokens = tokcache_new();
     srv->hasher = auth_hasher_new();
     if (!srv->hasher) {
         log_msg("error", "OpenSSL: no SHA-256");
@@ -573,6 +581,7 @@ out:
     journal_free(srv->journal);
     media_free(srv->media);
     ratelimit_free(srv->rl);
+    tokcache_free(srv->tokens); /* before the cache: it holds entry references */
     chancache_free(srv->cache);
     auth_hasher_free(srv->hasher);
     if (srv->tok)

@@ -42,6 +42,7 @@ struct streams;
 struct acceptor;
 struct chancache;
 struct auth_hasher;
+struct tokcache;
 struct chan_entry;
 struct faults;
 struct delay;
@@ -85,6 +86,7 @@ struct server {
     struct store *store;         /* API thread's connection: reads only (writes: committer) */
     struct chancache *cache;     /* token hash -> channel (HTTP thread only) */
     struct auth_hasher *hasher;  /* token hashing (HTTP thread only) */
+    struct tokcache *tokens;     /* token -> channel, before hashing (HTTP thread only) */
     struct committer *committer; /* posts: group commit on its own thread */
     struct webhook *webhook;     /* set_webhook checks on their own thread */
     struct json_tokener *tok;    /* reused for every body (HTTP thread only) */

@@ -1069,6 +1069,8 @@ static void *own_thread(void *arg)
     struct epoll_event evs[EPOLL_BATCH];
     uint64_t next_sweep = mono_ms() + 1000;
 
+    pthread_setname_np(pthread_self(), "vcpd-streams"); /* bench/run's CPU per thread */
+
     for (;;) {
         uint64_t now = mono_ms();
         int n, timeout = now >= next_sweep ? 0 : (int)(next_sweep - now);
@@ -1169,6 +1171,7 @@ static void *pinger(void *arg)
     struct streams *st = arg;
     struct timespec next;
 
+    pthread_setname_np(pthread_self(), "vcpd-pinger");
     pthread_mutex_lock(&st->lock);
     clock_gettime(CLOCK_MONOTONIC, &next);
     while (!st->stopping) {

@@ -386,6 +386,7 @@ static void *run(void *arg)
 {
     struct webhook *w = arg;
 
+    pthread_setname_np(pthread_self(), "vcpd-webhook");
     for (;;) {
         struct job *start = NULL, **tail = &start;
         pthread_mutex_lock(&w->mu);

@@ -2,9 +2,10 @@
 """Writes the seed corpus of the fuzz targets (tests/fuzz/corpus/NAME/) from
 the wire test cases (tests/e2e/wire/*.txt) plus a few hand-made inputs.
 
-    python3 tests/fuzz/make_corpus.py        # rewrites corpus/{request,webhook_url,webhook_sign}
+    python3 tests/fuzz/make_corpus.py        # rewrites corpus/{request,post_fast,webhook_url,webhook_sign}
 
 request       every case body, placeholders filled with made-up channel values
+post_fast     the same, of the /pa/post cases only
 webhook_url   every "url" of a set_webhook case, plus SSRF spellings; byte 0
               is the target's flag byte (bit 0 allow_http, bit 1 allow_private)
 webhook_sign  timestamp, message_token, buffer size, key and channel names
@@ -69,7 +70,7 @@ ADDRS = [bytes([127, 0, 0, 1]), bytes([10, 1, 2, 3]), bytes([8, 8, 8, 8]), bytes
 def main():
     fixtures, cases = vcptest.load_case_files()
     chans = fake_channels(fixtures)
-    n = {"request": 0, "webhook_url": 0, "webhook_sign": 0}
+    n = {"request": 0, "post_fast": 0, "webhook_url": 0, "webhook_sign": 0}
     urls = set(SSRF_URLS)
     for c in cases:
         try:
@@ -81,6 +82,8 @@ def main():
             continue
         if len(body) <= 64 * 1024:  # libFuzzer's -max_len is set from the corpus
             n["request"] += write("request", body)
+            if c.path.endswith("/pa/post"):
+                n["post_fast"] += write("post_fast", body)
         if c.path.endswith("set_webhook"):
             try:
                 js = json.loads(body)

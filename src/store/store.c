@@ -2,8 +2,9 @@
  * Backend selection for the store interface (store.h).
  *
  * A DSN names its backend by its scheme, so vcpd and the admin CLI take one
- * --store string: "postgres://..." or "postgresql://..." for PostgreSQL (not
- * built yet), "sqlite:PATH" or a bare path for SQLite.  Messages written here
+ * --db string: "postgres://..." or "postgresql://..." or a key=value DSN
+ * ("host=... dbname=...") for PostgreSQL, "sqlite:PATH" or a bare path for
+ * SQLite.  Messages written here
  * never repeat the DSN, because a PostgreSQL DSN may carry a password.
  */
 #include "store/store.h"
@@ -31,14 +32,36 @@ static int has_scheme(const char *dsn)
     return starts(p, "://");
 }
 
+/*
+ * True when dsn is a libpq key=value string: its first word is "keyword="
+ * (letters and underscores), which a file path hardly is -- and a file so
+ * named can still be given as sqlite:PATH.
+ */
+static int is_keyvalue(const char *dsn)
+{
+    const char *p = dsn;
+
+    while (*p == ' ' || *p == '\t')
+        p++;
+    if (!islower((unsigned char)*p))
+        return 0;
+    while (islower((unsigned char)*p) || *p == '_')
+        p++;
+    while (*p == ' ' || *p == '\t')
+        p++;
+    return *p == '=';
+}
+
 const struct store_ops *store_backend(const char *dsn)
 {
     if (!dsn || !*dsn)
         return NULL;
     if (starts(dsn, "sqlite:"))
         return dsn[7] ? &store_sqlite_ops : NULL;
+    if (starts(dsn, "postgres://") || starts(dsn, "postgresql://") || is_keyvalue(dsn))
+        return &store_pg_ops;
     if (has_scheme(dsn))
-        return NULL; /* postgres://, postgresql://: no backend yet */
+        return NULL; /* some other scheme */
     return &store_sqlite_ops;
 }
 
@@ -48,10 +71,9 @@ int store_open(const char *dsn, struct store **out, char *err, size_t err_len)
 
     *out = NULL;
     if (!ops) {
-        if (dsn && (starts(dsn, "postgres://") || starts(dsn, "postgresql://")))
-            snprintf(err, err_len, "store: the PostgreSQL backend is not built in");
-        else
-            snprintf(err, err_len, "store: unknown DSN (want sqlite:PATH or a file path)");
+        snprintf(err, err_len,
+                 "store: unknown DSN (want sqlite:PATH, a file path, postgresql://... or "
+                 "key=value)");
         return STORE_ERROR;
     }
     return ops->open(dsn, out, err, err_len);

@@ -255,8 +255,13 @@ struct store_ops {
 };
 
 extern const struct store_ops store_sqlite_ops;
+extern const struct store_ops store_pg_ops;
 
-/* The backend for a DSN: "sqlite:PATH" or a plain path -> SQLite.  NULL if unknown. */
+/*
+ * The backend for a DSN: "postgresql://...", "postgres://..." or a libpq key=value string
+ * ("host=... dbname=...") -> PostgreSQL; "sqlite:PATH" or a plain path -> SQLite.  NULL if
+ * unknown.
+ */
 const struct store_ops *store_backend(const char *dsn);
 
 /* Opens dsn with its backend.  Returns STORE_OK or STORE_ERROR with err filled. */

@@ -67,18 +67,26 @@ static void test_backend_routing(void **state)
     assert_ptr_equal(store_backend("/var/lib/vcp/vcp.db"), &store_sqlite_ops);
     assert_ptr_equal(store_backend("vcp.db"), &store_sqlite_ops);
     assert_ptr_equal(store_backend("./odd:name.db"), &store_sqlite_ops);
-    assert_null(store_backend("postgres://u:pw@localhost/vcp"));
-    assert_null(store_backend("postgresql://localhost/vcp"));
+    assert_ptr_equal(store_backend("postgres://u:pw@localhost/vcp"), &store_pg_ops);
+    assert_ptr_equal(store_backend("postgresql://localhost/vcp"), &store_pg_ops);
+    assert_ptr_equal(store_backend("host=/run/postgresql dbname=vcp"), &store_pg_ops);
+    assert_ptr_equal(store_backend("dbname = vcp"), &store_pg_ops);
+    assert_ptr_equal(store_backend("sqlite:host=x.db"), &store_sqlite_ops);
+    assert_ptr_equal(store_backend("./host=x.db"), &store_sqlite_ops);
     assert_null(store_backend("mysql://localhost/vcp"));
     assert_null(store_backend("sqlite:"));
     assert_null(store_backend(""));
     assert_null(store_backend(NULL));
     assert_string_equal(store_sqlite_ops.name, "sqlite");
 
-    /* the error never repeats the DSN: it may hold a password */
-    assert_int_equal(store_open("postgres://u:hunter2@db/vcp", &s, err, sizeof err), STORE_ERROR);
+    /* the error never repeats the DSN: it may hold a password (port 1: nobody listens) */
+    assert_int_equal(store_open("postgres://u:hunter2@127.0.0.1:1/vcp", &s, err, sizeof err),
+                     STORE_ERROR);
     assert_null(s);
     assert_true(strlen(err) > 0);
+    assert_null(strstr(err, "hunter2"));
+    assert_int_equal(store_open("mysql://u:hunter2@db/vcp", &s, err, sizeof err), STORE_ERROR);
+    assert_null(s);
     assert_null(strstr(err, "hunter2"));
     store_close(NULL);
 }

@@ -76,19 +76,14 @@ enum stmt_id {
     ST_CH_RESET_POSTS,
     ST_CH_SET_EPOCH,
     ST_CH_RESET_FAULTS,
-    ST_RESET_FAULTS,
     ST_FAULT_ADD,
     ST_FAULT_LIST,
     ST_FAULT_REMOVE,
     ST_FAULT_COUNT,
     ST_CH_RESET_JOURNAL,
-    ST_RESET_JOURNAL,
     ST_JOURNAL_ADD,
     ST_JOURNAL_TRIM,
     ST_JOURNAL_LIST,
-    ST_RESET_POSTS,
-    ST_RESET_MEMBERS,
-    ST_RESET_CHANNELS,
     ST_MB_ADD,
     ST_MB_REMOVE,
     ST_MB_LIST,
@@ -119,7 +114,6 @@ static const char *const stmt_sql[ST_COUNT] = {
     [ST_CH_RESET_POSTS] = "DELETE FROM posts WHERE channel = $1",
     [ST_CH_SET_EPOCH] = "UPDATE channels SET epoch = $2, posts_count = 0 WHERE id = $1",
     [ST_CH_RESET_FAULTS] = "DELETE FROM faults WHERE channel = $1",
-    [ST_RESET_FAULTS] = "DELETE FROM faults",
     [ST_FAULT_ADD] = "INSERT INTO faults (channel, spec, remaining, seen, hits, created_ms)"
                      " VALUES ($1, $2, $3, 0, 0, $4) RETURNING id",
     [ST_FAULT_LIST] = "SELECT id, spec, remaining, seen, hits, created_ms FROM faults"
@@ -127,7 +121,6 @@ static const char *const stmt_sql[ST_COUNT] = {
     [ST_FAULT_REMOVE] = "DELETE FROM faults WHERE channel = $1 AND ($2 = 0 OR id = $2)",
     [ST_FAULT_COUNT] = "UPDATE faults SET remaining = $2, seen = $3, hits = $4 WHERE id = $1",
     [ST_CH_RESET_JOURNAL] = "DELETE FROM journal WHERE channel = $1",
-    [ST_RESET_JOURNAL] = "DELETE FROM journal",
     /* a row of a channel gone meanwhile (a whole reset) is skipped, not an error */
     [ST_JOURNAL_ADD] = "INSERT INTO journal (channel, time_ms, endpoint, http, status, detail,"
                        " latency_us, fault, body) SELECT $1, $2, $3, $4, $5, $6, $7, $8, $9"
@@ -139,9 +132,6 @@ static const char *const stmt_sql[ST_COUNT] = {
         " FROM journal WHERE channel = $1 AND id < $2 AND time_ms >= $3"
         " AND ($4::integer < 0 OR status = $4) AND ($5::text IS NULL OR endpoint = $5)"
         " ORDER BY id DESC LIMIT $6",
-    [ST_RESET_POSTS] = "DELETE FROM posts",
-    [ST_RESET_MEMBERS] = "DELETE FROM members",
-    [ST_RESET_CHANNELS] = "DELETE FROM channels",
     [ST_MB_ADD] = "INSERT INTO members (channel, member_id, name, avatar, role)"
                   " VALUES ($1, $2, $3, $4, $5)",
     [ST_MB_REMOVE] = "DELETE FROM members WHERE channel = $1 AND member_id = $2",
@@ -820,6 +810,27 @@ undo:
     return ret;
 }
 
+/* The number in the one cell of a simple query's answer into *v. */
+static int count_rows(struct pg *s, const char *sql, const char *what, int64_t *v)
+{
+    PGresult *res = PQexec(s->conn, sql);
+    int ret = STORE_OK;
+
+    if (PQresultStatus(res) != PGRES_TUPLES_OK)
+        ret = fail_res(s, res, what);
+    else
+        *v = col_int(res, 0, 0);
+    PQclear(res);
+    return ret;
+}
+
+/*
+ * Everything goes in one transaction that first locks every table: no
+ * other connection writes a journal row or a post between two of the
+ * deletions (SQLite's write lock gives the same).  TRUNCATE ... RESTART
+ * IDENTITY also starts the ids afresh, as SQLite's rowids do once a table
+ * is empty: the first fault after a reset is fault 1 on both backends.
+ */
 static int pg_reset_all(struct store *st, int64_t *channels, int64_t *posts)
 {
     struct pg *s = pg_of(st);
@@ -828,12 +839,14 @@ static int pg_reset_all(struct store *st, int64_t *channels, int64_t *posts)
     *channels = *posts = 0;
     if ((ret = begin(s, "reset_all")) != STORE_OK)
         return ret;
-    /* children first: the other tables reference channels */
-    if ((ret = run_write(s, ST_RESET_POSTS, NULL, "reset_all", posts)) != STORE_OK ||
-        (ret = run_write(s, ST_RESET_FAULTS, NULL, "reset_all", NULL)) != STORE_OK ||
-        (ret = run_write(s, ST_RESET_JOURNAL, NULL, "reset_all", NULL)) != STORE_OK ||
-        (ret = run_write(s, ST_RESET_MEMBERS, NULL, "reset_all", NULL)) != STORE_OK ||
-        (ret = run_write(s, ST_RESET_CHANNELS, NULL, "reset_all", channels)) != STORE_OK ||
+    if ((ret = exec_cmd(s,
+                        "LOCK TABLE channels, members, posts, faults, journal"
+                        " IN ACCESS EXCLUSIVE MODE",
+                        "reset_all")) != STORE_OK ||
+        (ret = count_rows(s, "SELECT count(*) FROM posts", "reset_all", posts)) != STORE_OK ||
+        (ret = count_rows(s, "SELECT count(*) FROM channels", "reset_all", channels)) != STORE_OK ||
+        (ret = exec_cmd(s, "TRUNCATE posts, faults, journal, members, channels RESTART IDENTITY",
+                        "reset_all")) != STORE_OK ||
         (ret = commit(s, "reset_all")) != STORE_OK) {
         rollback(s);
         *channels = *posts = 0;

@@ -249,10 +249,10 @@ class Vcpd:
     path; start() runs `vcpd serve` on 127.0.0.1:0 and waits for the port
     file.  The database stays across stop()/kill9()/start()."""
 
-    def __init__(self, *flags, name="vcpd", env=None, admin_key=None):
+    def __init__(self, *flags, name="vcpd", env=None, admin_key=None, db=None):
         self.name = name
         self.dir = make_temp_dir(name)
-        self.db = new_database(self.dir)
+        self.db = db or new_database(self.dir)  # db: a DSN of the caller's choosing
         self.flags = list(flags)
         if admin_key:
             self.flags += ["--admin-key", admin_key]

@@ -478,18 +478,18 @@ static int serve(int argc, char **argv)
         goto out;
     }
     if (store_open(cfg->db, &srv->store, err, sizeof err) != STORE_OK) {
-        log_msg("error", "database %s: %s", cfg->db, err);
+        log_msg("error", "database %s: %s", store_dsn_shown(cfg->db), err);
         goto out;
     }
     if (streams_new(&srv->streams, srv) != 0) /* live streams: heartbeat thread, replay store */
         goto out;
     if (committer_new(&srv->committer, cfg->db, err, sizeof err) != 0) {
-        log_msg("error", "database %s: %s", cfg->db, err);
+        log_msg("error", "database %s: %s", store_dsn_shown(cfg->db), err);
         goto out;
     }
     if (cfg->journal_size > 0 &&
         journal_new(&srv->journal, srv, cfg->db, cfg->journal_size, err, sizeof err) != 0) {
-        log_msg("error", "journal: database %s: %s", cfg->db, err);
+        log_msg("error", "journal: database %s: %s", store_dsn_shown(cfg->db), err);
         goto out;
     }
     if (webhook_new(&srv->webhook, &cfg->webhook, err, sizeof err) != 0) {
@@ -526,8 +526,8 @@ static int serve(int argc, char **argv)
         goto stop;
     }
     log_msg("info", "listening on http://%s%s%s:%d (database %s%s%s)", strchr(host, ':') ? "[" : "",
-            host, strchr(host, ':') ? "]" : "", port, cfg->db, cfg->sandbox ? ", sandbox" : "",
-            cfg->admin_key ? ", admin API on" : "");
+            host, strchr(host, ':') ? "]" : "", port, store_dsn_shown(cfg->db),
+            cfg->sandbox ? ", sandbox" : "", cfg->admin_key ? ", admin API on" : "");
 
     if (sigwait(&sigs, &sig) == 0)
         log_msg("info", "%s: shutting down", sig == SIGINT ? "SIGINT" : "SIGTERM");
@@ -890,7 +890,7 @@ static int admin_cli(const char *group, int argc, char **argv)
         fprintf(stderr,
                 "vcpd sandbox reset: this deletes every channel, member and post in %s; "
                 "add --yes to do it\n",
-                db);
+                store_dsn_shown(db));
         goto out;
     }
     /* Opening a SQLite file creates it: only "channel create" may do that, the
@@ -911,7 +911,7 @@ static int admin_cli(const char *group, int argc, char **argv)
         }
     }
     if (store_open(db, &store, err, sizeof err) != STORE_OK) {
-        fprintf(stderr, "vcpd: database %s: %s\n", db, err);
+        fprintf(stderr, "vcpd: database %s: %s\n", store_dsn_shown(db), err);
         rc = 1;
         goto out;
     }

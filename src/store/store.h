@@ -268,6 +268,14 @@ const struct store_ops *store_backend(const char *dsn);
 int store_open(const char *dsn, struct store **out, char *err, size_t err_len);
 void store_close(struct store *s); /* NULL is a no-op */
 
+/*
+ * dsn as it may be shown in a log or a message: a PostgreSQL DSN with its password (in the
+ * URI's user:password@, a ?password= parameter or a password=... keyword) replaced by ***,
+ * a file path as it is.  The text lives in a buffer of the calling thread, valid until its
+ * next call there; truncated past 1023 bytes.
+ */
+const char *store_dsn_shown(const char *dsn);
+
 /* Frees the result of journal_list. */
 void store_journal_free(struct journal_row *j, size_t n);
 

@@ -135,5 +135,36 @@ class Outage(unittest.TestCase):
                                                        recovered - started))
 
 
+class DsnPassword(unittest.TestCase):
+    """A password in --db never reaches a log or a message (the cluster trusts
+    local connections, so the password is ignored and vcpd runs)."""
+
+    SECRET = "s3cret-pw-71c2"
+
+    def test_password_never_logged(self):
+        state = vcptest.make_temp_dir("pgstate")
+        pg = pgcluster.start(state)
+        self.addCleanup(pgcluster.stop, state)
+        dsn = pg.createdb("pw").replace("://vcp@", "://vcp:%s@" % self.SECRET)
+        v = vcptest.Vcpd("--sandbox", name="pw", db=dsn)
+        v.create_channel("Pw")
+        v.start()
+        self.assertEqual(v.request("GET", "/readyz").status, 200)
+        v.stop()
+        # the offline CLI: a failed open (nobody on that port), with the password in a keyword
+        bad = "host=127.0.0.1 port=%d user=vcp password=%s dbname=x" % (
+            pgcluster.free_port(), self.SECRET)
+        p = vcptest.Vcpd(name="pw-cli", db=bad).cli("channel", "list", check=False)
+        self.assertNotEqual(p.returncode, 0)
+        self.assertIn("password=***", p.stderr_text)
+        logs = b""
+        for path in v.logs:
+            with open(path, "rb") as f:
+                logs += f.read()
+        self.assertIn(b"vcp:***@127.0.0.1", logs)  # the DSN shown, its password masked
+        for text in (logs, p.stdout, p.stderr):
+            self.assertNotIn(self.SECRET.encode(), text)
+
+
 if __name__ == "__main__":
     vcptest.main()

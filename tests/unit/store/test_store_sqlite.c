@@ -91,6 +91,30 @@ static void test_backend_routing(void **state)
     store_close(NULL);
 }
 
+/* What vcpd may log of a DSN: never its password. */
+static void test_dsn_shown(void **state)
+{
+    static const char *const cases[][2] = {
+        {"/var/lib/vcp/vcp.db", "/var/lib/vcp/vcp.db"},
+        {"sqlite:password=x.db", "sqlite:password=x.db"},
+        {"postgresql://vcp@db/vcp", "postgresql://vcp@db/vcp"},
+        {"postgresql://vcp:hunter2@db:5432/vcp", "postgresql://vcp:***@db:5432/vcp"},
+        {"postgres://vcp:hun@ter2@db/vcp", "postgres://vcp:***@db/vcp"},
+        {"postgresql://vcp@db/vcp?sslmode=require&password=hunter2&x=1",
+         "postgresql://vcp@db/vcp?sslmode=require&password=***&x=1"},
+        {"host=db password=hunter2 dbname=vcp", "host=db password=*** dbname=vcp"},
+        {"host=db password = 'hun ter\\'2' dbname=vcp", "host=db password=*** dbname=vcp"},
+        {"password=hunter2", "password=***"},
+    };
+
+    (void)state;
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        assert_string_equal(store_dsn_shown(cases[i][0]), cases[i][1]);
+        assert_null(strstr(store_dsn_shown(cases[i][0]), "hunter2"));
+    }
+    assert_string_equal(store_dsn_shown(NULL), "");
+}
+
 static void test_fresh_file(void **state)
 {
     char path[1024], dsn[1100], err[256];
@@ -361,6 +385,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_backend_routing),
+        cmocka_unit_test(test_dsn_shown),
         cmocka_unit_test(test_fresh_file),
         cmocka_unit_test(test_reopen),
         cmocka_unit_test(test_migrate_empty_existing),

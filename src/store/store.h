@@ -1,8 +1,8 @@
 /*
  * The storage interface of vcpd: channels, their members and their posts.
  *
- * Each backend provides one `const struct store_ops` (SQLite now, PostgreSQL
- * later), the way curl's vtls backends do; callers only see struct store and
+ * Each backend provides one `const struct store_ops` (SQLite: sqlite.c,
+ * PostgreSQL: pg.c), the way curl's vtls backends do; callers only see struct store and
  * the store_* wrappers below, so no backend detail leaks into the server.
  *
  * Threading: one struct store is one database connection and must be used by

@@ -3,11 +3,14 @@
 # Usage: scripts/deps.sh [build|test]   (test adds what the test suite uses)
 set -eu
 want="cmake make gcc pkg-config libmicrohttpd-dev libjson-c-dev libcurl4-openssl-dev
-libssl-dev libsqlite3-dev libcmocka-dev openssl curl python3"
+libssl-dev libsqlite3-dev libpq-dev libcmocka-dev openssl curl python3"
 if [ "${1:-build}" = test ]; then
 	# clang + libclang-rt-14-dev (libFuzzer, sanitizer runtimes): fuzzing; chromium + nodejs/npm: the channel page's browser test
 	# (playwright-core comes from npm into the build directory).
 	want="$want clang libclang-rt-14-dev chromium"
+	# postgresql: the throwaway cluster of the PostgreSQL suites (tests/e2e/pgcluster.py);
+	# nginx: the load balancer of the multi-instance tests (issue 10).
+	want="$want postgresql nginx"
 	# Node.js may come from elsewhere than Debian (it does on the CI image):
 	# only ask Debian for it when there is no npm at all.
 	command -v npm >/dev/null 2>&1 || want="$want nodejs npm"

@@ -53,8 +53,11 @@ static const char usage_serve[] =
     "\n"
     "  --listen HOST:PORT          address to listen on (default 127.0.0.1:8080;\n"
     "                              [::1]:PORT for IPv6; port 0 picks a free port)\n"
-    "  --db PATH                   SQLite database file, created if missing\n"
-    "                              (env VCPD_DB; default " DEFAULT_DB ")\n"
+    "  --db DSN                    the database (env VCPD_DB; default " DEFAULT_DB "):\n"
+    "                              a SQLite file PATH or sqlite:PATH, created if\n"
+    "                              missing, or PostgreSQL: postgresql://USER@HOST/DB\n"
+    "                              or key=value (\"host=... dbname=...\"); an\n"
+    "                              existing database, its tables made by vcpd\n"
     "  --port-file FILE            write the bound port to FILE once listening\n"
     "  --admin-key KEY             enable the admin API with this bearer key\n"
     "                              (env VCPD_ADMIN_KEY, preferred: not in ps output)\n"
@@ -483,7 +486,7 @@ static int serve(int argc, char **argv)
         goto out;
     }
     if (store_open(cfg->db, &srv->store, err, sizeof err) != STORE_OK) {
-        log_msg("error", "database %s: %s", cfg->db, err);
+        log_msg("error", "database %s: %s", store_dsn_shown(cfg->db), err);
         goto out;
     }
     /* the node id lease (node.h), before any thread reads the clock */
@@ -498,12 +501,12 @@ static int serve(int argc, char **argv)
     int committer_rc = committer_new(&srv->committer, cfg->db, err, sizeof err);
     pthread_setname_np(pthread_self(), "vcpd");
     if (committer_rc != 0) {
-        log_msg("error", "database %s: %s", cfg->db, err);
+        log_msg("error", "database %s: %s", store_dsn_shown(cfg->db), err);
         goto out;
     }
     if (cfg->journal_size > 0 &&
         journal_new(&srv->journal, srv, cfg->db, cfg->journal_size, err, sizeof err) != 0) {
-        log_msg("error", "journal: database %s: %s", cfg->db, err);
+        log_msg("error", "journal: database %s: %s", store_dsn_shown(cfg->db), err);
         goto out;
     }
     if (webhook_new(&srv->webhook, &cfg->webhook, err, sizeof err) != 0) {
@@ -540,8 +543,8 @@ static int serve(int argc, char **argv)
         goto stop;
     }
     log_msg("info", "listening on http://%s%s%s:%d (database %s%s%s)", strchr(host, ':') ? "[" : "",
-            host, strchr(host, ':') ? "]" : "", port, cfg->db, cfg->sandbox ? ", sandbox" : "",
-            cfg->admin_key ? ", admin API on" : "");
+            host, strchr(host, ':') ? "]" : "", port, store_dsn_shown(cfg->db),
+            cfg->sandbox ? ", sandbox" : "", cfg->admin_key ? ", admin API on" : "");
 
     if (sigwait(&sigs, &sig) == 0)
         log_msg("info", "%s: shutting down", sig == SIGINT ? "SIGINT" : "SIGTERM");
@@ -906,7 +909,7 @@ static int admin_cli(const char *group, int argc, char **argv)
         fprintf(stderr,
                 "vcpd sandbox reset: this deletes every channel, member and post in %s; "
                 "add --yes to do it\n",
-                db);
+                store_dsn_shown(db));
         goto out;
     }
     /* Opening a SQLite file creates it: only "channel create" may do that, the
@@ -927,7 +930,7 @@ static int admin_cli(const char *group, int argc, char **argv)
         }
     }
     if (store_open(db, &store, err, sizeof err) != STORE_OK) {
-        fprintf(stderr, "vcpd: database %s: %s\n", db, err);
+        fprintf(stderr, "vcpd: database %s: %s\n", store_dsn_shown(db), err);
         rc = 1;
         goto out;
     }

@@ -1237,7 +1237,7 @@ int streams_new(struct streams **out, struct server *srv)
     pthread_cond_init(&st->wake, &ca);
     pthread_condattr_destroy(&ca);
     if (store_open(srv->cfg.db, &st->store, err, sizeof err) != STORE_OK) {
-        log_msg("error", "event streams: database %s: %s", srv->cfg.db, err);
+        log_msg("error", "event streams: database %s: %s", store_dsn_shown(srv->cfg.db), err);
         goto fail;
     }
     st->epfd = epoll_create1(EPOLL_CLOEXEC);

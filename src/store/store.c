@@ -2,8 +2,9 @@
  * Backend selection for the store interface (store.h).
  *
  * A DSN names its backend by its scheme, so vcpd and the admin CLI take one
- * --store string: "postgres://..." or "postgresql://..." for PostgreSQL (not
- * built yet), "sqlite:PATH" or a bare path for SQLite.  Messages written here
+ * --db string: "postgres://..." or "postgresql://..." or a key=value DSN
+ * ("host=... dbname=...") for PostgreSQL, "sqlite:PATH" or a bare path for
+ * SQLite.  Messages written here
  * never repeat the DSN, because a PostgreSQL DSN may carry a password.
  */
 #include "store/store.h"
@@ -31,14 +32,36 @@ static int has_scheme(const char *dsn)
     return starts(p, "://");
 }
 
+/*
+ * True when dsn is a libpq key=value string: its first word is "keyword="
+ * (letters and underscores), which a file path hardly is -- and a file so
+ * named can still be given as sqlite:PATH.
+ */
+static int is_keyvalue(const char *dsn)
+{
+    const char *p = dsn;
+
+    while (*p == ' ' || *p == '\t')
+        p++;
+    if (!islower((unsigned char)*p))
+        return 0;
+    while (islower((unsigned char)*p) || *p == '_')
+        p++;
+    while (*p == ' ' || *p == '\t')
+        p++;
+    return *p == '=';
+}
+
 const struct store_ops *store_backend(const char *dsn)
 {
     if (!dsn || !*dsn)
         return NULL;
     if (starts(dsn, "sqlite:"))
         return dsn[7] ? &store_sqlite_ops : NULL;
+    if (starts(dsn, "postgres://") || starts(dsn, "postgresql://") || is_keyvalue(dsn))
+        return &store_pg_ops;
     if (has_scheme(dsn))
-        return NULL; /* postgres://, postgresql://: no backend yet */
+        return NULL; /* some other scheme */
     return &store_sqlite_ops;
 }
 
@@ -48,13 +71,111 @@ int store_open(const char *dsn, struct store **out, char *err, size_t err_len)
 
     *out = NULL;
     if (!ops) {
-        if (dsn && (starts(dsn, "postgres://") || starts(dsn, "postgresql://")))
-            snprintf(err, err_len, "store: the PostgreSQL backend is not built in");
-        else
-            snprintf(err, err_len, "store: unknown DSN (want sqlite:PATH or a file path)");
+        snprintf(err, err_len,
+                 "store: unknown DSN (want sqlite:PATH, a file path, postgresql://... or "
+                 "key=value)");
         return STORE_ERROR;
     }
     return ops->open(dsn, out, err, err_len);
+}
+
+/*
+ * Copies the value at *p (key=value syntax: bare up to a space, or quoted
+ * with '...' and backslash escapes) past, returning where it ends.
+ */
+static const char *skip_value(const char *p)
+{
+    if (*p != '\'')
+        return p + strcspn(p, " \t");
+    for (p++; *p && *p != '\''; p++)
+        if (*p == '\\' && p[1])
+            p++;
+    return *p ? p + 1 : p;
+}
+
+/* Appends len bytes of s to buf (cap bytes, *at used), always terminated, truncating. */
+static void put(char *buf, size_t cap, size_t *at, const char *s, size_t len)
+{
+    if (*at + 1 >= cap)
+        return;
+    if (len > cap - 1 - *at)
+        len = cap - 1 - *at;
+    memcpy(buf + *at, s, len);
+    *at += len;
+    buf[*at] = '\0';
+}
+
+const char *store_dsn_shown(const char *dsn)
+{
+    static __thread char buf[1024];
+    const char *p = dsn;
+    size_t at = 0;
+
+    buf[0] = '\0';
+    if (!dsn)
+        return "";
+    if (starts(dsn, "postgres://") || starts(dsn, "postgresql://")) {
+        const char *auth = strstr(dsn, "://") + 3;
+        const char *end = auth + strcspn(auth, "/?");
+        const char *at_sign = NULL;
+
+        for (const char *q = auth; q < end; q++)
+            if (*q == '@')
+                at_sign = q; /* the last one: a password may hold '@' */
+        if (at_sign) {
+            const char *colon = memchr(auth, ':', (size_t)(at_sign - auth));
+
+            if (colon) {
+                put(buf, sizeof buf, &at, dsn, (size_t)(colon + 1 - dsn));
+                put(buf, sizeof buf, &at, "***", 3);
+                p = at_sign;
+            }
+        }
+        /* the query: "password=..." parameters up to the next '&' */
+        const char *q = strchr(p, '?');
+
+        if (q) {
+            put(buf, sizeof buf, &at, p, (size_t)(q + 1 - p));
+            p = q + 1;
+            while (*p) {
+                size_t len = strcspn(p, "&");
+
+                if (starts(p, "password="))
+                    put(buf, sizeof buf, &at, "password=***", 12);
+                else
+                    put(buf, sizeof buf, &at, p, len);
+                p += len;
+                if (*p == '&')
+                    put(buf, sizeof buf, &at, p++, 1);
+            }
+        }
+        put(buf, sizeof buf, &at, p, strlen(p));
+        return buf;
+    }
+    if (store_backend(dsn) != &store_pg_ops)
+        return dsn; /* a file path: nothing secret */
+    /* key=value: each "password = value" becomes "password=***" */
+    while (*p) {
+        const char *word = p + strspn(p, " \t");
+        size_t wlen = strspn(word, "abcdefghijklmnopqrstuvwxyz_");
+        const char *eq = word + wlen + strspn(word + wlen, " \t");
+        const char *val, *end;
+
+        if (*eq != '=') { /* not key=value from here on: copy the rest */
+            put(buf, sizeof buf, &at, p, strlen(p));
+            break;
+        }
+        val = eq + 1 + strspn(eq + 1, " \t");
+        end = skip_value(val);
+        if (wlen == 8 && strncmp(word, "password", 8) == 0) {
+            put(buf, sizeof buf, &at, p, (size_t)(word - p));
+            put(buf, sizeof buf, &at, "password=***", 12);
+        } else {
+            put(buf, sizeof buf, &at, p, (size_t)(end - p));
+        }
+        p = end;
+    }
+    return buf;
 }
 
 void store_close(struct store *s)

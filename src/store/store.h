@@ -1,8 +1,8 @@
 /*
  * The storage interface of vcpd: channels, their members and their posts.
  *
- * Each backend provides one `const struct store_ops` (SQLite now, PostgreSQL
- * later), the way curl's vtls backends do; callers only see struct store and
+ * Each backend provides one `const struct store_ops` (SQLite: sqlite.c,
+ * PostgreSQL: pg.c), the way curl's vtls backends do; callers only see struct store and
  * the store_* wrappers below, so no backend detail leaks into the server.
  *
  * Threading: one struct store is one database connection and must be used by
@@ -292,13 +292,26 @@ struct store_ops {
 };
 
 extern const struct store_ops store_sqlite_ops;
+extern const struct store_ops store_pg_ops;
 
-/* The backend for a DSN: "sqlite:PATH" or a plain path -> SQLite.  NULL if unknown. */
+/*
+ * The backend for a DSN: "postgresql://...", "postgres://..." or a libpq key=value string
+ * ("host=... dbname=...") -> PostgreSQL; "sqlite:PATH" or a plain path -> SQLite.  NULL if
+ * unknown.
+ */
 const struct store_ops *store_backend(const char *dsn);
 
 /* Opens dsn with its backend.  Returns STORE_OK or STORE_ERROR with err filled. */
 int store_open(const char *dsn, struct store **out, char *err, size_t err_len);
 void store_close(struct store *s); /* NULL is a no-op */
+
+/*
+ * dsn as it may be shown in a log or a message: a PostgreSQL DSN with its password (in the
+ * URI's user:password@, a ?password= parameter or a password=... keyword) replaced by ***,
+ * a file path as it is.  The text lives in a buffer of the calling thread, valid until its
+ * next call there; truncated past 1023 bytes.
+ */
+const char *store_dsn_shown(const char *dsn);
 
 /* Frees the result of journal_list. */
 void store_journal_free(struct journal_row *j, size_t n);

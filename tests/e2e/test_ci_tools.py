@@ -78,6 +78,8 @@ class Health(unittest.TestCase):
             # built from a clean checkout (make test builds first): that commit
             self.assertEqual(m.group(2), head)
 
+    @unittest.skipUnless(vcptest.BACKEND == "sqlite",
+                         "overwrites the SQLite file; test_pg_outage.py covers PostgreSQL")
     def test_readyz_follows_the_store(self):
         """Ready while the database answers; a database that stops answering
         (here: its files overwritten under the running server) is 503 with

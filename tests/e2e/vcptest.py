@@ -22,6 +22,10 @@ Everything here is Python 3 standard library.  The pieces:
   parse_cases()   the wire case files (tests/e2e/wire/*.txt; format in
                   wire/README.md), expand() and check_case() to run them
   main()          unittest.main that keeps and prints the logs on failure
+  BACKEND         the database every Vcpd gets: "sqlite" (a file in its temp
+                  dir), or "postgresql" when VCP_TEST_BACKEND=postgresql -- a
+                  new database in the run's throwaway cluster (pgcluster.py,
+                  located by VCP_PG_STATE); new_database() makes one
 
 Safety: every connection made here goes to 127.0.0.1 (assert_loopback), and
 vcpd is only ever asked to call webhooks on loopback addresses.
@@ -73,6 +77,11 @@ STATUS_NAMES = {
 # The seed's event_types list, answered by set_webhook and get_account_info.
 EVENT_TYPES = ["delivered", "seen", "failed", "subscribed", "unsubscribed",
                "conversation_started"]
+
+# Which database backend the started servers use (see BACKEND above).
+BACKEND = os.environ.get("VCP_TEST_BACKEND", "sqlite")
+if BACKEND not in ("sqlite", "postgresql"):
+    raise SystemExit("VCP_TEST_BACKEND must be sqlite or postgresql, not %r" % BACKEND)
 
 _VCPD = None
 _INSTANCES = []  # every Vcpd made, for the failure report
@@ -211,6 +220,20 @@ class CliError(Exception):
     pass
 
 
+def new_database(directory, name="vcp.db"):
+    """A database for a new vcpd: a file path in directory on SQLite, a fresh
+    database of the run's PostgreSQL cluster (its DSN) on PostgreSQL."""
+    if BACKEND == "sqlite":
+        return os.path.join(directory, name)
+    sys.path.insert(0, HERE)
+    import pgcluster
+    cluster = pgcluster.shared()
+    if cluster is None:
+        raise HarnessError("VCP_TEST_BACKEND=postgresql needs VCP_PG_STATE, the state directory "
+                           "of a cluster started with tests/e2e/pgcluster.py start")
+    return cluster.createdb()
+
+
 SANITIZER_MARKS = ("ERROR: AddressSanitizer", "ERROR: LeakSanitizer", "runtime error:",
                    "ThreadSanitizer", "AddressSanitizer:DEADLYSIGNAL")
 
@@ -226,10 +249,10 @@ class Vcpd:
     path; start() runs `vcpd serve` on 127.0.0.1:0 and waits for the port
     file.  The database stays across stop()/kill9()/start()."""
 
-    def __init__(self, *flags, name="vcpd", env=None, admin_key=None):
+    def __init__(self, *flags, name="vcpd", env=None, admin_key=None, db=None):
         self.name = name
         self.dir = make_temp_dir(name)
-        self.db = os.path.join(self.dir, "vcp.db")
+        self.db = db or new_database(self.dir)  # db: a DSN of the caller's choosing
         self.flags = list(flags)
         if admin_key:
             self.flags += ["--admin-key", admin_key]

@@ -21,13 +21,23 @@ def read(path):
         return f.read()
 
 
+def database(directory):
+    """A SQLite file in directory, or with VCP_TEST_BACKEND=postgresql a new
+    database of the run's PostgreSQL cluster (tests/e2e/vcptest.py's rule)."""
+    if os.environ.get("VCP_TEST_BACKEND", "sqlite") == "sqlite":
+        return os.path.join(directory, "vcpd.db")
+    sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "e2e"))
+    import vcptest
+    return vcptest.new_database(directory)
+
+
 class Vcpd:
     """One vcpd process on its own temporary database."""
 
     def __init__(self, binary, env=None, extra=()):
         self.bin = binary
         self.dir = tempfile.mkdtemp(prefix="vcp-feed-")
-        self.db = os.path.join(self.dir, "vcpd.db")
+        self.db = database(self.dir)
         self.port_file = os.path.join(self.dir, "port")
         self.log = os.path.join(self.dir, "access.log")
         self.err = open(os.path.join(self.dir, "stderr"), "wb")

@@ -18,6 +18,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <libpq-fe.h>
+
 static char tmpdir[256];
 static unsigned files;
 static pthread_mutex_t uniq_mu = PTHREAD_MUTEX_INITIALIZER;
@@ -70,11 +72,40 @@ int fx_group_teardown(void **state)
     return 0;
 }
 
+/*
+ * A new database in the PostgreSQL cluster that admin (a DSN of its
+ * maintenance database) reaches; its DSN goes to dsn.  Returns 0 or -1.
+ */
+static int pg_fresh_db(const char *admin, char *dsn, size_t len)
+{
+    char name[64], sql[128];
+    PGconn *c = PQconnectdb(admin);
+    PGresult *r;
+    int ok;
+
+    snprintf(name, sizeof name, "c_%ld_%u", (long)getpid(), files++);
+    snprintf(sql, sizeof sql, "CREATE DATABASE %s", name);
+    r = PQexec(c, sql);
+    ok = PQresultStatus(r) == PGRES_COMMAND_OK;
+    if (!ok)
+        fprintf(stderr, "%s: %s", sql, PQerrorMessage(c));
+    PQclear(r);
+    PQfinish(c);
+    /* later keywords win: the admin DSN with another dbname */
+    snprintf(dsn, len, "%s dbname=%s", admin, name);
+    return ok ? 0 : -1;
+}
+
 void fx_dsn(struct fx *f)
 {
     const char *env = getenv("VCP_TEST_STORE_DSN");
+    const char *pg = getenv("VCP_TEST_PG_DSN");
 
-    if (env && *env) {
+    if (pg && *pg) {
+        /* a database of this test alone, as fresh as a new SQLite file */
+        f->fresh = pg_fresh_db(pg, f->dsn, sizeof f->dsn) == 0;
+        f->path[0] = '\0';
+    } else if (env && *env) {
         snprintf(f->dsn, sizeof f->dsn, "%s", env);
         f->fresh = 0;
         f->path[0] = '\0';

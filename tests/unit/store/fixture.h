@@ -3,8 +3,10 @@
  *
  * The contract tests only see a DSN and the `const struct store_ops *` it
  * selects, so the same table of tests runs against every backend.  With
- * VCP_TEST_STORE_DSN set (e.g. a PostgreSQL DSN once that backend exists) all
- * tests share that database; otherwise each test gets a fresh SQLite file in
+ * VCP_TEST_PG_DSN set (the key=value DSN of a PostgreSQL cluster's maintenance
+ * database, as tests/e2e/pgcluster.py exec sets it) each test gets a new
+ * database of that cluster; with VCP_TEST_STORE_DSN set all tests share that
+ * database; otherwise each test gets a fresh SQLite file in
  * a mkdtemp directory that the group teardown removes.  Tests therefore never
  * assume an empty database: every channel, pa_id, hash and token they make
  * comes from fx_unique(), which is unique across runs too.
@@ -21,7 +23,7 @@ struct fx {
     char dsn[1024];              /* what this test opens */
     const struct store_ops *ops; /* store_backend(dsn) */
     struct store *s;             /* opened by fx_setup */
-    int fresh;                   /* 1: dsn is a new SQLite file of this test alone */
+    int fresh;                   /* 1: dsn is a new database of this test alone */
     char path[512];              /* that file's path when fresh */
 };
 

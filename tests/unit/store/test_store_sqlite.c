@@ -67,20 +67,52 @@ static void test_backend_routing(void **state)
     assert_ptr_equal(store_backend("/var/lib/vcp/vcp.db"), &store_sqlite_ops);
     assert_ptr_equal(store_backend("vcp.db"), &store_sqlite_ops);
     assert_ptr_equal(store_backend("./odd:name.db"), &store_sqlite_ops);
-    assert_null(store_backend("postgres://u:pw@localhost/vcp"));
-    assert_null(store_backend("postgresql://localhost/vcp"));
+    assert_ptr_equal(store_backend("postgres://u:pw@localhost/vcp"), &store_pg_ops);
+    assert_ptr_equal(store_backend("postgresql://localhost/vcp"), &store_pg_ops);
+    assert_ptr_equal(store_backend("host=/run/postgresql dbname=vcp"), &store_pg_ops);
+    assert_ptr_equal(store_backend("dbname = vcp"), &store_pg_ops);
+    assert_ptr_equal(store_backend("sqlite:host=x.db"), &store_sqlite_ops);
+    assert_ptr_equal(store_backend("./host=x.db"), &store_sqlite_ops);
     assert_null(store_backend("mysql://localhost/vcp"));
     assert_null(store_backend("sqlite:"));
     assert_null(store_backend(""));
     assert_null(store_backend(NULL));
     assert_string_equal(store_sqlite_ops.name, "sqlite");
 
-    /* the error never repeats the DSN: it may hold a password */
-    assert_int_equal(store_open("postgres://u:hunter2@db/vcp", &s, err, sizeof err), STORE_ERROR);
+    /* the error never repeats the DSN: it may hold a password (port 1: nobody listens) */
+    assert_int_equal(store_open("postgres://u:hunter2@127.0.0.1:1/vcp", &s, err, sizeof err),
+                     STORE_ERROR);
     assert_null(s);
     assert_true(strlen(err) > 0);
     assert_null(strstr(err, "hunter2"));
+    assert_int_equal(store_open("mysql://u:hunter2@db/vcp", &s, err, sizeof err), STORE_ERROR);
+    assert_null(s);
+    assert_null(strstr(err, "hunter2"));
     store_close(NULL);
+}
+
+/* What vcpd may log of a DSN: never its password. */
+static void test_dsn_shown(void **state)
+{
+    static const char *const cases[][2] = {
+        {"/var/lib/vcp/vcp.db", "/var/lib/vcp/vcp.db"},
+        {"sqlite:password=x.db", "sqlite:password=x.db"},
+        {"postgresql://vcp@db/vcp", "postgresql://vcp@db/vcp"},
+        {"postgresql://vcp:hunter2@db:5432/vcp", "postgresql://vcp:***@db:5432/vcp"},
+        {"postgres://vcp:hun@ter2@db/vcp", "postgres://vcp:***@db/vcp"},
+        {"postgresql://vcp@db/vcp?sslmode=require&password=hunter2&x=1",
+         "postgresql://vcp@db/vcp?sslmode=require&password=***&x=1"},
+        {"host=db password=hunter2 dbname=vcp", "host=db password=*** dbname=vcp"},
+        {"host=db password = 'hun ter\\'2' dbname=vcp", "host=db password=*** dbname=vcp"},
+        {"password=hunter2", "password=***"},
+    };
+
+    (void)state;
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        assert_string_equal(store_dsn_shown(cases[i][0]), cases[i][1]);
+        assert_null(strstr(store_dsn_shown(cases[i][0]), "hunter2"));
+    }
+    assert_string_equal(store_dsn_shown(NULL), "");
 }
 
 static void test_fresh_file(void **state)
@@ -353,6 +385,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_backend_routing),
+        cmocka_unit_test(test_dsn_shown),
         cmocka_unit_test(test_fresh_file),
         cmocka_unit_test(test_reopen),
         cmocka_unit_test(test_migrate_empty_existing),

@@ -50,6 +50,10 @@
 #define RESET_PAUSE_MS 250 /* least time between two reset attempts while the database is away */
 /* The advisory lock key of schema migrations: "vcp" + 1, any constant would do. */
 #define MIGRATE_LOCK "7627632"
+/* The advisory lock key of node_acquire. */
+#define NODE_LOCK "7627633"
+/* Now in Unix ms on the database's clock. */
+#define NOW_MS "(extract(epoch FROM clock_timestamp()) * 1000)::bigint"
 
 /* Session settings, run after every (re)connect. */
 static const char session_sql[] = "SET statement_timeout = '15s';"
@@ -91,6 +95,13 @@ enum stmt_id {
     ST_POST_BATCH,
     ST_POST_LIST,
     ST_POST_AFTER,
+    ST_NODE_LOCK,
+    ST_NODE_HELD,
+    ST_NODE_FREE,
+    ST_NODE_PUT,
+    ST_NODE_RENEW,
+    ST_NODE_RELEASE,
+    ST_NODE_LAST,
     ST_COUNT
 };
 
@@ -156,6 +167,28 @@ static const char *const stmt_sql[ST_COUNT] = {
                      " ORDER BY token DESC LIMIT $4",
     [ST_POST_AFTER] = "SELECT token, created_ms, type, sender, body FROM posts"
                       " WHERE channel = $1 AND token > $2 ORDER BY token LIMIT $3",
+    /*
+     * Node id leases, on the database's clock (NOW_MS): the instances may
+     * run on machines whose clocks disagree, the database is the one they
+     * share.  node_acquire's look-and-take runs under a transaction-scoped
+     * advisory lock, so two instances starting at once never both win.
+     */
+    [ST_NODE_LOCK] = "SELECT pg_advisory_xact_lock(" NODE_LOCK ")",
+    [ST_NODE_HELD] = "SELECT holder, expires_ms FROM node_leases"
+                     " WHERE node = $1 AND expires_ms > " NOW_MS " AND holder <> $2",
+    [ST_NODE_FREE] = "SELECT min(n) FROM generate_series(0, 1023) AS n WHERE NOT EXISTS"
+                     " (SELECT 1 FROM node_leases l WHERE l.node = n AND l.expires_ms > " NOW_MS
+                     " AND l.holder <> $1)",
+    [ST_NODE_PUT] = "INSERT INTO node_leases (node, holder, expires_ms)"
+                    " VALUES ($1, $2, " NOW_MS " + $3) ON CONFLICT (node) DO UPDATE"
+                    " SET holder = EXCLUDED.holder, expires_ms = EXCLUDED.expires_ms"
+                    " RETURNING expires_ms",
+    [ST_NODE_RENEW] = "UPDATE node_leases SET expires_ms = " NOW_MS " + $3"
+                      " WHERE node = $1 AND holder = $2",
+    [ST_NODE_RELEASE] = "DELETE FROM node_leases WHERE node = $1 AND holder = $2",
+    /* walks the primary key back from the newest post; read once at start */
+    [ST_NODE_LAST] = "SELECT token FROM posts WHERE (token >> 12) & 1023 = $1"
+                     " ORDER BY token DESC LIMIT 1",
 };
 
 /* One connection.  base must come first: store.h's wrappers read s->ops. */
@@ -1306,6 +1339,106 @@ static int pg_post_list_after(struct store *st, int64_t channel, uint64_t after,
     return read_posts(s, res, channel, "post_list_after", out, n);
 }
 
+/* ---- node id leases ---------------------------------------------------------------------- */
+
+static int pg_node_acquire(struct store *st, int want, const char *holder, int64_t ttl_ms,
+                           struct node_lease *out)
+{
+    struct pg *s = pg_of(st);
+    struct params p = {0}, h = {0}, put = {0};
+    PGresult *res = NULL;
+    int64_t until;
+    int node = want;
+    int ret;
+
+    memset(out, 0, sizeof *out);
+    out->node = -1;
+    if (want < -1 || want > 1023)
+        return fail_msg(s, "node_acquire", "node id out of range 0..1023");
+    if ((ret = begin(s, "node_acquire")) != STORE_OK)
+        return ret;
+    if ((ret = run_write(s, ST_NODE_LOCK, NULL, "node_acquire", NULL)) != STORE_OK)
+        goto undo;
+    if (want < 0) {
+        p_str(&h, holder);
+        if (!(res = run(s, ST_NODE_FREE, &h, false, "node_acquire", &ret)))
+            goto undo;
+        node = PQgetisnull(res, 0, 0) ? -1 : (int)col_int(res, 0, 0);
+        PQclear(res);
+        if (node < 0) {
+            fail_msg(s, "node_acquire", "all 1024 node ids are held");
+            ret = STORE_EXISTS;
+            goto undo;
+        }
+    } else {
+        p_int(&p, want);
+        p_str(&p, holder);
+        if (!(res = run(s, ST_NODE_HELD, &p, false, "node_acquire", &ret)))
+            goto undo;
+        if (PQntuples(res) > 0) {
+            out->node = want;
+            col_text(res, 0, 0, out->holder, sizeof out->holder);
+            out->expires_ms = col_int(res, 0, 1);
+            PQclear(res);
+            ret = STORE_EXISTS;
+            goto undo;
+        }
+        PQclear(res);
+    }
+    p_int(&put, node);
+    p_str(&put, holder);
+    p_int(&put, ttl_ms);
+    if (!(res = run(s, ST_NODE_PUT, &put, false, "node_acquire", &ret)))
+        goto undo;
+    until = col_int(res, 0, 0);
+    PQclear(res);
+    if ((ret = commit(s, "node_acquire")) != STORE_OK)
+        goto undo;
+    out->node = node;
+    out->expires_ms = until;
+    snprintf(out->holder, sizeof out->holder, "%s", holder);
+    return STORE_OK;
+undo:
+    rollback(s);
+    return ret;
+}
+
+static int pg_node_renew(struct store *st, int node, const char *holder, int64_t ttl_ms)
+{
+    struct params p = {0};
+
+    p_int(&p, node);
+    p_str(&p, holder);
+    p_int(&p, ttl_ms);
+    return write_one(pg_of(st), ST_NODE_RENEW, &p, "node_renew");
+}
+
+static int pg_node_release(struct store *st, int node, const char *holder)
+{
+    struct params p = {0};
+
+    p_int(&p, node);
+    p_str(&p, holder);
+    return run_write(pg_of(st), ST_NODE_RELEASE, &p, "node_release", NULL);
+}
+
+static int pg_node_last_token(struct store *st, int node, uint64_t *token)
+{
+    struct pg *s = pg_of(st);
+    struct params p = {0};
+    PGresult *res;
+    int ret;
+
+    *token = 0;
+    p_int(&p, node);
+    if (!(res = run(s, ST_NODE_LAST, &p, true, "node_last_token", &ret)))
+        return ret;
+    if (PQntuples(res) > 0)
+        *token = (uint64_t)col_int(res, 0, 0);
+    PQclear(res);
+    return STORE_OK;
+}
+
 const struct store_ops store_pg_ops = {
     .name = "postgresql",
     .open = pg_open,
@@ -1337,4 +1470,8 @@ const struct store_ops store_pg_ops = {
     .post_insert_batch = pg_post_insert_batch,
     .post_list = pg_post_list,
     .post_list_after = pg_post_list_after,
+    .node_acquire = pg_node_acquire,
+    .node_renew = pg_node_renew,
+    .node_release = pg_node_release,
+    .node_last_token = pg_node_last_token,
 };

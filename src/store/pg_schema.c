@@ -75,6 +75,12 @@ const char *const store_pg_migrations[] = {
     " body text NOT NULL"
     ");"
     "CREATE INDEX journal_by_channel ON journal (channel, id);",
+    /* 2: node id leases (store.h, node_acquire); expires_ms on the database's clock. */
+    "CREATE TABLE node_leases ("
+    " node integer PRIMARY KEY CHECK (node BETWEEN 0 AND 1023),"
+    " holder text NOT NULL,"
+    " expires_ms bigint NOT NULL"
+    ");",
 };
 
 const size_t store_pg_migrations_n = sizeof store_pg_migrations / sizeof store_pg_migrations[0];

@@ -49,6 +49,8 @@ struct journal;
 struct media;
 struct media_job;
 
+#define VCPD_DEFAULT_DB "vcpd.db" /* --db when neither it nor VCPD_DB is given */
+
 struct config {
     const char *listen_host; /* numeric address to bind */
     int listen_port;         /* 0 = ephemeral */

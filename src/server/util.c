@@ -1,6 +1,11 @@
-/* Allocation that aborts on failure, and the server's diagnostic log. */
+/*
+ * Allocation that aborts on failure, the server's diagnostic log, and the
+ * number and address parsing that `vcpd serve` and the offline admin
+ * commands share.
+ */
 #include "server/util.h"
 
+#include <errno.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -59,4 +64,46 @@ void log_msg(const char *level, const char *fmt, ...)
     va_end(ap);
     fputc('\n', stderr);
     funlockfile(stderr);
+}
+
+int parse_uint(const char *s, unsigned long max, unsigned long *out)
+{
+    char *end;
+    unsigned long v;
+
+    if (!s || !*s || *s == '-')
+        return -1;
+    errno = 0;
+    v = strtoul(s, &end, 10);
+    if (errno || *end || v > max)
+        return -1;
+    *out = v;
+    return 0;
+}
+
+int parse_listen(const char *s, char *buf, size_t len, int *port)
+{
+    const char *colon;
+    unsigned long p;
+    size_t n;
+
+    if (s[0] == '[') {
+        const char *close = strchr(s, ']');
+        if (!close || close[1] != ':')
+            return -1;
+        n = (size_t)(close - s - 1);
+        s++;
+        colon = close + 1;
+    } else {
+        colon = strrchr(s, ':');
+        if (!colon)
+            return -1;
+        n = (size_t)(colon - s);
+    }
+    if (n == 0 || n >= len || parse_uint(colon + 1, 65535, &p) != 0)
+        return -1;
+    memcpy(buf, s, n);
+    buf[n] = '\0';
+    *port = (int)p;
+    return 0;
 }

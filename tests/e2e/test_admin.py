@@ -308,8 +308,10 @@ class MemberIds(Base):
     + / = - _, at most 64), checked at member add by both front ends; every
     id that can be added can be removed again by both (issue 9)."""
 
+    # "-lead": a random id begins with '-' one time in 64; `vcpd member
+    # remove ID -lead` must read it as the id, not as an option
     GOOD = ["01234567890A=", "ZjKTcfFqUULvHWphNAQ7tQ==", "a+b/c==", "x-y_z",
-            "/leading/slash", "A" * 64]
+            "/leading/slash", "-lead", "A" * 64]
     BAD = ["a?b", "a b", "a%2Fb", "a#b", "a.b", "caf\u00e9", "a\\b", "a;b", "A" * 65]
 
     def ids(self, ch):

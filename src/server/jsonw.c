@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/encode.h"
 #include "server/util.h"
 
 void jsonw_init(struct jsonw *w)
@@ -52,37 +53,10 @@ void jsonw_raw(struct jsonw *w, const char *s, size_t n)
 
 void jsonw_str(struct jsonw *w, const char *s, size_t n)
 {
-    static const char hex[] = "0123456789abcdef";
-    char *o;
-
-    reserve(w, n * 6 + 2); /* worst case: every byte as \u00XX */
-    o = w->buf + w->len;
-    *o++ = '"';
-    for (size_t i = 0; i < n; i++) {
-        unsigned char c = (unsigned char)s[i];
-        if (c == '"' || c == '\\') {
-            *o++ = '\\';
-            *o++ = (char)c;
-        } else if (c == '\n') {
-            *o++ = '\\';
-            *o++ = 'n';
-        } else if (c == '\r') {
-            *o++ = '\\';
-            *o++ = 'r';
-        } else if (c == '\t') {
-            *o++ = '\\';
-            *o++ = 't';
-        } else if (c < 0x20 || c == 0x7f) {
-            memcpy(o, "\\u00", 4);
-            o[4] = hex[c >> 4];
-            o[5] = hex[c & 15];
-            o += 6;
-        } else {
-            *o++ = (char)c;
-        }
-    }
-    *o++ = '"';
-    w->len = (size_t)(o - w->buf);
+    reserve(w, n * ENCODE_JSON_MAX_PER_BYTE + 2);
+    w->buf[w->len++] = '"';
+    w->len += encode_json_chars(w->buf + w->len, s, n);
+    w->buf[w->len++] = '"';
     w->buf[w->len] = '\0';
 }
 

@@ -5,12 +5,12 @@
  */
 #include "server/admin.h"
 
-#include <stdarg.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/detail.h"
 #include "core/url.h"
 #include "core/utf8.h"
 #include "server/auth.h"
@@ -45,16 +45,8 @@ const char *admin_state_name(int state)
     return state_names[state];
 }
 
-__attribute__((format(printf, 3, 4))) static int fail(struct op_ctx *c, int rc, const char *fmt,
-                                                      ...)
-{
-    va_list ap;
-
-    va_start(ap, fmt);
-    vsnprintf(c->detail, c->detail_len, fmt, ap);
-    va_end(ap);
-    return rc;
-}
+/* Writes the operation's detail and returns rc (see detail.h). */
+#define fail(c, rc, ...) detail_set((c)->detail, (c)->detail_len, (rc), __VA_ARGS__)
 
 static int store_fail(struct op_ctx *c)
 {

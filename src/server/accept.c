@@ -26,6 +26,7 @@
 
 #include "server/accept.h"
 #include "server/server.h"
+#include "server/http.h"
 #include "server/util.h"
 
 #define PEEK_MAX     256  /* request-line bytes looked at; undecided by then: the API's */

@@ -27,6 +27,8 @@
 #include "server/admin.h"
 #include "server/auth.h"
 #include "server/server.h"
+#include "server/http.h"
+#include "server/admin_http.h"
 #include "server/util.h"
 
 static enum MHD_Result reply_error(struct req *r, unsigned http, const char *error,

@@ -26,6 +26,9 @@
 #include "server/jsonw.h"
 #include "server/ratelimit.h"
 #include "server/server.h"
+#include "server/http.h"
+#include "server/api.h"
+#include "server/sandbox.h"
 #include "server/util.h"
 
 #define TOKEN_HEADER "X-Viber-Auth-Token"

@@ -14,6 +14,7 @@
 #include <time.h>
 
 #include "server/server.h"
+#include "server/http.h"
 #include "server/util.h"
 
 struct pending {

@@ -19,6 +19,8 @@
 #include "server/chancache.h"
 #include "server/delay.h"
 #include "server/server.h"
+#include "server/http.h"
+#include "server/api.h"
 #include "server/util.h"
 #include "vcp/status.h"
 

@@ -26,6 +26,7 @@
 #include "server/journal.h"
 #include "server/jsonw.h"
 #include "server/server.h"
+#include "server/http.h"
 #include "server/stream.h"
 #include "server/util.h"
 

@@ -31,6 +31,10 @@
 #include "server/media.h"
 #include "server/jsonw.h"
 #include "server/server.h"
+#include "server/http.h"
+#include "server/routes.h"
+#include "server/admin_http.h"
+#include "server/api.h"
 #include "server/stream.h"
 #include "server/util.h"
 

@@ -28,6 +28,7 @@
 #include "server/auth.h"
 #include "server/chancache.h"
 #include "server/server.h"
+#include "server/http.h"
 #include "server/util.h"
 #include "vcp/status.h"
 

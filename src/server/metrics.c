@@ -11,6 +11,8 @@
 #include "server/jsonw.h"
 #include "vcp/status.h"
 #include "server/server.h"
+#include "server/http.h"
+#include "server/metrics.h"
 #include "server/util.h"
 #include "server/version.h"
 

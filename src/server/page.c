@@ -17,6 +17,7 @@
 #include "server/feed.h"
 #include "server/page.h"
 #include "server/server.h"
+#include "server/http.h"
 #include "server/util.h"
 
 #define CSP                                                                                  \

@@ -25,6 +25,8 @@
 #include "server/ratelimit.h"
 #include "server/serve.h"
 #include "server/server.h"
+#include "server/http.h"
+#include "server/sandbox.h"
 #include "server/stream.h"
 #include "server/util.h"
 

@@ -45,6 +45,7 @@
 #include "server/feed.h"
 #include "server/jsonw.h"
 #include "server/server.h"
+#include "server/http.h"
 #include "server/stream.h"
 #include "server/util.h"
 

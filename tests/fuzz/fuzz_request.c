@@ -24,6 +24,7 @@
 #include "fuzz.h"
 #include "server/jsonw.h"
 #include "server/server.h"
+#include "server/api.h"
 #include "core/body.h"
 #include "vcp/status.h"
 

@@ -57,7 +57,7 @@ uint64_t mono_us(void)
     return (uint64_t)ts.tv_sec * 1000000u + (uint64_t)ts.tv_nsec / 1000u;
 }
 
-static enum MHD_Result queue(struct req *r, unsigned status, struct MHD_Response *resp)
+enum MHD_Result http_queue(struct req *r, unsigned status, struct MHD_Response *resp)
 {
     enum MHD_Result ret;
 
@@ -84,7 +84,7 @@ enum MHD_Result http_reply_type(struct req *r, unsigned status, const char *type
     if (!resp)
         return MHD_NO;
     MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE, type);
-    return queue(r, status, resp);
+    return http_queue(r, status, resp);
 }
 
 enum MHD_Result http_reply(struct req *r, unsigned status, const char *body, size_t len)
@@ -138,7 +138,7 @@ enum MHD_Result http_reply_error(struct req *r, unsigned status, const char *det
         MHD_add_response_header(resp, MHD_HTTP_HEADER_WWW_AUTHENTICATE, "Bearer");
     if (status == 405 && route_allow(r->path, allow, sizeof allow))
         MHD_add_response_header(resp, MHD_HTTP_HEADER_ALLOW, allow);
-    return queue(r, status, resp);
+    return http_queue(r, status, resp);
 }
 
 enum MHD_Result http_reply_status(struct req *r, unsigned status)

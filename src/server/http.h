@@ -41,6 +41,12 @@ void http_record(struct server *srv, const struct sockaddr *sa, const char *meth
                  const char *path, int http_status, int api_status, const char *channel,
                  const char *fault, uint64_t start_us);
 
+/*
+ * Queues resp (built by the caller, headers and all) as r's answer and
+ * releases it; every answer goes through here, so the access log status,
+ * the journal and an injected lost answer (fault.h) see them all.
+ */
+enum MHD_Result http_queue(struct req *r, unsigned status, struct MHD_Response *resp);
 /* Queues body (copied) with the given HTTP status and content type. */
 enum MHD_Result http_reply_type(struct req *r, unsigned status, const char *type, const char *body,
                                 size_t len);

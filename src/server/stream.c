@@ -501,7 +501,6 @@ enum MHD_Result streams_open(struct streams *st, struct req *r, int64_t channel,
     struct sub *s = xcalloc(1, sizeof *s);
     const char *why;
     unsigned status;
-    enum MHD_Result ret;
 
     s->st = st;
     s->fd = -1;
@@ -532,11 +531,7 @@ enum MHD_Result streams_open(struct streams *st, struct req *r, int64_t channel,
     pthread_mutex_lock(&st->lock);
     sub_start(st, s, NULL, 0);
     pthread_mutex_unlock(&st->lock);
-    r->http_status = 200;
-    r->answered = true;
-    ret = MHD_queue_response(r->conn, 200, resp);
-    MHD_destroy_response(resp);
-    return ret;
+    return http_queue(r, 200, resp);
 }
 
 /* --- our own streams: the request head ----------------------------------------- */

@@ -767,12 +767,13 @@ fail:
 
 #undef SET
 
-/* Puts a configured job on the queue.  0, or -1 when shutting down. */
+/* Puts a configured job on the queue.  0, or -1 when shutting down (j is then freed). */
 static int enqueue(struct webhook *w, struct job *j)
 {
     pthread_mutex_lock(&w->mu);
     if (w->stopping) {
         pthread_mutex_unlock(&w->mu);
+        job_free(j);
         return -1;
     }
     if (w->queue_tail != NULL)
@@ -814,9 +815,7 @@ int webhook_fetch_start(struct webhook *w, const struct webhook_fetch *f)
         curl_easy_setopt(e, CURLOPT_MAXFILESIZE_LARGE, (curl_off_t)0) != CURLE_OK ||
         curl_easy_setopt(e, CURLOPT_ACCEPT_ENCODING, NULL) != CURLE_OK)
         goto fail;
-    if (enqueue(w, j) != 0)
-        goto fail;
-    return 0;
+    return enqueue(w, j);
 fail:
     job_free(j);
     return -1;
@@ -860,10 +859,7 @@ int webhook_check_start(struct webhook *w, const struct webhook_check *c)
     j->easy = curl_easy_init();
     if (j->easy == NULL || setup_easy(w, j, (size_t)body_len) != 0)
         goto fail;
-
-    if (enqueue(w, j) != 0)
-        goto fail;
-    return 0;
+    return enqueue(w, j);
 fail:
     job_free(j);
     return -1;

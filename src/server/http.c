@@ -106,17 +106,25 @@ enum MHD_Result http_reply_json(struct req *r, unsigned status, struct json_obje
 
 enum MHD_Result http_reply_error(struct req *r, unsigned status, const char *detail)
 {
-    const char *what = status == 400   ? "bad request"
-                       : status == 401 ? "unauthorized"
-                       : status == 404 ? "not found"
-                       : status == 405 ? "method not allowed"
-                       : status == 413 ? "request body larger than 1 MiB"
-                       : status == 501 ? "not implemented"
-                                       : "error";
+    static const struct {
+        unsigned status;
+        const char *what;
+    } errors[] = {
+        {400, "bad request"},
+        {401, "unauthorized"},
+        {404, "not found"},
+        {405, "method not allowed"},
+        {413, "request body larger than 1 MiB"},
+        {501, "not implemented"},
+    };
+    const char *what = "error";
     struct MHD_Response *resp;
     struct jsonw w;
     char allow[64];
 
+    for (size_t i = 0; i < sizeof errors / sizeof errors[0]; i++)
+        if (errors[i].status == status)
+            what = errors[i].what;
     snprintf(r->answer_detail, sizeof r->answer_detail, "%s", detail ? detail : "");
     jsonw_init(&w);
     jsonw_lit(&w, "{");

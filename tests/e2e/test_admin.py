@@ -365,6 +365,24 @@ class MemberIds(Base):
         self.assertEqual(r.json["detail"],
                          "id: only letters, digits and + / = - _ (at most 64)")
 
+    def test_near_miss_paths_are_404(self):
+        """The admin route table matches whole segments: a trailing slash,
+        an empty member id or an unknown action is no route (and changes
+        nothing)."""
+        ch = V.create_channel("E2E admin near misses", rate="off")
+        base = "/admin/v1/channels/" + ch.pa_id
+        for method, path in (("GET", base + "/"), ("DELETE", base + "/"),
+                             ("DELETE", base + "/members/"), ("POST", base + "/frob"),
+                             ("POST", base + "/block/"), ("GET", base + "/member"),
+                             ("PUT", base + "/members"), ("GET", "/admin/v1/channelsx"),
+                             ("GET", "/admin/v1/channels//members")):
+            with self.subTest(method=method, path=path):
+                r = V.admin(method, path, {} if method in ("POST", "PUT") else None)
+                self.assertEqual(r.status, 404, r.short())
+        r = V.admin("GET", base)
+        self.assertEqual((r.status, r.json["channel"]["state"]), (200, "active"), r.short())
+        self.assertEqual(len(r.json["members"]), 1)
+
     def test_head_on_admin_get_routes(self):
         import http.client
         ch = V.create_channel("E2E ids HEAD", rate="off")

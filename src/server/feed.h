@@ -20,8 +20,8 @@ struct post;
 #define FEED_PAGE_DEFAULT 50
 
 /* Appends the JSON of one post as the read API and the stream give it. */
-struct jsonw;
-void feed_post_json(struct jsonw *w, const struct post *p);
+struct strbuf;
+void feed_post_json(struct strbuf *w, const struct post *p);
 
 /*
  * Reads a decimal uint64 of digits only: no sign, no spaces, at most 20

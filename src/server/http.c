@@ -29,7 +29,7 @@
 #include "server/chancache.h"
 #include "server/journal.h"
 #include "server/media.h"
-#include "server/jsonw.h"
+#include "server/strbuf.h"
 #include "server/server.h"
 #include "server/http.h"
 #include "server/routes.h"
@@ -119,21 +119,21 @@ enum MHD_Result http_reply_error(struct req *r, unsigned status, const char *det
     };
     const char *what = "error";
     struct MHD_Response *resp;
-    struct jsonw w;
+    struct strbuf w;
     char allow[64];
 
     for (size_t i = 0; i < sizeof errors / sizeof errors[0]; i++)
         if (errors[i].status == status)
             what = errors[i].what;
     snprintf(r->answer_detail, sizeof r->answer_detail, "%s", detail ? detail : "");
-    jsonw_init(&w);
-    jsonw_lit(&w, "{");
-    jsonw_kv_str(&w, "error", what);
+    strbuf_init(&w);
+    strbuf_lit(&w, "{");
+    strbuf_kv_str(&w, "error", what);
     if (detail && detail[0])
-        jsonw_kv_str(&w, "detail", detail);
-    jsonw_lit(&w, "}");
+        strbuf_kv_str(&w, "detail", detail);
+    strbuf_lit(&w, "}");
     resp = MHD_create_response_from_buffer(w.len, w.buf, MHD_RESPMEM_MUST_COPY);
-    jsonw_free(&w);
+    strbuf_free(&w);
     if (!resp)
         return MHD_NO;
     MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE, "application/json");

@@ -1,5 +1,5 @@
-/* The JSON writer (see jsonw.h). */
-#include "server/jsonw.h"
+/* The JSON writer (see strbuf.h). */
+#include "server/strbuf.h"
 
 #include <inttypes.h>
 #include <stdio.h>
@@ -9,7 +9,7 @@
 #include "core/encode.h"
 #include "server/util.h"
 
-void jsonw_init(struct jsonw *w)
+void strbuf_init(struct strbuf *w)
 {
     w->buf = w->inline_buf;
     w->len = 0;
@@ -17,14 +17,14 @@ void jsonw_init(struct jsonw *w)
     w->buf[0] = '\0';
 }
 
-void jsonw_free(struct jsonw *w)
+void strbuf_free(struct strbuf *w)
 {
     if (w->buf != w->inline_buf)
         free(w->buf);
-    jsonw_init(w);
+    strbuf_init(w);
 }
 
-static void reserve(struct jsonw *w, size_t more)
+static void reserve(struct strbuf *w, size_t more)
 {
     size_t want = w->len + more + 1;
     size_t cap = w->cap;
@@ -43,7 +43,7 @@ static void reserve(struct jsonw *w, size_t more)
     w->cap = cap;
 }
 
-void jsonw_raw(struct jsonw *w, const char *s, size_t n)
+void strbuf_raw(struct strbuf *w, const char *s, size_t n)
 {
     reserve(w, n);
     memcpy(w->buf + w->len, s, n);
@@ -51,7 +51,7 @@ void jsonw_raw(struct jsonw *w, const char *s, size_t n)
     w->buf[w->len] = '\0';
 }
 
-void jsonw_str(struct jsonw *w, const char *s, size_t n)
+void strbuf_str(struct strbuf *w, const char *s, size_t n)
 {
     reserve(w, n * ENCODE_JSON_MAX_PER_BYTE + 2);
     w->buf[w->len++] = '"';
@@ -60,7 +60,7 @@ void jsonw_str(struct jsonw *w, const char *s, size_t n)
     w->buf[w->len] = '\0';
 }
 
-static void key(struct jsonw *w, const char *k)
+static void key(struct strbuf *w, const char *k)
 {
     size_t n = strlen(k);
 
@@ -75,26 +75,26 @@ static void key(struct jsonw *w, const char *k)
     w->buf[w->len] = '\0';
 }
 
-void jsonw_kv_str(struct jsonw *w, const char *k, const char *v)
+void strbuf_kv_str(struct strbuf *w, const char *k, const char *v)
 {
     key(w, k);
-    jsonw_str(w, v, strlen(v));
+    strbuf_str(w, v, strlen(v));
 }
 
-void jsonw_kv_int(struct jsonw *w, const char *k, int64_t v)
+void strbuf_kv_int(struct strbuf *w, const char *k, int64_t v)
 {
     char num[24];
     int n = snprintf(num, sizeof num, "%" PRId64, v);
 
     key(w, k);
-    jsonw_raw(w, num, (size_t)n);
+    strbuf_raw(w, num, (size_t)n);
 }
 
-void jsonw_kv_uint(struct jsonw *w, const char *k, uint64_t v)
+void strbuf_kv_uint(struct strbuf *w, const char *k, uint64_t v)
 {
     char num[24];
     int n = snprintf(num, sizeof num, "%" PRIu64, v);
 
     key(w, k);
-    jsonw_raw(w, num, (size_t)n);
+    strbuf_raw(w, num, (size_t)n);
 }

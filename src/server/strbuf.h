@@ -4,30 +4,30 @@
  * building a json-c tree and serialising it, and answers are on every
  * request's path.
  */
-#ifndef VCP_SERVER_JSONW_H
-#define VCP_SERVER_JSONW_H
+#ifndef VCP_SERVER_STRBUF_H
+#define VCP_SERVER_STRBUF_H
 
 #include <stddef.h>
 #include <stdint.h>
 
-struct jsonw {
+struct strbuf {
     char *buf; /* NUL-terminated text; heap unless it is still inline */
     size_t len;
     size_t cap;
     char inline_buf[512];
 };
 
-void jsonw_init(struct jsonw *w);
-void jsonw_free(struct jsonw *w);
+void strbuf_init(struct strbuf *w);
+void strbuf_free(struct strbuf *w);
 /* Raw text (no escaping). */
-void jsonw_raw(struct jsonw *w, const char *s, size_t n);
+void strbuf_raw(struct strbuf *w, const char *s, size_t n);
 /* s must be a string literal ("" s makes anything else a compile error). */
-#define jsonw_lit(w, s) jsonw_raw((w), "" s, sizeof(s) - 1)
+#define strbuf_lit(w, s) strbuf_raw((w), "" s, sizeof(s) - 1)
 /* A JSON string literal: quotes and escapes s (n bytes). */
-void jsonw_str(struct jsonw *w, const char *s, size_t n);
+void strbuf_str(struct strbuf *w, const char *s, size_t n);
 /* ,"key":"value" style helpers; key is trusted, value escaped. */
-void jsonw_kv_str(struct jsonw *w, const char *key, const char *value);
-void jsonw_kv_int(struct jsonw *w, const char *key, int64_t v);
-void jsonw_kv_uint(struct jsonw *w, const char *key, uint64_t v);
+void strbuf_kv_str(struct strbuf *w, const char *key, const char *value);
+void strbuf_kv_int(struct strbuf *w, const char *key, int64_t v);
+void strbuf_kv_uint(struct strbuf *w, const char *key, uint64_t v);
 
 #endif

@@ -39,7 +39,7 @@ static const char event_types_json[] =
 
 void api_status_json(struct strbuf *w, int status, const char *detail)
 {
-    strbuf_lit(w, "{");
+    strbuf_open(w);
     strbuf_kv_int(w, "status", status);
     strbuf_kv_str(w, "status_message", vcp_status_name(status));
     if (detail && detail[0])
@@ -198,8 +198,8 @@ static enum MHD_Result fail(struct req *r, int status, const char *detail)
 
 /* --- get_account_info ---------------------------------------------------- */
 
-static void account_json(struct strbuf *w, const struct channel *c, const struct member *m, size_t n,
-                         unsigned viewers)
+static void account_json(struct strbuf *w, const struct channel *c, const struct member *m,
+                         size_t n, unsigned viewers)
 {
     char num[64];
 
@@ -222,7 +222,7 @@ static void account_json(struct strbuf *w, const struct channel *c, const struct
     strbuf_kv_str(w, "chat_hostname", c->name);
     strbuf_lit(w, ",\"members\":[");
     for (size_t i = 0; i < n; i++) {
-        strbuf_lit(w, "{");
+        strbuf_open(w);
         strbuf_kv_str(w, "id", m[i].id);
         strbuf_kv_str(w, "name", m[i].name);
         strbuf_kv_str(w, "avatar", m[i].avatar);

@@ -37,7 +37,7 @@ static const char *const msg_types[] = {"text",    "picture",  "video", "file",
 
 void feed_post_json(struct strbuf *w, const struct post *p)
 {
-    strbuf_lit(w, "{");
+    strbuf_open(w);
     strbuf_kv_uint(w, "message_token", p->token);
     strbuf_kv_str(w, "type", p->type);
     strbuf_kv_str(w, "from", p->from);
@@ -55,7 +55,7 @@ static enum MHD_Result reply_error(struct req *r, unsigned status, const char *w
     enum MHD_Result ret;
 
     strbuf_init(&w);
-    strbuf_lit(&w, "{");
+    strbuf_open(&w);
     strbuf_kv_str(&w, "error", what);
     if (detail)
         strbuf_kv_str(&w, "detail", detail);
@@ -119,7 +119,7 @@ static const char *state_name(int state)
 /* The public fields of a channel, as GET /api/v1/channels/{id} answers them. */
 static void channel_json(struct strbuf *w, struct streams *st, const struct channel *c)
 {
-    strbuf_lit(w, "{");
+    strbuf_open(w);
     strbuf_kv_str(w, "id", c->pa_id);
     strbuf_kv_str(w, "name", c->name);
     strbuf_kv_str(w, "uri", c->uri);

@@ -127,7 +127,7 @@ enum MHD_Result http_reply_error(struct req *r, unsigned status, const char *det
             what = errors[i].what;
     snprintf(r->answer_detail, sizeof r->answer_detail, "%s", detail ? detail : "");
     strbuf_init(&w);
-    strbuf_lit(&w, "{");
+    strbuf_open(&w);
     strbuf_kv_str(&w, "error", what);
     if (detail && detail[0])
         strbuf_kv_str(&w, "detail", detail);

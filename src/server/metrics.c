@@ -74,7 +74,7 @@ enum MHD_Result metrics_get(struct req *r)
 #define LINE(...)                                     \
     do {                                              \
         n = snprintf(line, sizeof line, __VA_ARGS__); \
-        strbuf_raw(&w, line, (size_t)n);               \
+        strbuf_raw(&w, line, (size_t)n);              \
     } while (0)
     LINE("# TYPE vcpd_http_requests_total counter\nvcpd_http_requests_total %" PRIu64 "\n",
          m->requests);

@@ -14,6 +14,7 @@ void strbuf_init(struct strbuf *w)
     w->buf = w->inline_buf;
     w->len = 0;
     w->cap = sizeof w->inline_buf;
+    w->obj_empty = true; /* nothing written: a key needs no comma */
     w->buf[0] = '\0';
 }
 
@@ -49,6 +50,13 @@ void strbuf_raw(struct strbuf *w, const char *s, size_t n)
     memcpy(w->buf + w->len, s, n);
     w->len += n;
     w->buf[w->len] = '\0';
+    w->obj_empty = false;
+}
+
+void strbuf_open(struct strbuf *w)
+{
+    strbuf_lit(w, "{");
+    w->obj_empty = true;
 }
 
 void strbuf_str(struct strbuf *w, const char *s, size_t n)
@@ -58,6 +66,7 @@ void strbuf_str(struct strbuf *w, const char *s, size_t n)
     w->len += encode_json_chars(w->buf + w->len, s, n);
     w->buf[w->len++] = '"';
     w->buf[w->len] = '\0';
+    w->obj_empty = false;
 }
 
 static void key(struct strbuf *w, const char *k)
@@ -65,8 +74,9 @@ static void key(struct strbuf *w, const char *k)
     size_t n = strlen(k);
 
     reserve(w, n + 4);
-    if (w->len > 0 && w->buf[w->len - 1] != '{' && w->buf[w->len - 1] != '[')
+    if (!w->obj_empty)
         w->buf[w->len++] = ',';
+    w->obj_empty = false;
     w->buf[w->len++] = '"';
     memcpy(w->buf + w->len, k, n);
     w->len += n;

@@ -484,7 +484,7 @@ static enum MHD_Result refuse(struct req *r, unsigned status, const char *detail
     enum MHD_Result ret;
 
     strbuf_init(&w);
-    strbuf_lit(&w, "{");
+    strbuf_open(&w);
     strbuf_kv_str(&w, "error", status == 429 ? "too many requests" : "service unavailable");
     strbuf_kv_str(&w, "detail", detail);
     strbuf_lit(&w, "}");
@@ -754,7 +754,7 @@ static void own_refuse(struct streams *st, struct sub *s, unsigned status, const
     while (i + 1 < sizeof refusals / sizeof refusals[0] && refusals[i].status != status)
         i++;
     strbuf_init(&body);
-    strbuf_lit(&body, "{");
+    strbuf_open(&body);
     strbuf_kv_str(&body, "error", refusals[i].error);
     strbuf_kv_str(&body, "detail", detail);
     strbuf_lit(&body, "}");

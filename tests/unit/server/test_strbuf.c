@@ -17,7 +17,7 @@ static void escapes_round_trip(void **state)
     struct json_object *o, *v;
 
     strbuf_init(&w);
-    strbuf_lit(&w, "{");
+    strbuf_open(&w);
     strbuf_kv_str(&w, "s", nasty);
     strbuf_kv_int(&w, "neg", INT64_MIN);
     strbuf_kv_uint(&w, "big", UINT64_C(9223372036854775807));
@@ -59,11 +59,33 @@ static void commas_between_keys(void **state)
     struct strbuf w;
 
     strbuf_init(&w);
-    strbuf_lit(&w, "{");
+    strbuf_open(&w);
     strbuf_kv_int(&w, "a", 1);
     strbuf_kv_str(&w, "b", "x");
     strbuf_lit(&w, "}");
     assert_string_equal(w.buf, "{\"a\":1,\"b\":\"x\"}");
+    strbuf_free(&w);
+}
+
+/* The comma follows from what was written, not from the buffer's last byte:
+ * none after strbuf_open (nested too), one after a value or raw text. */
+static void commas_follow_the_writes(void **state)
+{
+    struct strbuf w;
+
+    (void)state;
+    strbuf_init(&w);
+    strbuf_open(&w);
+    strbuf_kv_str(&w, "s", "{[");
+    strbuf_lit(&w, ",\"o\":");
+    strbuf_open(&w);
+    strbuf_kv_uint(&w, "n", 1);
+    strbuf_lit(&w, "}");
+    strbuf_kv_int(&w, "m", -2);
+    strbuf_lit(&w, ",\"raw\":[1]");
+    strbuf_kv_str(&w, "t", "");
+    strbuf_lit(&w, "}");
+    assert_string_equal(w.buf, "{\"s\":\"{[\",\"o\":{\"n\":1},\"m\":-2,\"raw\":[1],\"t\":\"\"}");
     strbuf_free(&w);
 }
 
@@ -73,6 +95,7 @@ int main(void)
         cmocka_unit_test(escapes_round_trip),
         cmocka_unit_test(grows_past_inline_buffer),
         cmocka_unit_test(commas_between_keys),
+        cmocka_unit_test(commas_follow_the_writes),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -23,7 +23,7 @@
 
 #define HOOK_BODY_MAX (64 * 1024)
 
-int vcp_signature(const char *token, const void *body, size_t len, char out[65])
+enum vcp_error vcp_signature(const char *token, const void *body, size_t len, char out[65])
 {
     if (token == NULL || out == NULL || (body == NULL && len > 0))
         return VCP_E_ARG;
@@ -229,8 +229,9 @@ static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
     }
 }
 
-int vcp_webhook_server_new(vcp_webhook_server **out, const struct vcp_webhook_server_options *o,
-                           char *err, size_t err_len)
+enum vcp_error vcp_webhook_server_new(vcp_webhook_server **out,
+                                      const struct vcp_webhook_server_options *o, char *err,
+                                      size_t err_len)
 {
     struct vcp_webhook_server *s;
     struct sockaddr_storage ss;

@@ -1,5 +1,5 @@
 /*
- * The message rules of DESIGN §1.3-§1.4, written once as data.  Each message
+ * The message rules of docs/API.md §3-§4, written once as data.  Each message
  * type is a table of fields (key, kind, required?, limits); one walker checks
  * a message against its table in table order, and another builds the stored
  * form from the same table, so the rules and the normalised shape can never

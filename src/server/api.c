@@ -1,7 +1,7 @@
 /*
  * The Channels Post API: /pa/set_webhook, /pa/get_account_info, /pa/post.
  *
- * Every endpoint starts with the same steps, in the order of DESIGN §1.3:
+ * Every endpoint starts with the same steps, in the order of docs/API.md §3:
  * the body is a JSON object (3) -> the token is present and known (2) -> the
  * channel is not blocked (7), suspended (9) or deleted (8).  Then each
  * endpoint goes on with its own steps.  The message rules themselves are in

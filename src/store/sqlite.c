@@ -306,10 +306,6 @@ static void read_channel(sqlite3_stmt *stmt, struct channel *c, int with_count)
 }
 
 /*
- * Runs a bound write statement that must touch one row: STORE_NOTFOUND when
- * it touched none.  Resets the statement in every case.
- */
-/*
  * The config version lives in a small file beside the database, PATH-vcpver,
  * mapped shared by every connection of every process: a change to channels
  * or members increments it after its commit, and a reader learns of the

@@ -2,8 +2,8 @@
  * Backend selection for the store interface (store.h).
  *
  * A DSN names its backend by its scheme, so vcpd and the admin CLI take one
- * --store string: "postgres://..." or "postgresql://..." for PostgreSQL (not
- * built yet), "sqlite:PATH" or a bare path for SQLite.  Messages written here
+ * --db string (or VCPD_DB): "postgres://..." or "postgresql://..." for
+ * PostgreSQL (not built yet), "sqlite:PATH" or a bare path for SQLite.  Messages written here
  * never repeat the DSN, because a PostgreSQL DSN may carry a password.
  */
 #include "store/store.h"

@@ -1,5 +1,5 @@
 /*
- * The asynchronous webhook check of set_webhook (DESIGN §1.5).
+ * The asynchronous webhook check of set_webhook (docs/API.md §4).
  *
  * One checker thread owns a libcurl multi handle and runs every check.  The
  * HTTP threads only build a job (body, signature, URL, a configured easy

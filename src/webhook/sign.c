@@ -1,6 +1,6 @@
 /*
  * The callback vcpd sends to a webhook and its signature, byte for byte as
- * Viber does it (DESIGN §1.5): the body is a small fixed-shape JSON object,
+ * Viber does it (docs/API.md §4, set_webhook): the body is a small fixed-shape JSON object,
  * written here by hand so its field order and spelling never depend on a JSON
  * library's choices, and the signature is the lowercase hex HMAC-SHA256 of
  * exactly those bytes, keyed by the channel's auth token.  Receivers verify

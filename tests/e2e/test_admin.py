@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""Administration (DESIGN §1.6) seen from the wire: what the offline CLI and
+"""Administration (docs/API.md §7) seen from the wire: what the offline CLI and
 the admin HTTP API change takes effect on a running vcpd at once (states,
 members, webhook, rate), and both front ends answer the documented JSON.
 

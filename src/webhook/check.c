@@ -49,6 +49,8 @@
 #include "vcp/status.h"
 #include "webhook/webhook.h"
 
+#include "common/readall.h"
+
 /* CURLOPT_PROTOCOLS_STR is 7.85, CURLOPT_CA_CACHE_TIMEOUT 7.87. */
 #if LIBCURL_VERSION_NUM < 0x075700
 #error "src/webhook needs libcurl 7.87 or newer"
@@ -445,52 +447,6 @@ static void *run(void *arg)
     return NULL;
 }
 
-/* Reads a whole file into *buf (NUL-terminated, caller frees). 0 or -1 with errno. */
-static int read_file(const char *path, char **buf, size_t *len)
-{
-    FILE *f = fopen(path, "rb");
-    char *b = NULL;
-    size_t cap = 0, n = 0;
-    int saved;
-
-    if (f == NULL)
-        return -1;
-    for (;;) {
-        if (cap - n < 4096) {
-            if (cap >= (size_t)CA_FILE_MAX) {
-                errno = EFBIG;
-                goto fail;
-            }
-            size_t ncap = cap == 0 ? 65536 : cap * 2;
-            char *nb = realloc(b, ncap + 1);
-            if (nb == NULL)
-                goto fail;
-            b = nb;
-            cap = ncap;
-        }
-        size_t got = fread(b + n, 1, cap - n, f);
-        n += got;
-        if (got == 0) {
-            if (ferror(f)) {
-                errno = EIO;
-                goto fail;
-            }
-            break;
-        }
-    }
-    fclose(f);
-    b[n] = '\0';
-    *buf = b;
-    *len = n;
-    return 0;
-fail:
-    saved = errno;
-    fclose(f);
-    free(b);
-    errno = saved;
-    return -1;
-}
-
 /* Number of X.509 certificates in PEM text; each is added to store unless
  * store is NULL. */
 static int pem_certs(const char *pem, size_t len, X509_STORE *store)
@@ -528,7 +484,7 @@ static int load_cas(struct webhook *w, const struct webhook_cfg *cfg, char *err,
     size_t sys_len = 0, extra_len = 0;
     int rc = -1;
 
-    if (read_file(sys_path, &sys, &sys_len) != 0) {
+    if (!(sys = readall_path(sys_path, CA_FILE_MAX, &sys_len))) {
         /* A host without a CA bundle can still trust just the extra CA, but
          * only when nobody named a bundle explicitly. */
         if (cfg->system_ca != NULL || errno != ENOENT || cfg->extra_ca == NULL) {
@@ -537,7 +493,7 @@ static int load_cas(struct webhook *w, const struct webhook_cfg *cfg, char *err,
         }
     }
     if (cfg->extra_ca != NULL) {
-        if (read_file(cfg->extra_ca, &extra, &extra_len) != 0) {
+        if (!(extra = readall_path(cfg->extra_ca, CA_FILE_MAX, &extra_len))) {
             snprintf(err, err_len, "extra CA %s: %s", cfg->extra_ca, strerror(errno));
             goto out;
         }

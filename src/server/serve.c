@@ -15,6 +15,7 @@
 #include <sys/resource.h>
 #include <time.h>
 
+#include "common/hostport.h"
 #include "core/body.h"
 #include "server/auth.h"
 #include "server/chancache.h"
@@ -216,7 +217,7 @@ static int parse_options(struct config *cfg, int argc, char **argv)
         fprintf(stderr, "vcpd: unexpected argument '%s'\n%s", argv[optind], usage_serve);
         return 2;
     }
-    if (parse_listen(cfg->listen_host, host, sizeof host, &cfg->listen_port) != 0) {
+    if (hostport_parse(cfg->listen_host, host, sizeof host, &cfg->listen_port) != 0) {
         fprintf(stderr, "vcpd: --listen: expected HOST:PORT, got '%s'\n", cfg->listen_host);
         return 2;
     }

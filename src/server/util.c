@@ -1,7 +1,6 @@
 /*
  * Allocation that aborts on failure, the server's diagnostic log, and the
- * number and address parsing that `vcpd serve` and the offline admin
- * commands share.
+ * number parsing that `vcpd serve` and the offline admin commands share.
  */
 #include "server/util.h"
 
@@ -78,32 +77,5 @@ int parse_uint(const char *s, unsigned long max, unsigned long *out)
     if (errno || *end || v > max)
         return -1;
     *out = v;
-    return 0;
-}
-
-int parse_listen(const char *s, char *buf, size_t len, int *port)
-{
-    const char *colon;
-    unsigned long p;
-    size_t n;
-
-    if (s[0] == '[') {
-        const char *close = strchr(s, ']');
-        if (!close || close[1] != ':')
-            return -1;
-        n = (size_t)(close - s - 1);
-        s++;
-        colon = close + 1;
-    } else {
-        colon = strrchr(s, ':');
-        if (!colon)
-            return -1;
-        n = (size_t)(colon - s);
-    }
-    if (n == 0 || n >= len || parse_uint(colon + 1, 65535, &p) != 0)
-        return -1;
-    memcpy(buf, s, n);
-    buf[n] = '\0';
-    *port = (int)p;
     return 0;
 }

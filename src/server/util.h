@@ -1,7 +1,7 @@
 /*
  * Allocation for vcpd: the server aborts on out-of-memory (as redis and h2o
  * do) rather than threading an error no client could act on through every
- * path.  Also the log line and the option parsers `vcpd serve` and the
+ * path.  Also the log line and the number parser `vcpd serve` and the
  * offline admin commands share.  The client library never uses these.
  */
 #ifndef VCP_SERVER_UTIL_H
@@ -19,8 +19,5 @@ void log_msg(const char *level, const char *fmt, ...) __attribute__((format(prin
 
 /* Decimal 0..max, the whole string (no sign, no spaces); 0 or -1. */
 int parse_uint(const char *s, unsigned long max, unsigned long *out);
-
-/* "HOST:PORT" or "[V6]:PORT": host into buf (len bytes), port 0..65535; 0 or -1. */
-int parse_listen(const char *s, char *buf, size_t len, int *port);
 
 #endif

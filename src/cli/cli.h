@@ -1,7 +1,10 @@
 /*
  * Shared state of the vcp tool: the parsed command line, the client made
- * from it, the command table's row type, and the documented exit codes.  The tool uses only the
- * public libvcp API (<vcp/vcp.h>), like any other program would.
+ * from it, the command table's row type, and the documented exit codes.
+ * The tool uses the public libvcp API (<vcp/vcp.h>), like any other
+ * program would, and nothing of libvcp's insides; only the small helpers of
+ * src/common (a whole-file reader, the --listen grammar) it compiles in
+ * itself, as curl's tool does curlx.
  */
 #ifndef VCP_CLI_H
 #define VCP_CLI_H

@@ -1,18 +1,20 @@
 /*
- * vcpd's one context struct and the request type shared by its modules.
+ * vcpd's one context struct, its configuration and the request type
+ * shared by its modules; each module declares its functions in its own
+ * header.
  *
  * Threads: one libmicrohttpd daemon thread (poll) runs every API handler,
  * so handler state (store read connection, JSON tokener, rate buckets, token
  * generator) needs no locks.  The acceptor (accept.h) hands connections to
  * that daemon, or event streams to stream.c's own thread, which touches
  * only the stream state (under its lock) and a store connection of its own.
- * Two more threads never touch handler
- * state: the group-commit writer (src/store/committer.c) and the webhook
- * checker (src/webhook/check.c); both hand results back by filling the
- * request and resuming its suspended connection.  The HTTP threads only
- * read the database: every write (posts, a webhook URL, admin operations)
- * goes through the writer (req_commit), so another process holding SQLite's
- * write lock never stalls them.  All mutable state lives in struct server;
+ * The other threads never touch handler state either: the group-commit
+ * writer (src/store/committer.c), the webhook checker (src/webhook/check.c),
+ * the delay timer (delay.h) and the journal writer (journal.h) hand results
+ * back by filling the request and resuming its suspended connection.  The
+ * HTTP threads only read the database: every write (posts, a webhook URL,
+ * admin operations) goes through the writer (req_commit), so another
+ * process holding SQLite's write lock never stalls them.  All mutable state lives in struct server;
  * there are no other globals.
  */
 #ifndef VCP_SERVER_H

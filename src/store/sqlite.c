@@ -238,6 +238,18 @@ static void done_with(sqlite3_stmt *stmt)
     sqlite3_clear_bindings(stmt);
 }
 
+/*
+ * Ends a statement's use: ret, or fail()'s mapping of rc (recorded as what's
+ * failure) when ret is still STORE_OK and rc is not SQLITE_OK; resets stmt.
+ */
+static int finish(struct sq *s, sqlite3_stmt *stmt, int rc, int ret, const char *what)
+{
+    if (ret == STORE_OK && rc != SQLITE_OK)
+        ret = fail(s, rc, what);
+    done_with(stmt);
+    return ret;
+}
+
 /* Binds a fixed-size, NUL-terminated struct field (never reads past cap). */
 static int bind_field(sqlite3_stmt *stmt, int i, const char *v, size_t cap)
 {
@@ -700,10 +712,7 @@ static int insert_channel(struct sq *s, struct channel *c, const uint8_t hash[ST
         rc = SQLITE_OK;
     }
 out:
-    if (rc != SQLITE_OK)
-        ret = fail(s, rc, "channel_create");
-    done_with(stmt);
-    return ret;
+    return finish(s, stmt, rc, ret, "channel_create");
 }
 
 /*
@@ -964,10 +973,7 @@ static int sq_fault_add(struct store *st, struct fault_row *f)
         bump_version(s);
     }
 out:
-    if (rc != SQLITE_OK)
-        ret = fail(s, rc, "fault_add");
-    done_with(stmt);
-    return ret;
+    return finish(s, stmt, rc, ret, "fault_add");
 }
 
 static int sq_fault_list(struct store *st, int64_t channel, struct fault_row **out, size_t *n)
@@ -1004,9 +1010,7 @@ static int sq_fault_list(struct store *st, int64_t channel, struct fault_row **o
     if (rc == SQLITE_DONE)
         rc = SQLITE_OK;
 out:
-    if (ret == STORE_OK && rc != SQLITE_OK)
-        ret = fail(s, rc, "fault_list");
-    done_with(stmt);
+    ret = finish(s, stmt, rc, ret, "fault_list");
     if (ret != STORE_OK) {
         store_faults_free(v, len);
         v = NULL;
@@ -1032,9 +1036,7 @@ static int sq_fault_remove(struct store *st, int64_t channel, int64_t id, int64_
         bump_version(s);
     return id > 0 && *n == 0 ? STORE_NOTFOUND : STORE_OK;
 out:
-    rc = fail(s, rc, "fault_remove");
-    done_with(stmt);
-    return rc;
+    return finish(s, stmt, rc, STORE_OK, "fault_remove");
 }
 
 static int sq_fault_count(struct store *st, int64_t id, int64_t remaining, int64_t seen,
@@ -1053,9 +1055,7 @@ static int sq_fault_count(struct store *st, int64_t id, int64_t remaining, int64
         return ret;
     return touched ? STORE_OK : STORE_NOTFOUND; /* removed meanwhile */
 out:
-    rc = fail(s, rc, "fault_count");
-    done_with(stmt);
-    return rc;
+    return finish(s, stmt, rc, STORE_OK, "fault_count");
 }
 
 /* ---- members ------------------------------------------------------------------------------ */
@@ -1079,10 +1079,7 @@ static int insert_member(struct sq *s, int64_t channel, const struct member *m)
     if (rc == SQLITE_DONE)
         rc = SQLITE_OK;
 out:
-    if (rc != SQLITE_OK)
-        ret = fail(s, rc, "member_add");
-    done_with(stmt);
-    return ret;
+    return finish(s, stmt, rc, ret, "member_add");
 }
 
 static int sq_member_add(struct store *st, int64_t channel, const struct member *m)
@@ -1126,9 +1123,7 @@ static int sq_member_list(struct store *st, int64_t channel, struct member **out
     if (rc == SQLITE_DONE)
         rc = SQLITE_OK;
 out:
-    if (ret == STORE_OK && rc != SQLITE_OK)
-        ret = fail(s, rc, "member_list");
-    done_with(stmt);
+    ret = finish(s, stmt, rc, ret, "member_list");
     if (ret != STORE_OK) {
         free(v);
         v = NULL;
@@ -1157,10 +1152,7 @@ static int sq_member_role(struct store *st, int64_t channel, const char *member_
         rc = SQLITE_OK;
     }
 out:
-    if (rc != SQLITE_OK)
-        ret = fail(s, rc, "member_role");
-    done_with(stmt);
-    return ret;
+    return finish(s, stmt, rc, ret, "member_role");
 }
 
 /* ---- posts -------------------------------------------------------------------------------- */
@@ -1181,10 +1173,7 @@ static int insert_post(struct sq *s, const struct post *p)
     if ((rc = sqlite3_step(stmt)) == SQLITE_DONE)
         rc = SQLITE_OK;
 out:
-    if (rc != SQLITE_OK)
-        ret = fail(s, rc, "post_insert_batch");
-    done_with(stmt);
-    return ret;
+    return finish(s, stmt, rc, ret, "post_insert_batch");
 }
 
 /*
@@ -1217,10 +1206,7 @@ static int count_posts(struct sq *s, const struct post *p, size_t n)
         sqlite3_reset(stmt);
     }
 out:
-    if (rc != SQLITE_OK)
-        ret = fail(s, rc, "post_insert_batch");
-    done_with(stmt);
-    return ret;
+    return finish(s, stmt, rc, ret, "post_insert_batch");
 }
 
 /*
@@ -1299,9 +1285,7 @@ static int read_posts(struct sq *s, sqlite3_stmt *stmt, int rc, int64_t channel,
     if (rc == SQLITE_DONE)
         rc = SQLITE_OK;
 out:
-    if (ret == STORE_OK && rc != SQLITE_OK)
-        ret = fail(s, rc, what);
-    done_with(stmt);
+    ret = finish(s, stmt, rc, ret, what);
     if (ret != STORE_OK || len == 0) {
         store_posts_free(v, len);
         return ret;
@@ -1382,10 +1366,7 @@ static int journal_insert(struct sq *s, struct journal_row *j)
         j->id = sqlite3_changes(s->db) ? sqlite3_last_insert_rowid(s->db) : 0;
     }
 out:
-    if (rc != SQLITE_OK)
-        ret = fail(s, rc, "journal_append");
-    done_with(stmt);
-    return ret;
+    return finish(s, stmt, rc, ret, "journal_append");
 }
 
 static int sq_journal_append(struct store *st, struct journal_row *rows, size_t n, int64_t keep)
@@ -1469,9 +1450,7 @@ static int sq_journal_list(struct store *st, int64_t channel, const struct journ
     if (rc == SQLITE_DONE)
         rc = SQLITE_OK;
 out:
-    if (ret == STORE_OK && rc != SQLITE_OK)
-        ret = fail(s, rc, "journal_list");
-    done_with(stmt);
+    ret = finish(s, stmt, rc, ret, "journal_list");
     if (ret != STORE_OK || len == 0) {
         store_journal_free(v, len);
         return ret;

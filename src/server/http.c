@@ -492,8 +492,12 @@ static void completed(void *cls, struct MHD_Connection *conn, void **con_cls,
     ci = MHD_get_connection_info(conn, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
     http_record(srv, ci ? ci->client_addr : NULL, r->method, r->path, r->http_status, r->api_status,
                 r->chan ? r->chan->pa_id : NULL, r->fault_mark, r->start_us);
-    if (r->in_flight) /* answered (or given up on): shutdown may go on */
-        __atomic_sub_fetch(&srv->in_flight, 1, __ATOMIC_SEQ_CST);
+    /* answered (or given up on): the last one lets shutdown go on */
+    if (r->in_flight && __atomic_sub_fetch(&srv->in_flight, 1, __ATOMIC_SEQ_CST) == 0) {
+        pthread_mutex_lock(&srv->drain_lock);
+        pthread_cond_broadcast(&srv->drained);
+        pthread_mutex_unlock(&srv->drain_lock);
+    }
     req_free(r);
     *con_cls = NULL;
 }

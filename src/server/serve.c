@@ -300,18 +300,29 @@ static int fit_fd_limit(struct config *cfg)
 }
 
 /*
- * Waits until every request handed to the writer or the webhook checker has
- * been answered (srv->in_flight is 0), or for at most ms milliseconds.
- * Returns how many were still waiting.
+ * Waits until every request suspended for other work has been answered
+ * (srv->in_flight is 0: http.c signals srv->drained), or for at most ms
+ * milliseconds.  Returns how many were still waiting.
  */
 static unsigned drain(struct server *srv, unsigned ms)
 {
-    const struct timespec tick = {0, 2 * 1000 * 1000};
-    uint64_t deadline = mono_us() + (uint64_t)ms * 1000;
+    struct timespec until;
     unsigned left;
 
-    while ((left = __atomic_load_n(&srv->in_flight, __ATOMIC_SEQ_CST)) != 0 && mono_us() < deadline)
-        nanosleep(&tick, NULL);
+    clock_gettime(CLOCK_MONOTONIC, &until);
+    until.tv_sec += ms / 1000;
+    until.tv_nsec += (long)(ms % 1000) * 1000000;
+    if (until.tv_nsec >= 1000000000) {
+        until.tv_sec++;
+        until.tv_nsec -= 1000000000;
+    }
+    pthread_mutex_lock(&srv->drain_lock);
+    while ((left = __atomic_load_n(&srv->in_flight, __ATOMIC_SEQ_CST)) != 0)
+        if (pthread_cond_timedwait(&srv->drained, &srv->drain_lock, &until) == ETIMEDOUT) {
+            left = __atomic_load_n(&srv->in_flight, __ATOMIC_SEQ_CST);
+            break;
+        }
+    pthread_mutex_unlock(&srv->drain_lock);
     return left;
 }
 
@@ -320,6 +331,7 @@ int serve_main(int argc, char **argv)
     struct server *srv = xcalloc(1, sizeof *srv);
     struct config *cfg = &srv->cfg;
     char err[512];
+    pthread_condattr_t ca;
     sigset_t sigs;
     int sig, port, rc;
     unsigned left;
@@ -347,6 +359,11 @@ int serve_main(int argc, char **argv)
     signal(SIGPIPE, SIG_IGN);
     pthread_mutex_init(&srv->intake_lock, NULL);
     pthread_mutex_init(&srv->stats_lock, NULL);
+    pthread_mutex_init(&srv->drain_lock, NULL);
+    pthread_condattr_init(&ca);
+    pthread_condattr_setclock(&ca, CLOCK_MONOTONIC); /* drain()'s deadline */
+    pthread_cond_init(&srv->drained, &ca);
+    pthread_condattr_destroy(&ca);
 
     if (strcmp(cfg->access_log, "off") == 0)
         srv->log = NULL;
@@ -457,6 +474,8 @@ out:
         fflush(srv->log);
     pthread_mutex_destroy(&srv->intake_lock);
     pthread_mutex_destroy(&srv->stats_lock);
+    pthread_mutex_destroy(&srv->drain_lock);
+    pthread_cond_destroy(&srv->drained);
     free(srv);
     return rc;
 }

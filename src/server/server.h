@@ -115,8 +115,11 @@ struct server {
     /* Requests suspended for other work (the writer, the checker, a delay,
      * the journal, a media fetch) and not yet answered (their completion not
      * yet reported by libmicrohttpd): shutdown waits for 0, up to
-     * cfg.shutdown_grace_ms.  Atomic: read by the main thread. */
+     * cfg.shutdown_grace_ms.  Atomic: read by the main thread, which
+     * waits on drained (under drain_lock); the decrement to 0 signals it. */
     unsigned in_flight;
+    pthread_mutex_t drain_lock;
+    pthread_cond_t drained;
 };
 
 struct req;

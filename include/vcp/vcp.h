@@ -70,9 +70,13 @@ const char *vcp_version(void);
  * that use libvcp; vcp_client_new() calls it too (harmless when
  * single-threaded).  Returns VCP_E_OK or VCP_E_NOMEM.
  */
-int vcp_global_init(void);
+enum vcp_error vcp_global_init(void);
 
-/* Releases what vcp_global_init() acquired; call at exit when no client is left. */
+/*
+ * Does nothing, and is kept so that code written for the init/cleanup pair
+ * links: libcurl's global state, once set up by vcp_global_init(), is left
+ * to process exit (it cannot be set up again once cleaned up).
+ */
 void vcp_global_cleanup(void);
 
 /* Releases a `char *` the library handed to the caller.  NULL is a no-op. */
@@ -135,7 +139,7 @@ typedef struct vcp_client vcp_client;
  * caller (vcp_client_free).  Returns VCP_E_OK, VCP_E_ARG (NULL token/out,
  * base_url not http(s)) or VCP_E_NOMEM.  No network I/O happens here.
  */
-int vcp_client_new(vcp_client **out, const char *token, const struct vcp_options *opts);
+enum vcp_error vcp_client_new(vcp_client **out, const char *token, const struct vcp_options *opts);
 
 /* Frees the client and closes its connection.  NULL is a no-op. */
 void vcp_client_free(vcp_client *c);
@@ -160,10 +164,10 @@ const char *vcp_client_last_url(const vcp_client *c);
  * Retried on 12 and on "not connected" failures (setting a webhook twice is
  * harmless).  Returns VCP_E_OK when status is 0; see enum vcp_error.
  */
-int vcp_set_webhook(vcp_client *c, const char *url, struct vcp_result *res);
+enum vcp_error vcp_set_webhook(vcp_client *c, const char *url, struct vcp_result *res);
 
 /* Removes the webhook: set_webhook with url "" (no callback is made). */
-int vcp_remove_webhook(vcp_client *c, struct vcp_result *res);
+enum vcp_error vcp_remove_webhook(vcp_client *c, struct vcp_result *res);
 
 /* ---------------------------------------------------------------- account */
 
@@ -199,7 +203,8 @@ struct vcp_account {
  * the caller (vcp_account_free); otherwise *out is NULL.  Retried on 12 and
  * on transport failures (reading is idempotent).
  */
-int vcp_get_account_info(vcp_client *c, struct vcp_account **out, struct vcp_result *res);
+enum vcp_error vcp_get_account_info(vcp_client *c, struct vcp_account **out,
+                                    struct vcp_result *res);
 
 /* Frees an account and all its strings.  NULL is a no-op. */
 void vcp_account_free(struct vcp_account *a);
@@ -244,13 +249,14 @@ vcp_msg *vcp_msg_sticker(const char *from, int64_t sticker_id);
  * when json is not a JSON object, VCP_E_NOMEM, or VCP_E_ARG.  The content is
  * not validated here.  res may be NULL.
  */
-int vcp_msg_from_json(const char *json, size_t len, vcp_msg **out, struct vcp_result *res);
+enum vcp_error vcp_msg_from_json(const char *json, size_t len, vcp_msg **out,
+                                 struct vcp_result *res);
 
 /* Frees a message.  NULL is a no-op. */
 void vcp_msg_free(vcp_msg *m);
 
 /* Sets (replaces) "from".  Returns VCP_E_OK, VCP_E_ARG or VCP_E_NOMEM. */
-int vcp_msg_set_from(vcp_msg *m, const char *from);
+enum vcp_error vcp_msg_set_from(vcp_msg *m, const char *from);
 
 /* "from" when it is a string, else NULL.  Owned by m; valid until m changes. */
 const char *vcp_msg_from(const vcp_msg *m);
@@ -262,7 +268,7 @@ bool vcp_msg_has_field(const vcp_msg *m, const char *key);
 const char *vcp_msg_type(const vcp_msg *m);
 
 /* Sets the optional sender {"name", "avatar"} (avatar may be NULL). VCP_E_OK/ARG/NOMEM. */
-int vcp_msg_set_sender(vcp_msg *m, const char *name, const char *avatar);
+enum vcp_error vcp_msg_set_sender(vcp_msg *m, const char *name, const char *avatar);
 
 /*
  * The message as compact JSON text, without auth_token.  Returns a new string
@@ -276,7 +282,7 @@ char *vcp_msg_to_json(const vcp_msg *m);
  * res->detail set to what vcpd would answer.  Whether "from" is a superadmin
  * only the server can tell.  res may be NULL.
  */
-int vcp_msg_validate(const vcp_msg *m, struct vcp_result *res);
+enum vcp_error vcp_msg_validate(const vcp_msg *m, struct vcp_result *res);
 
 /*
  * Validates m, then POST /post.  On VCP_E_OK res->message_token holds the
@@ -286,7 +292,7 @@ int vcp_msg_validate(const vcp_msg *m, struct vcp_result *res);
  * VCP_E_TRANSPORT or VCP_E_PROTOCOL is returned with res->maybe_sent true and
  * nothing is resent.
  */
-int vcp_post(vcp_client *c, const vcp_msg *m, struct vcp_result *res);
+enum vcp_error vcp_post(vcp_client *c, const vcp_msg *m, struct vcp_result *res);
 
 /* ---------------------------------------------------------------- webhooks */
 
@@ -295,7 +301,7 @@ int vcp_post(vcp_client *c, const vcp_msg *m, struct vcp_result *res);
  * HMAC-SHA256 of the exact body keyed by the channel's token.  Writes 64 hex
  * digits and a NUL to out.  Returns VCP_E_OK, VCP_E_ARG or VCP_E_NOMEM.
  */
-int vcp_signature(const char *token, const void *body, size_t len, char out[65]);
+enum vcp_error vcp_signature(const char *token, const void *body, size_t len, char out[65]);
 
 /* True when sig (hex, any case) is the signature of body under token; constant time. */
 bool vcp_signature_verify(const char *token, const void *body, size_t len, const char *sig);
@@ -339,8 +345,9 @@ typedef struct vcp_webhook_server vcp_webhook_server;
  * VCP_E_IO (certificate/key unreadable) or VCP_E_TRANSPORT (cannot listen);
  * err receives the reason.
  */
-int vcp_webhook_server_new(vcp_webhook_server **out, const struct vcp_webhook_server_options *o,
-                           char *err, size_t err_len);
+enum vcp_error vcp_webhook_server_new(vcp_webhook_server **out,
+                                      const struct vcp_webhook_server_options *o, char *err,
+                                      size_t err_len);
 
 /* The TCP port actually listened on. */
 int vcp_webhook_server_port(const vcp_webhook_server *s);

@@ -35,6 +35,7 @@
 
 #include "batch.h"
 #include "cli.h"
+#include "common/readall.h"
 
 static volatile sig_atomic_t interrupted;
 
@@ -63,42 +64,6 @@ static uint64_t fnv1a(const char *s, size_t len)
 }
 
 /* ---------------------------------------------------------------- reading */
-
-static char *slurp(const char *path, size_t *len)
-{
-    FILE *f = fopen(path, "rb");
-    char *buf = NULL;
-    size_t cap = 0, n;
-
-    *len = 0;
-    if (f == NULL)
-        return NULL;
-    for (;;) {
-        if (cap - *len < 4096) {
-            char *b = realloc(buf, cap ? cap * 2 : 65536);
-            if (b == NULL) {
-                free(buf);
-                fclose(f);
-                errno = ENOMEM;
-                return NULL;
-            }
-            buf = b;
-            cap = cap ? cap * 2 : 65536;
-        }
-        n = fread(buf + *len, 1, cap - *len - 1, f);
-        *len += n;
-        if (n == 0)
-            break;
-    }
-    if (ferror(f)) {
-        free(buf);
-        fclose(f);
-        return NULL;
-    }
-    fclose(f);
-    buf[*len] = '\0';
-    return buf;
-}
 
 /* Splits buf into non-blank lines. */
 static int split_lines(struct batch *b, char *buf, size_t len)
@@ -248,7 +213,7 @@ int batch_parse_state(struct batch *b, const char *buf, size_t len)
 static int load_state(struct batch *b)
 {
     size_t len = 0;
-    char *buf = slurp(b->state_path, &len);
+    char *buf = readall_path(b->state_path, SIZE_MAX, &len);
     bool existed = buf != NULL;
 
     if (buf == NULL && errno != ENOENT) {
@@ -499,7 +464,7 @@ int cmd_batch(struct cli *cli)
         snprintf(state, n, "%s.state", b.path);
     }
     b.state_path = cli->state ? cli->state : state;
-    if ((b.buf = slurp(b.path, &len)) == NULL) {
+    if ((b.buf = readall_path(b.path, SIZE_MAX, &len)) == NULL) {
         fprintf(stderr, "vcp: %s: %s\n", b.path, strerror(errno));
         rc = EXIT_IO;
         goto out;

@@ -1,7 +1,10 @@
 /*
  * Shared state of the vcp tool: the parsed command line, the client made
- * from it, the command table's row type, and the documented exit codes.  The tool uses only the
- * public libvcp API (<vcp/vcp.h>), like any other program would.
+ * from it, the command table's row type, and the documented exit codes.
+ * The tool uses the public libvcp API (<vcp/vcp.h>), like any other
+ * program would, and nothing of libvcp's insides; a few small helpers it
+ * compiles in itself, as curl's tool does curlx: src/common's whole-file
+ * reader and --listen grammar, and src/core's JSON string escaper.
  */
 #ifndef VCP_CLI_H
 #define VCP_CLI_H

@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "cli.h"
+#include "core/encode.h"
 
 int cli_exit_code(int rc)
 {
@@ -33,18 +34,11 @@ int cli_exit_code(int rc)
 
 void cli_json_str(FILE *f, const char *s)
 {
+    char esc[ENCODE_JSON_MAX_PER_BYTE];
+
     fputc('"', f);
-    for (; s && *s; s++) {
-        unsigned char ch = (unsigned char)*s;
-        if (ch == '"' || ch == '\\')
-            fprintf(f, "\\%c", ch);
-        else if (ch == '\n')
-            fputs("\\n", f);
-        else if (ch < 0x20)
-            fprintf(f, "\\u%04x", ch);
-        else
-            fputc(ch, f);
-    }
+    for (; s && *s; s++)
+        fwrite(esc, 1, encode_json_chars(esc, s, 1), f);
     fputc('"', f);
 }
 

@@ -11,34 +11,16 @@
 #include <string.h>
 
 #include "cli.h"
+#include "common/readall.h"
 
-/* Reads all of standard input (for "-"); NULL on error.  Caller frees. */
+/* Reads all of standard input (for "-"), at most 64 MiB; NULL on error.  Caller frees. */
 static char *read_stdin(void)
 {
-    size_t len = 0, cap = 4096, n;
-    char *buf = malloc(cap);
+    size_t len;
+    char *buf = readall_stream(stdin, (size_t)64 << 20, &len);
 
-    if (buf == NULL)
-        return NULL;
-    while ((n = fread(buf + len, 1, cap - len - 1, stdin)) > 0) {
-        len += n;
-        if (cap - len < 2) {
-            if (cap > (64u << 20)) {
-                free(buf);
-                return NULL;
-            }
-            char *b = realloc(buf, cap * 2);
-            if (b == NULL) {
-                free(buf);
-                return NULL;
-            }
-            buf = b;
-            cap *= 2;
-        }
-    }
-    buf[len] = '\0';
     /* "echo hi | vcp post text -" should post "hi", not "hi\n". */
-    while (len > 0 && (buf[len - 1] == '\n' || buf[len - 1] == '\r'))
+    while (buf && len > 0 && (buf[len - 1] == '\n' || buf[len - 1] == '\r'))
         buf[--len] = '\0';
     return buf;
 }

@@ -12,6 +12,7 @@
 #include <unistd.h>
 
 #include "cli.h"
+#include "common/hostport.h"
 
 static volatile sig_atomic_t stop;
 
@@ -61,33 +62,6 @@ static void log_event(void *arg, const struct vcp_webhook_event *ev)
     funlockfile(stdout);
 }
 
-/* Splits "HOST:PORT" / "[V6]:PORT" / "PORT"; returns false on junk. */
-static bool split_listen(const char *s, char *host, size_t host_len, int *port)
-{
-    const char *colon = strrchr(s, ':');
-    long long p;
-
-    if (colon == NULL) {
-        snprintf(host, host_len, "127.0.0.1");
-        colon = s - 1;
-    } else {
-        const char *h = s;
-        size_t n = (size_t)(colon - s);
-        if (n >= 2 && h[0] == '[' && h[n - 1] == ']') {
-            h++;
-            n -= 2;
-        }
-        if (n == 0 || n >= host_len)
-            return false;
-        memcpy(host, h, n);
-        host[n] = '\0';
-    }
-    if (!cli_parse_i64(colon + 1, &p) || p < 0 || p > 65535)
-        return false;
-    *port = (int)p;
-    return true;
-}
-
 int cmd_webhook_serve(struct cli *cli)
 {
     struct vcp_webhook_server_options o;
@@ -102,7 +76,7 @@ int cmd_webhook_serve(struct cli *cli)
         return EXIT_USAGE;
     }
     snprintf(host, sizeof(host), "127.0.0.1");
-    if (cli->listen && !split_listen(cli->listen, host, sizeof(host), &port)) {
+    if (cli->listen && hostport_parse(cli->listen, host, sizeof(host), &port) != 0) {
         fprintf(stderr, "vcp: --listen: want HOST:PORT, e.g. 127.0.0.1:8443\n");
         return EXIT_USAGE;
     }

@@ -90,7 +90,7 @@ static void global_init_once(void)
     global_rc = curl_global_init(CURL_GLOBAL_DEFAULT);
 }
 
-int vcp_global_init(void)
+enum vcp_error vcp_global_init(void)
 {
     pthread_once(&global_once, global_init_once);
     return global_rc == CURLE_OK ? VCP_E_OK : VCP_E_NOMEM;
@@ -180,7 +180,7 @@ static char *dup_or_null(const char *s, bool *oom)
     return d;
 }
 
-int vcp_client_new(vcp_client **out, const char *token, const struct vcp_options *opts)
+enum vcp_error vcp_client_new(vcp_client **out, const char *token, const struct vcp_options *opts)
 {
     struct vcp_options defaults;
     struct vcp_client *c;
@@ -493,7 +493,7 @@ static int post_json(vcp_client *c, const char *path, struct json_object *o, boo
     return call(c, path, s, want_token, idem, res, root);
 }
 
-int vcp_set_webhook(vcp_client *c, const char *url, struct vcp_result *res)
+enum vcp_error vcp_set_webhook(vcp_client *c, const char *url, struct vcp_result *res)
 {
     struct json_object *o;
     int rc;
@@ -510,12 +510,12 @@ int vcp_set_webhook(vcp_client *c, const char *url, struct vcp_result *res)
     return rc;
 }
 
-int vcp_remove_webhook(vcp_client *c, struct vcp_result *res)
+enum vcp_error vcp_remove_webhook(vcp_client *c, struct vcp_result *res)
 {
     return vcp_set_webhook(c, "", res);
 }
 
-int vcp_get_account_info(vcp_client *c, struct vcp_account **out, struct vcp_result *res)
+enum vcp_error vcp_get_account_info(vcp_client *c, struct vcp_account **out, struct vcp_result *res)
 {
     struct json_object *root = NULL;
     int rc;
@@ -534,7 +534,7 @@ int vcp_get_account_info(vcp_client *c, struct vcp_account **out, struct vcp_res
     return rc;
 }
 
-int vcp_post(vcp_client *c, const vcp_msg *m, struct vcp_result *res)
+enum vcp_error vcp_post(vcp_client *c, const vcp_msg *m, struct vcp_result *res)
 {
     const char *s;
     int rc;

@@ -166,7 +166,8 @@ vcp_msg *vcp_msg_sticker(const char *from, int64_t sticker_id)
     return m ? finish(m, put(m->obj, "sticker_id", json_object_new_int64(sticker_id))) : NULL;
 }
 
-int vcp_msg_from_json(const char *json, size_t len, vcp_msg **out, struct vcp_result *res)
+enum vcp_error vcp_msg_from_json(const char *json, size_t len, vcp_msg **out,
+                                 struct vcp_result *res)
 {
     struct vcp_result scratch;
     struct json_tokener *tok = NULL;
@@ -225,7 +226,7 @@ void vcp_msg_free(vcp_msg *m)
     free(m);
 }
 
-int vcp_msg_set_from(vcp_msg *m, const char *from)
+enum vcp_error vcp_msg_set_from(vcp_msg *m, const char *from)
 {
     if (m == NULL || from == NULL)
         return VCP_E_ARG;
@@ -257,7 +258,7 @@ const char *vcp_msg_type(const vcp_msg *m)
     return get_str(m, "type");
 }
 
-int vcp_msg_set_sender(vcp_msg *m, const char *name, const char *avatar)
+enum vcp_error vcp_msg_set_sender(vcp_msg *m, const char *name, const char *avatar)
 {
     struct json_object *s;
 
@@ -282,7 +283,7 @@ char *vcp_msg_to_json(const vcp_msg *m)
     return s ? strdup(s) : NULL;
 }
 
-int vcp_msg_validate(const vcp_msg *m, struct vcp_result *res)
+enum vcp_error vcp_msg_validate(const vcp_msg *m, struct vcp_result *res)
 {
     struct vcp_result scratch;
     char detail[MSG_DETAIL_MAX];

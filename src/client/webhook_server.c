@@ -19,11 +19,12 @@
 #include <openssl/crypto.h>
 
 #include "client/internal.h"
+#include "common/readall.h"
 #include "core/sig.h"
 
 #define HOOK_BODY_MAX (64 * 1024)
 
-int vcp_signature(const char *token, const void *body, size_t len, char out[65])
+enum vcp_error vcp_signature(const char *token, const void *body, size_t len, char out[65])
 {
     if (token == NULL || out == NULL || (body == NULL && len > 0))
         return VCP_E_ARG;
@@ -64,41 +65,17 @@ struct req {
     bool too_big;
 };
 
+/* A certificate or key file (at most 1 MiB); NULL with the reason in err. */
 static char *read_file(const char *path, char *err, size_t err_len)
 {
-    FILE *f = fopen(path, "rb");
-    char *buf = NULL;
-    size_t len = 0, cap = 0, n;
+    size_t len;
+    char *buf = readall_path(path, 1u << 20, &len);
 
-    if (f == NULL) {
-        snprintf(err, err_len, "%s: %s", path, strerror(errno));
-        return NULL;
-    }
-    for (;;) {
-        if (cap - len < 4096) {
-            char *b = cap > (1u << 20) ? NULL : realloc(buf, cap + 8192);
-            if (b == NULL) {
-                snprintf(err, err_len, "%s: too large or out of memory", path);
-                free(buf);
-                fclose(f);
-                return NULL;
-            }
-            buf = b;
-            cap += 8192;
-        }
-        n = fread(buf + len, 1, cap - len - 1, f);
-        len += n;
-        if (n == 0)
-            break;
-    }
-    if (ferror(f)) {
-        snprintf(err, err_len, "%s: read error", path);
-        free(buf);
-        fclose(f);
-        return NULL;
-    }
-    fclose(f);
-    buf[len] = '\0';
+    if (buf == NULL)
+        snprintf(err, err_len, "%s: %s", path,
+                 errno == EFBIG || errno == ENOMEM ? "too large or out of memory"
+                 : errno == EIO                    ? "read error"
+                                                   : strerror(errno));
     return buf;
 }
 
@@ -229,8 +206,9 @@ static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
     }
 }
 
-int vcp_webhook_server_new(vcp_webhook_server **out, const struct vcp_webhook_server_options *o,
-                           char *err, size_t err_len)
+enum vcp_error vcp_webhook_server_new(vcp_webhook_server **out,
+                                      const struct vcp_webhook_server_options *o, char *err,
+                                      size_t err_len)
 {
     struct vcp_webhook_server *s;
     struct sockaddr_storage ss;

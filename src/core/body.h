@@ -1,6 +1,6 @@
 /*
  * Reading a request body as JSON, the first step of every endpoint
- * (DESIGN §1.1): at most BODY_MAX bytes, one JSON object, strict RFC 8259
+ * (docs/API.md §1): at most BODY_MAX bytes, one JSON object, strict RFC 8259
  * syntax, valid UTF-8 throughout (ignored fields and keys too), strings that
  * hold no U+0000 and no unpaired surrogate, a bounded nesting depth.  vcpd judges what arrives
  * with it and libvcp judges raw JSON messages with it before sending, so both

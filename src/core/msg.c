@@ -1,5 +1,5 @@
 /*
- * The message rules of DESIGN §1.3-§1.4, written once as data.  Each message
+ * The message rules of docs/API.md §3-§4, written once as data.  Each message
  * type is a table of fields (key, kind, required?, limits); one walker checks
  * a message against its table in table order, and another builds the stored
  * form from the same table, so the rules and the normalised shape can never
@@ -25,12 +25,12 @@
 
 #include <inttypes.h>
 #include <math.h>
-#include <stdarg.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/detail.h"
 #include "core/url.h"
 #include "core/utf8.h"
 
@@ -42,17 +42,8 @@ struct det {
     size_t len;
 };
 
-__attribute__((format(printf, 3, 4))) static int say(struct det *d, int status, const char *fmt,
-                                                     ...)
-{
-    if (d->buf != NULL && d->len > 0) {
-        va_list ap;
-        va_start(ap, fmt);
-        vsnprintf(d->buf, d->len, fmt, ap);
-        va_end(ap);
-    }
-    return status;
-}
+/* Writes the reason into d and returns status (see detail.h). */
+#define say(d, status, ...) detail_set((d)->buf, (d)->len, (status), __VA_ARGS__)
 
 static void det_clear(struct det *d)
 {

@@ -1,5 +1,5 @@
 /*
- * The message model and its rules (DESIGN §1.3-§1.4): one source of truth,
+ * The message model and its rules (docs/API.md §3-§4): one source of truth,
  * used by vcpd to judge requests and by libvcp to judge messages before they
  * are sent, so both give the same status and the same detail text.
  *

@@ -1,6 +1,8 @@
 /* The callback signature (see sig.h). */
 #include "core/sig.h"
 
+#include "core/encode.h"
+
 #include <string.h>
 
 #include <openssl/evp.h>
@@ -8,7 +10,6 @@
 
 int sig_hmac_hex(const char *key, const void *body, size_t len, char hex[65])
 {
-    static const char digits[] = "0123456789abcdef";
     unsigned char mac[EVP_MAX_MD_SIZE];
     unsigned int mac_len = 0;
     int rc = 0;
@@ -20,10 +21,6 @@ int sig_hmac_hex(const char *key, const void *body, size_t len, char hex[65])
         memset(mac, 0, sizeof mac);
         rc = -1;
     }
-    for (unsigned int i = 0; i < 32; i++) {
-        hex[2 * i] = digits[mac[i] >> 4];
-        hex[2 * i + 1] = digits[mac[i] & 0x0f];
-    }
-    hex[64] = '\0';
+    encode_hex(mac, 32, hex);
     return rc;
 }

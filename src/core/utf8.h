@@ -1,6 +1,6 @@
 /*
  * UTF-8 helpers.  The seed counts message limits in "characters"; vcp counts
- * Unicode code points (DESIGN §1.1), so a limit means the same thing whatever
+ * Unicode code points (docs/API.md §1), so a limit means the same thing whatever
  * script the text is written in.  Pure code, no allocation.
  */
 #ifndef VCP_CORE_UTF8_H

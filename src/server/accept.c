@@ -26,6 +26,7 @@
 
 #include "server/accept.h"
 #include "server/server.h"
+#include "server/http.h"
 #include "server/util.h"
 
 #define PEEK_MAX     256  /* request-line bytes looked at; undecided by then: the API's */
@@ -138,20 +139,29 @@ out:
     return ok;
 }
 
-void acceptor_conn_closed(struct acceptor *a, const struct sockaddr *sa)
+/* Gives back one connection (stream false) or one stream of sa's peer. */
+static void give_back(struct acceptor *a, const struct sockaddr *sa, bool stream)
 {
     struct peer **slot, *p;
+    unsigned *n;
 
     if (!a || !sa)
         return;
     pthread_mutex_lock(&a->lock);
     p = peer_get(a, sa, false, &slot);
-    if (p && p->conns > 0) {
-        p->conns--;
-        a->conns--;
+    n = p ? (stream ? &p->streams : &p->conns) : NULL;
+    if (n && *n > 0) {
+        (*n)--;
+        if (!stream)
+            a->conns--;
         peer_tidy(slot);
     }
     pthread_mutex_unlock(&a->lock);
+}
+
+void acceptor_conn_closed(struct acceptor *a, const struct sockaddr *sa)
+{
+    give_back(a, sa, false);
 }
 
 bool acceptor_stream_take(struct acceptor *a, const struct sockaddr *sa)
@@ -174,17 +184,7 @@ bool acceptor_stream_take(struct acceptor *a, const struct sockaddr *sa)
 
 void acceptor_stream_put(struct acceptor *a, const struct sockaddr *sa)
 {
-    struct peer **slot, *p;
-
-    if (!a || !sa)
-        return;
-    pthread_mutex_lock(&a->lock);
-    p = peer_get(a, sa, false, &slot);
-    if (p && p->streams > 0) {
-        p->streams--;
-        peer_tidy(slot);
-    }
-    pthread_mutex_unlock(&a->lock);
+    give_back(a, sa, true);
 }
 
 /* --- routing ------------------------------------------------------------- */

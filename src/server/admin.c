@@ -5,12 +5,12 @@
  */
 #include "server/admin.h"
 
-#include <stdarg.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/detail.h"
 #include "core/url.h"
 #include "core/utf8.h"
 #include "server/auth.h"
@@ -45,16 +45,8 @@ const char *admin_state_name(int state)
     return state_names[state];
 }
 
-__attribute__((format(printf, 3, 4))) static int fail(struct op_ctx *c, int rc, const char *fmt,
-                                                      ...)
-{
-    va_list ap;
-
-    va_start(ap, fmt);
-    vsnprintf(c->detail, c->detail_len, fmt, ap);
-    va_end(ap);
-    return rc;
-}
+/* Writes the operation's detail and returns rc (see detail.h). */
+#define fail(c, rc, ...) detail_set((c)->detail, (c)->detail_len, (rc), __VA_ARGS__)
 
 static int store_fail(struct op_ctx *c)
 {
@@ -509,34 +501,29 @@ static int op_channel_list(struct op_ctx *c, struct json_object **out)
     return ADMIN_OK;
 }
 
-static struct json_object *members_json(struct op_ctx *c, int *rc)
+/* Adds the channel's "members" to obj and hands obj out (*out); obj is released on failure. */
+static int with_members(struct op_ctx *c, struct json_object *obj, struct json_object **out)
 {
     struct member *m = NULL;
     struct json_object *arr;
     size_t n = 0;
 
     if (store_member_list(c->s, c->ch.id, &m, &n) != STORE_OK) {
-        *rc = store_fail(c);
-        return NULL;
+        json_object_put(obj);
+        return store_fail(c);
     }
     arr = json_object_new_array_ext((int)n);
     for (size_t i = 0; i < n; i++)
         json_object_array_add(arr, admin_member_json(&m[i]));
     free(m);
-    *rc = ADMIN_OK;
-    return arr;
+    json_object_object_add(obj, "members", arr);
+    *out = obj;
+    return ADMIN_OK;
 }
 
 static int op_channel_show(struct op_ctx *c, struct json_object **out)
 {
-    int rc;
-    struct json_object *members = members_json(c, &rc);
-
-    if (!members)
-        return rc;
-    *out = wrap("channel", admin_channel_json(&c->ch));
-    json_object_object_add(*out, "members", members);
-    return ADMIN_OK;
+    return with_members(c, wrap("channel", admin_channel_json(&c->ch)), out);
 }
 
 static int set_state(struct op_ctx *c, int state, struct json_object **out)
@@ -795,13 +782,7 @@ static int op_member_remove(struct op_ctx *c, struct json_object **out)
 
 static int op_member_list(struct op_ctx *c, struct json_object **out)
 {
-    int rc;
-    struct json_object *members = members_json(c, &rc);
-
-    if (!members)
-        return rc;
-    *out = wrap("members", members);
-    return ADMIN_OK;
+    return with_members(c, json_object_new_object(), out);
 }
 
 static const struct {

@@ -30,7 +30,7 @@ enum admin_rc {
  * Runs operation op ("channel.create", "channel.list", "channel.show",
  * "channel.block", "channel.suspend", "channel.activate", "channel.delete",
  * "channel.rotate-token", "channel.set-rate", "channel.set-webhook",
- * "channel.reset", "sandbox.reset", "fault.add", "fault.list",
+ * "channel.edit", "channel.reset", "sandbox.reset", "fault.add", "fault.list",
  * "fault.clear", "member.add", "member.remove", "member.list") with args (an object; may be
  * NULL for none).  Operations on a channel read its public id from
  * args "channel".  On ADMIN_OK *out is a new object owned by the caller;
@@ -52,7 +52,7 @@ int admin_op_writes(const char *op);
 struct json_object *admin_channel_json(const struct channel *c);
 struct json_object *admin_member_json(const struct member *m);
 
-/* "active", "blocked", ...; and back (-1 when unknown). */
+/* "active", "blocked", "suspended", "deleted"; "unknown" for any other state. */
 const char *admin_state_name(int state);
 
 #endif

@@ -27,6 +27,8 @@
 #include "server/admin.h"
 #include "server/auth.h"
 #include "server/server.h"
+#include "server/http.h"
+#include "server/admin_http.h"
 #include "server/util.h"
 
 static enum MHD_Result reply_error(struct req *r, unsigned http, const char *error,
@@ -70,64 +72,75 @@ static enum MHD_Result reset_all(struct req *r)
     return http_reply_json(r, 200, out);
 }
 
+/*
+ * The routes under /admin/v1/channels, as in the list above.  sub is what
+ * follows "/{id}/" ("": nothing follows the id; NULL: no {id} at all); a
+ * sub ending in '/' takes the rest of the path, '/' included, as the
+ * argument tail_arg.
+ */
+static const struct admin_route {
+    const char *method;
+    const char *sub;
+    const char *tail_arg;
+    const char *op;
+} admin_routes[] = {
+    {"POST", NULL, NULL, "channel.create"},
+    {"GET", NULL, NULL, "channel.list"},
+    {"GET", "", NULL, "channel.show"},
+    {"DELETE", "", NULL, "channel.delete"},
+    {"PATCH", "", NULL, "channel.edit"},
+    {"POST", "block", NULL, "channel.block"},
+    {"POST", "suspend", NULL, "channel.suspend"},
+    {"POST", "activate", NULL, "channel.activate"},
+    {"POST", "delete", NULL, "channel.delete"},
+    {"POST", "rotate-token", NULL, "channel.rotate-token"},
+    {"POST", "reset", NULL, "channel.reset"},
+    {"PUT", "rate", NULL, "channel.set-rate"},
+    {"PUT", "webhook", NULL, "channel.set-webhook"},
+    {"GET", "members", NULL, "member.list"},
+    {"POST", "members", NULL, "member.add"},
+    {"DELETE", "members/", "member", "member.remove"},
+    {"GET", "faults", NULL, "fault.list"},
+    {"POST", "faults", NULL, "fault.add"},
+    {"DELETE", "faults", NULL, "fault.clear"},
+    {"DELETE", "faults/", "fault", "fault.clear"},
+};
+
 /* Maps method and the path after /admin/v1/channels to an operation name
- * and the channel / member ids (written into args). NULL when no route. */
+ * and the channel / member / fault ids (written into args). NULL when no route. */
 static const char *map_op(const char *method, const char *rest, struct json_object *args)
 {
-    char id[64];
-    const char *slash;
-    size_t n;
+    const char *tail = NULL; /* after "/{id}/"; "" after "/{id}" */
+    bool more = false;       /* a '/' followed the id */
 
-    if (rest[0] == '\0')
-        return strcmp(method, "POST") == 0  ? "channel.create"
-               : strcmp(method, "GET") == 0 ? "channel.list"
-                                            : NULL;
-    if (rest[0] != '/')
+    if (rest[0] == '/') {
+        const char *slash = strchr(rest + 1, '/');
+        size_t n = slash ? (size_t)(slash - rest - 1) : strlen(rest + 1);
+
+        if (n == 0 || n >= 64)
+            return NULL;
+        json_object_object_add(args, "channel", json_object_new_string_len(rest + 1, (int)n));
+        tail = slash ? slash + 1 : "";
+        more = slash != NULL;
+    } else if (rest[0] != '\0') {
         return NULL;
-    rest++;
-    slash = strchr(rest, '/');
-    n = slash ? (size_t)(slash - rest) : strlen(rest);
-    if (n == 0 || n >= sizeof id)
-        return NULL;
-    memcpy(id, rest, n);
-    id[n] = '\0';
-    json_object_object_add(args, "channel", json_object_new_string(id));
-    if (!slash)
-        return strcmp(method, "GET") == 0      ? "channel.show"
-               : strcmp(method, "DELETE") == 0 ? "channel.delete"
-               : strcmp(method, "PATCH") == 0  ? "channel.edit"
-                                               : NULL;
-    rest = slash + 1;
-    if (strcmp(method, "POST") == 0) {
-        static const char *const actions[] = {"block",  "suspend",      "activate",
-                                              "delete", "rotate-token", "reset"};
-        static const char *const ops[] = {"channel.block",        "channel.suspend",
-                                          "channel.activate",     "channel.delete",
-                                          "channel.rotate-token", "channel.reset"};
-        for (size_t i = 0; i < sizeof actions / sizeof actions[0]; i++)
-            if (strcmp(rest, actions[i]) == 0)
-                return ops[i];
-        return strcmp(rest, "members") == 0  ? "member.add"
-               : strcmp(rest, "faults") == 0 ? "fault.add"
-                                             : NULL;
     }
-    if (strcmp(method, "PUT") == 0)
-        return strcmp(rest, "rate") == 0      ? "channel.set-rate"
-               : strcmp(rest, "webhook") == 0 ? "channel.set-webhook"
-                                              : NULL;
-    if (strcmp(method, "GET") == 0)
-        return strcmp(rest, "members") == 0  ? "member.list"
-               : strcmp(rest, "faults") == 0 ? "fault.list"
-                                             : NULL;
-    if (strcmp(method, "DELETE") == 0 && strncmp(rest, "members/", 8) == 0 && rest[8]) {
-        json_object_object_add(args, "member", json_object_new_string(rest + 8));
-        return "member.remove";
-    }
-    if (strcmp(method, "DELETE") == 0 && strcmp(rest, "faults") == 0)
-        return "fault.clear";
-    if (strcmp(method, "DELETE") == 0 && strncmp(rest, "faults/", 7) == 0 && rest[7]) {
-        json_object_object_add(args, "fault", json_object_new_string(rest + 7));
-        return "fault.clear";
+    for (size_t i = 0; i < sizeof admin_routes / sizeof admin_routes[0]; i++) {
+        const struct admin_route *ar = &admin_routes[i];
+        size_t n = ar->sub ? strlen(ar->sub) : 0;
+
+        if (strcmp(method, ar->method) != 0 || (ar->sub == NULL) != (tail == NULL))
+            continue;
+        if (!ar->sub || (n == 0 && !more))
+            return ar->op;
+        if (n == 0)
+            continue;
+        if (!ar->tail_arg && strcmp(tail, ar->sub) == 0)
+            return ar->op;
+        if (ar->tail_arg && strncmp(tail, ar->sub, n) == 0 && tail[n] != '\0') {
+            json_object_object_add(args, ar->tail_arg, json_object_new_string(tail + n));
+            return ar->op;
+        }
     }
     return NULL;
 }
@@ -202,15 +215,13 @@ enum MHD_Result admin_http(struct req *r)
         json_object_put(body);
         return http_reply_status(r, 404);
     }
-    if (body) {
-        if (strcmp(op, "channel.set-rate") == 0) {
-            json_object_object_add(args, "rate", json_object_get(body));
-        } else {
-            json_object_object_foreach(body, key, val)
-            {
-                if (!json_object_object_get_ex(args, key, &v)) /* path ids win */
-                    json_object_object_add(args, key, json_object_get(val));
-            }
+    if (strcmp(op, "channel.set-rate") == 0) {
+        json_object_object_add(args, "rate", json_object_get(body));
+    } else {
+        json_object_object_foreach(body, key, val)
+        {
+            if (!json_object_object_get_ex(args, key, &v)) /* path ids win */
+                json_object_object_add(args, key, json_object_get(val));
         }
     }
     json_object_put(body);

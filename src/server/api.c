@@ -1,7 +1,7 @@
 /*
  * The Channels Post API: /pa/set_webhook, /pa/get_account_info, /pa/post.
  *
- * Every endpoint starts with the same steps, in the order of DESIGN §1.3:
+ * Every endpoint starts with the same steps, in the order of docs/API.md §3:
  * the body is a JSON object (3) -> the token is present and known (2) -> the
  * channel is not blocked (7), suspended (9) or deleted (8).  Then each
  * endpoint goes on with its own steps.  The message rules themselves are in
@@ -23,10 +23,13 @@
 #include "server/journal.h"
 #include "server/media.h"
 #include "server/stream.h"
+#include "server/strbuf.h"
 #include "server/tokcache.h"
-#include "server/jsonw.h"
 #include "server/ratelimit.h"
 #include "server/server.h"
+#include "server/http.h"
+#include "server/api.h"
+#include "server/sandbox.h"
 #include "server/util.h"
 
 #define TOKEN_HEADER "X-Viber-Auth-Token"
@@ -35,27 +38,27 @@
 static const char event_types_json[] =
     "[\"delivered\",\"seen\",\"failed\",\"subscribed\",\"unsubscribed\",\"conversation_started\"]";
 
-void api_status_json(struct jsonw *w, int status, const char *detail)
+void api_status_json(struct strbuf *w, int status, const char *detail)
 {
-    jsonw_lit(w, "{");
-    jsonw_kv_int(w, "status", status);
-    jsonw_kv_str(w, "status_message", vcp_status_name(status));
+    strbuf_open(w);
+    strbuf_kv_int(w, "status", status);
+    strbuf_kv_str(w, "status_message", vcp_status_name(status));
     if (detail && detail[0])
-        jsonw_kv_str(w, "detail", detail);
-    jsonw_lit(w, "}");
+        strbuf_kv_str(w, "detail", detail);
+    strbuf_lit(w, "}");
 }
 
 enum MHD_Result api_reply_status(struct req *r, int status, const char *detail)
 {
-    struct jsonw w;
+    struct strbuf w;
     enum MHD_Result ret;
 
-    jsonw_init(&w);
+    strbuf_init(&w);
     api_status_json(&w, status, detail);
     r->api_status = status;
     snprintf(r->answer_detail, sizeof r->answer_detail, "%s", detail ? detail : "");
     ret = http_reply(r, 200, w.buf, w.len);
-    jsonw_free(&w);
+    strbuf_free(&w);
     return ret;
 }
 
@@ -207,38 +210,38 @@ static enum MHD_Result fail(struct req *r, int status, const char *detail)
 
 /* --- get_account_info ---------------------------------------------------- */
 
-static void account_json(struct jsonw *w, const struct channel *c, const struct member *m, size_t n,
-                         unsigned viewers)
+static void account_json(struct strbuf *w, const struct channel *c, const struct member *m,
+                         size_t n, unsigned viewers)
 {
     char num[64];
 
-    jsonw_lit(w, "{\"status\":0,\"status_message\":\"ok\"");
-    jsonw_kv_str(w, "id", c->pa_id);
-    jsonw_kv_str(w, "Id", c->pa_id); /* the seed's spelling */
-    jsonw_kv_str(w, "name", c->name);
-    jsonw_kv_str(w, "uri", c->uri);
-    jsonw_kv_str(w, "icon", c->icon);
-    jsonw_kv_str(w, "background", c->background);
-    jsonw_kv_str(w, "category", c->category);
-    jsonw_kv_str(w, "subcategory", c->subcategory);
+    strbuf_lit(w, "{\"status\":0,\"status_message\":\"ok\"");
+    strbuf_kv_str(w, "id", c->pa_id);
+    strbuf_kv_str(w, "Id", c->pa_id); /* the seed's spelling */
+    strbuf_kv_str(w, "name", c->name);
+    strbuf_kv_str(w, "uri", c->uri);
+    strbuf_kv_str(w, "icon", c->icon);
+    strbuf_kv_str(w, "background", c->background);
+    strbuf_kv_str(w, "category", c->category);
+    strbuf_kv_str(w, "subcategory", c->subcategory);
     snprintf(num, sizeof num, ",\"location\":{\"lat\":%.6f,\"lon\":%.6f}", c->lat, c->lon);
-    jsonw_raw(w, num, strlen(num));
-    jsonw_kv_str(w, "country", c->country);
-    jsonw_kv_str(w, "webhook", c->webhook);
-    jsonw_lit(w, ",\"event_types\":");
-    jsonw_raw(w, event_types_json, sizeof event_types_json - 1);
-    jsonw_kv_int(w, "subscribers_count", viewers);
-    jsonw_kv_str(w, "chat_hostname", c->name);
-    jsonw_lit(w, ",\"members\":[");
+    strbuf_raw(w, num, strlen(num));
+    strbuf_kv_str(w, "country", c->country);
+    strbuf_kv_str(w, "webhook", c->webhook);
+    strbuf_lit(w, ",\"event_types\":");
+    strbuf_raw(w, event_types_json, sizeof event_types_json - 1);
+    strbuf_kv_int(w, "subscribers_count", viewers);
+    strbuf_kv_str(w, "chat_hostname", c->name);
+    strbuf_lit(w, ",\"members\":[");
     for (size_t i = 0; i < n; i++) {
-        jsonw_lit(w, "{");
-        jsonw_kv_str(w, "id", m[i].id);
-        jsonw_kv_str(w, "name", m[i].name);
-        jsonw_kv_str(w, "avatar", m[i].avatar);
-        jsonw_kv_str(w, "role", m[i].role == ROLE_SUPERADMIN ? "superadmin" : "admin");
-        jsonw_raw(w, "},", i + 1 < n ? 2 : 1);
+        strbuf_open(w);
+        strbuf_kv_str(w, "id", m[i].id);
+        strbuf_kv_str(w, "name", m[i].name);
+        strbuf_kv_str(w, "avatar", m[i].avatar);
+        strbuf_kv_str(w, "role", m[i].role == ROLE_SUPERADMIN ? "superadmin" : "admin");
+        strbuf_raw(w, "},", i + 1 < n ? 2 : 1);
     }
-    jsonw_lit(w, "]}");
+    strbuf_lit(w, "]}");
 }
 
 enum MHD_Result api_get_account_info(struct req *r)
@@ -247,7 +250,7 @@ enum MHD_Result api_get_account_info(struct req *r)
     struct json_object *body = NULL;
     struct chan_entry *e;
     const char *token;
-    struct jsonw w;
+    struct strbuf w;
     enum MHD_Result ret;
     unsigned viewers;
     int status;
@@ -272,14 +275,14 @@ enum MHD_Result api_get_account_info(struct req *r)
     e = r->ent;
     viewers = streams_viewers(r->srv->streams, r->chan->id);
     if (!e->account || e->account_viewers != viewers) {
-        jsonw_init(&w);
+        strbuf_init(&w);
         account_json(&w, r->chan, e->members, e->n_members, viewers);
         free(e->account);
         e->account = xmalloc(w.len);
         memcpy(e->account, w.buf, w.len);
         e->account_len = w.len;
         e->account_viewers = viewers;
-        jsonw_free(&w);
+        strbuf_free(&w);
     }
     r->api_status = VCP_STATUS_OK;
     return http_reply(r, 200, e->account, e->account_len);
@@ -289,16 +292,16 @@ enum MHD_Result api_get_account_info(struct req *r)
 
 static enum MHD_Result webhook_ok(struct req *r)
 {
-    struct jsonw w;
+    struct strbuf w;
     enum MHD_Result ret;
 
-    jsonw_init(&w);
-    jsonw_lit(&w, "{\"status\":0,\"status_message\":\"ok\",\"event_types\":");
-    jsonw_raw(&w, event_types_json, sizeof event_types_json - 1);
-    jsonw_lit(&w, "}");
+    strbuf_init(&w);
+    strbuf_lit(&w, "{\"status\":0,\"status_message\":\"ok\",\"event_types\":");
+    strbuf_raw(&w, event_types_json, sizeof event_types_json - 1);
+    strbuf_lit(&w, "}");
     r->api_status = VCP_STATUS_OK;
     ret = http_reply(r, 200, w.buf, w.len);
-    jsonw_free(&w);
+    strbuf_free(&w);
     return ret;
 }
 
@@ -442,7 +445,7 @@ answer:
 static enum MHD_Result post_committed(struct req *r)
 {
     char what[320];
-    struct jsonw w;
+    struct strbuf w;
     enum MHD_Result ret;
 
     if (r->commit.rc != STORE_OK) {
@@ -451,14 +454,14 @@ static enum MHD_Result post_committed(struct req *r)
         return store_error(r, what);
     }
     r->srv->metrics.posts++;
-    jsonw_init(&w);
-    jsonw_lit(&w, "{\"status\":0,\"status_message\":\"ok\"");
-    jsonw_kv_uint(&w, "message_token", r->commit.post.token);
-    jsonw_kv_str(&w, "chat_hostname", r->chan->name);
-    jsonw_lit(&w, ",\"billing_status\":0}");
+    strbuf_init(&w);
+    strbuf_lit(&w, "{\"status\":0,\"status_message\":\"ok\"");
+    strbuf_kv_uint(&w, "message_token", r->commit.post.token);
+    strbuf_kv_str(&w, "chat_hostname", r->chan->name);
+    strbuf_lit(&w, ",\"billing_status\":0}");
     r->api_status = VCP_STATUS_OK;
     ret = http_reply(r, 200, w.buf, w.len);
-    jsonw_free(&w);
+    strbuf_free(&w);
     return ret;
 }
 

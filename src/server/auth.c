@@ -4,6 +4,8 @@
  */
 #include "server/auth.h"
 
+#include "core/encode.h"
+
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -13,16 +15,6 @@
 #include <openssl/rand.h>
 #include <openssl/sha.h>
 
-void auth_hex(const uint8_t *in, size_t n, char *out)
-{
-    static const char digits[] = "0123456789abcdef";
-    for (size_t i = 0; i < n; i++) {
-        out[2 * i] = digits[in[i] >> 4];
-        out[2 * i + 1] = digits[in[i] & 15];
-    }
-    out[2 * n] = '\0';
-}
-
 int auth_token_new(char buf[AUTH_TOKEN_LEN + 1])
 {
     uint8_t raw[24];
@@ -30,7 +22,7 @@ int auth_token_new(char buf[AUTH_TOKEN_LEN + 1])
 
     if (RAND_bytes(raw, sizeof raw) != 1)
         return -1;
-    auth_hex(raw, sizeof raw, hex);
+    encode_hex(raw, sizeof raw, hex);
     memcpy(buf, hex, 16);
     buf[16] = '-';
     memcpy(buf + 17, hex + 16, 16);

@@ -62,7 +62,4 @@ int auth_pa_id_new(char buf[32]);
 /* A member id: URL-safe base64 of 16 random bytes (24 characters). Returns 0 or -1. */
 int auth_member_id_new(char buf[65]);
 
-/* Lowercase hex of n bytes into out (2n + 1 bytes). */
-void auth_hex(const uint8_t *in, size_t n, char *out);
-
 #endif

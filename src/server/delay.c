@@ -15,6 +15,7 @@
 #include <time.h>
 
 #include "server/server.h"
+#include "server/http.h"
 #include "server/util.h"
 
 struct pending {

@@ -19,6 +19,8 @@
 #include "server/chancache.h"
 #include "server/delay.h"
 #include "server/server.h"
+#include "server/http.h"
+#include "server/api.h"
 #include "server/util.h"
 #include "vcp/status.h"
 
@@ -31,10 +33,12 @@ static const char *const webhook_names[] = {"fail", "timeout"};
 /* ---- parsing ---------------------------------------------------------------------------- */
 
 /*
- * An integer field: a JSON integer or a string of decimal digits (the CLI
- * passes every value as a string).  0 with *out set, 1 when absent, -1 bad.
+ * A number field, into *i (an integer: a JSON integer or a string of
+ * decimal digits) or, when i is NULL, into *d (a JSON number or a string
+ * such as "0.25"); the CLI passes every value as a string.  0 with the
+ * value set, 1 when absent, -1 bad.
  */
-static int get_int(struct json_object *o, const char *key, int64_t *out)
+static int get_number(struct json_object *o, const char *key, int64_t *i, double *d)
 {
     struct json_object *v;
     const char *s;
@@ -42,40 +46,24 @@ static int get_int(struct json_object *o, const char *key, int64_t *out)
 
     if (!json_object_object_get_ex(o, key, &v) || v == NULL)
         return 1;
-    if (json_object_is_type(v, json_type_int)) {
-        *out = json_object_get_int64(v);
+    if (json_object_is_type(v, json_type_int) || (!i && json_object_is_type(v, json_type_double))) {
+        if (i)
+            *i = json_object_get_int64(v);
+        else
+            *d = json_object_get_double(v);
         return 0;
     }
     if (!json_object_is_type(v, json_type_string))
         return -1;
     s = json_object_get_string(v);
-    if (*s < '0' || *s > '9')
+    if ((*s < '0' || *s > '9') && (i || *s != '.'))
         return -1;
     errno = 0;
-    *out = strtoll(s, &end, 10);
-    return errno || *end ? -1 : 0;
-}
-
-/* A number field, as get_int. */
-static int get_num(struct json_object *o, const char *key, double *out)
-{
-    struct json_object *v;
-    const char *s;
-    char *end;
-
-    if (!json_object_object_get_ex(o, key, &v) || v == NULL)
-        return 1;
-    if (json_object_is_type(v, json_type_int) || json_object_is_type(v, json_type_double)) {
-        *out = json_object_get_double(v);
-        return 0;
-    }
-    if (!json_object_is_type(v, json_type_string))
-        return -1;
-    s = json_object_get_string(v);
-    if ((*s < '0' || *s > '9') && *s != '.')
-        return -1;
-    *out = strtod(s, &end);
-    return *end ? -1 : 0;
+    if (i)
+        *i = strtoll(s, &end, 10);
+    else
+        *d = strtod(s, &end);
+    return (i && errno) || *end ? -1 : 0;
 }
 
 static bool status_known(int64_t code)
@@ -159,7 +147,7 @@ int fault_parse(struct json_object *spec, struct fault *f, char *detail, size_t 
     json_object_object_get_ex(spec, kind, &v);
     switch (f->kind) {
     case FAULT_STATUS:
-        if (get_int(spec, "status", &n) != 0 || !status_known(n)) {
+        if (get_number(spec, "status", &n, NULL) != 0 || !status_known(n)) {
             snprintf(detail, detail_len,
                      "status: one of the API's non-zero statuses (1 2 3 4 7 8 9 10 12 99)");
             return -1;
@@ -167,7 +155,7 @@ int fault_parse(struct json_object *spec, struct fault *f, char *detail, size_t 
         f->value = (int)n;
         break;
     case FAULT_HTTP:
-        if (get_int(spec, "http", &n) != 0 || n < 400 || n > 599) {
+        if (get_number(spec, "http", &n, NULL) != 0 || n < 400 || n > 599) {
             snprintf(detail, detail_len, "http: an HTTP status 400..599");
             return -1;
         }
@@ -196,7 +184,7 @@ int fault_parse(struct json_object *spec, struct fault *f, char *detail, size_t 
         } else if (json_object_is_type(v, json_type_string) &&
                    strcmp(json_object_get_string(v), "timeout") == 0) {
             f->webhook = FAULT_WH_TIMEOUT;
-        } else if (get_int(spec, "webhook", &n) == 0 && n >= 100 && n <= 599 && n != 200) {
+        } else if (get_number(spec, "webhook", &n, NULL) == 0 && n >= 100 && n <= 599 && n != 200) {
             f->webhook = FAULT_WH_HTTP;
             f->value = (int)n;
         } else {
@@ -227,18 +215,18 @@ int fault_parse(struct json_object *spec, struct fault *f, char *detail, size_t 
         if (f->kind != FAULT_WEBHOOK)
             f->endpoint = found;
     }
-    if ((rc = get_int(spec, "count", &n)) < 0 || (rc == 0 && (n < 1 || n > COUNT_MAX))) {
+    if ((rc = get_number(spec, "count", &n, NULL)) < 0 || (rc == 0 && (n < 1 || n > COUNT_MAX))) {
         snprintf(detail, detail_len, "count: 1..%d (leave it out: every request)", COUNT_MAX);
         return -1;
     }
     if (rc == 0)
         f->count = f->remaining = n;
-    if ((rc = get_num(spec, "fraction", &f->fraction)) < 0 ||
+    if ((rc = get_number(spec, "fraction", NULL, &f->fraction)) < 0 ||
         (rc == 0 && !(f->fraction > 0 && f->fraction <= 1))) {
         snprintf(detail, detail_len, "fraction: a number > 0 and <= 1");
         return -1;
     }
-    if ((rc = get_int(spec, "seed", &n)) < 0 || (rc == 0 && n < 0)) {
+    if ((rc = get_number(spec, "seed", &n, NULL)) < 0 || (rc == 0 && n < 0)) {
         snprintf(detail, detail_len, "seed: an integer >= 0");
         return -1;
     }

@@ -24,8 +24,9 @@
 #include "core/msg.h"
 #include "server/feed.h"
 #include "server/journal.h"
-#include "server/jsonw.h"
+#include "server/strbuf.h"
 #include "server/server.h"
+#include "server/http.h"
 #include "server/stream.h"
 #include "server/util.h"
 
@@ -34,33 +35,33 @@
 static const char *const msg_types[] = {"text",    "picture",  "video", "file",
                                         "contact", "location", "url",   "sticker"};
 
-void feed_post_json(struct jsonw *w, const struct post *p)
+void feed_post_json(struct strbuf *w, const struct post *p)
 {
-    jsonw_lit(w, "{");
-    jsonw_kv_uint(w, "message_token", p->token);
-    jsonw_kv_str(w, "type", p->type);
-    jsonw_kv_str(w, "from", p->from);
-    jsonw_kv_int(w, "created_ms", p->created_ms);
-    jsonw_lit(w, ",\"message\":");
-    jsonw_raw(w, p->json, strlen(p->json));
-    jsonw_lit(w, "}");
+    strbuf_open(w);
+    strbuf_kv_uint(w, "message_token", p->token);
+    strbuf_kv_str(w, "type", p->type);
+    strbuf_kv_str(w, "from", p->from);
+    strbuf_kv_int(w, "created_ms", p->created_ms);
+    strbuf_lit(w, ",\"message\":");
+    strbuf_raw(w, p->json, strlen(p->json));
+    strbuf_lit(w, "}");
 }
 
 /* {"error":what,"detail":detail} with an HTTP status. */
 static enum MHD_Result reply_error(struct req *r, unsigned status, const char *what,
                                    const char *detail)
 {
-    struct jsonw w;
+    struct strbuf w;
     enum MHD_Result ret;
 
-    jsonw_init(&w);
-    jsonw_lit(&w, "{");
-    jsonw_kv_str(&w, "error", what);
+    strbuf_init(&w);
+    strbuf_open(&w);
+    strbuf_kv_str(&w, "error", what);
     if (detail)
-        jsonw_kv_str(&w, "detail", detail);
-    jsonw_lit(&w, "}");
+        strbuf_kv_str(&w, "detail", detail);
+    strbuf_lit(&w, "}");
     ret = http_reply(r, status, w.buf, w.len);
-    jsonw_free(&w);
+    strbuf_free(&w);
     return ret;
 }
 
@@ -116,16 +117,16 @@ static const char *state_name(int state)
 }
 
 /* The public fields of a channel, as GET /api/v1/channels/{id} answers them. */
-static void channel_json(struct jsonw *w, struct streams *st, const struct channel *c)
+static void channel_json(struct strbuf *w, struct streams *st, const struct channel *c)
 {
-    jsonw_lit(w, "{");
-    jsonw_kv_str(w, "id", c->pa_id);
-    jsonw_kv_str(w, "name", c->name);
-    jsonw_kv_str(w, "uri", c->uri);
-    jsonw_kv_str(w, "icon", c->icon);
-    jsonw_kv_str(w, "state", state_name(c->state));
-    jsonw_kv_int(w, "subscribers_count", streams_viewers(st, c->id));
-    jsonw_lit(w, "}");
+    strbuf_open(w);
+    strbuf_kv_str(w, "id", c->pa_id);
+    strbuf_kv_str(w, "name", c->name);
+    strbuf_kv_str(w, "uri", c->uri);
+    strbuf_kv_str(w, "icon", c->icon);
+    strbuf_kv_str(w, "state", state_name(c->state));
+    strbuf_kv_int(w, "subscribers_count", streams_viewers(st, c->id));
+    strbuf_lit(w, "}");
 }
 
 /*
@@ -166,27 +167,27 @@ static enum MHD_Result list_channels(struct req *r)
     struct channel *cs = NULL;
     size_t n = 0;
     bool first = true;
-    struct jsonw w;
+    struct strbuf w;
     enum MHD_Result ret;
 
     if (store_channel_list(r->srv->store, &cs, &n) != STORE_OK) {
         log_msg("error", "%s %s: store: %s", r->method, r->path, store_errmsg(r->srv->store));
         return reply_error(r, 500, "internal error", "see the server log");
     }
-    jsonw_init(&w);
-    jsonw_lit(&w, "{\"channels\":[");
+    strbuf_init(&w);
+    strbuf_lit(&w, "{\"channels\":[");
     for (size_t i = 0; i < n; i++) {
         if (cs[i].state == CHANNEL_DELETED)
             continue;
         if (!first)
-            jsonw_lit(&w, ",");
+            strbuf_lit(&w, ",");
         first = false;
         channel_json(&w, r->srv->streams, &cs[i]);
     }
-    jsonw_lit(&w, "]}");
+    strbuf_lit(&w, "]}");
     free(cs);
     ret = http_reply(r, 200, w.buf, w.len);
-    jsonw_free(&w);
+    strbuf_free(&w);
     return ret;
 }
 
@@ -199,7 +200,7 @@ static enum MHD_Result list_posts(struct req *r)
     const char *type = NULL;
     struct post *p = NULL;
     size_t n = 0, shown;
-    struct jsonw w;
+    struct strbuf w;
     enum MHD_Result ret;
 
     s = MHD_lookup_connection_value(r->conn, MHD_GET_ARGUMENT_KIND, "limit");
@@ -225,22 +226,22 @@ static enum MHD_Result list_posts(struct req *r)
         return reply_error(r, 500, "internal error", "see the server log");
     }
     shown = n > limit ? (size_t)limit : n;
-    jsonw_init(&w);
-    jsonw_lit(&w, "{\"posts\":[");
+    strbuf_init(&w);
+    strbuf_lit(&w, "{\"posts\":[");
     for (size_t i = 0; i < shown; i++) {
         if (i > 0)
-            jsonw_lit(&w, ",");
+            strbuf_lit(&w, ",");
         feed_post_json(&w, &p[i]);
     }
-    jsonw_lit(&w, "]");
+    strbuf_lit(&w, "]");
     if (n > limit)
-        jsonw_kv_uint(&w, "next", p[shown - 1].token);
+        strbuf_kv_uint(&w, "next", p[shown - 1].token);
     else
-        jsonw_lit(&w, ",\"next\":null");
-    jsonw_lit(&w, "}");
+        strbuf_lit(&w, ",\"next\":null");
+    strbuf_lit(&w, "}");
     store_posts_free(p, n);
     ret = http_reply(r, 200, w.buf, w.len);
-    jsonw_free(&w);
+    strbuf_free(&w);
     return ret;
 }
 
@@ -272,13 +273,13 @@ static enum MHD_Result events_head(struct req *r)
 
 static enum MHD_Result channel_info(struct req *r)
 {
-    struct jsonw w;
+    struct strbuf w;
     enum MHD_Result ret;
 
-    jsonw_init(&w);
+    strbuf_init(&w);
     channel_json(&w, r->srv->streams, r->chan);
     ret = http_reply(r, 200, w.buf, w.len);
-    jsonw_free(&w);
+    strbuf_free(&w);
     return ret;
 }
 

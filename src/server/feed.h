@@ -1,6 +1,7 @@
 /*
- * The channel feed: the read API (/api/v1/channels/...) and the web pages
- * built on it.  The live event streams it opens are stream.h's.
+ * The read API (/api/v1/channels/...) and the helpers the event streams
+ * share with it; the web pages built on it are page.h's, the live event
+ * streams it opens stream.h's.
  */
 #ifndef VCP_SERVER_FEED_H
 #define VCP_SERVER_FEED_H
@@ -19,8 +20,8 @@ struct post;
 #define FEED_PAGE_DEFAULT 50
 
 /* Appends the JSON of one post as the read API and the stream give it. */
-struct jsonw;
-void feed_post_json(struct jsonw *w, const struct post *p);
+struct strbuf;
+void feed_post_json(struct strbuf *w, const struct post *p);
 
 /*
  * Reads a decimal uint64 of digits only: no sign, no spaces, at most 20
@@ -46,13 +47,5 @@ bool feed_pa_id_valid(const char *s, size_t n);
 
 /* GET /api/v1/channels and /api/v1/channels/{id}[/posts|/events] */
 enum MHD_Result feed_api(struct req *r);
-/* GET / : the channel index page */
-enum MHD_Result page_index(struct req *r);
-/* GET /openapi.yaml: docs/openapi.yaml (built in), the API's OpenAPI 3 description. */
-enum MHD_Result page_openapi(struct req *r);
-/* GET /channels/{id} : one channel's page */
-enum MHD_Result page_channel(struct req *r);
-/* GET /assets/{name} : the pages' script and style sheet, built into vcpd */
-enum MHD_Result page_asset(struct req *r);
 
 #endif

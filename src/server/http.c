@@ -29,8 +29,12 @@
 #include "server/chancache.h"
 #include "server/journal.h"
 #include "server/media.h"
-#include "server/jsonw.h"
+#include "server/strbuf.h"
 #include "server/server.h"
+#include "server/http.h"
+#include "server/routes.h"
+#include "server/admin_http.h"
+#include "server/api.h"
 #include "server/stream.h"
 #include "server/util.h"
 
@@ -55,7 +59,7 @@ uint64_t mono_us(void)
     return (uint64_t)ts.tv_sec * 1000000u + (uint64_t)ts.tv_nsec / 1000u;
 }
 
-static enum MHD_Result queue(struct req *r, unsigned status, struct MHD_Response *resp)
+enum MHD_Result http_queue(struct req *r, unsigned status, struct MHD_Response *resp)
 {
     enum MHD_Result ret;
 
@@ -82,7 +86,7 @@ enum MHD_Result http_reply_type(struct req *r, unsigned status, const char *type
     if (!resp)
         return MHD_NO;
     MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE, type);
-    return queue(r, status, resp);
+    return http_queue(r, status, resp);
 }
 
 enum MHD_Result http_reply(struct req *r, unsigned status, const char *body, size_t len)
@@ -104,26 +108,34 @@ enum MHD_Result http_reply_json(struct req *r, unsigned status, struct json_obje
 
 enum MHD_Result http_reply_error(struct req *r, unsigned status, const char *detail)
 {
-    const char *what = status == 400   ? "bad request"
-                       : status == 401 ? "unauthorized"
-                       : status == 404 ? "not found"
-                       : status == 405 ? "method not allowed"
-                       : status == 413 ? "request body larger than 1 MiB"
-                       : status == 501 ? "not implemented"
-                                       : "error";
+    static const struct {
+        unsigned status;
+        const char *what;
+    } errors[] = {
+        {400, "bad request"},
+        {401, "unauthorized"},
+        {404, "not found"},
+        {405, "method not allowed"},
+        {413, "request body larger than 1 MiB"},
+        {501, "not implemented"},
+    };
+    const char *what = "error";
     struct MHD_Response *resp;
-    struct jsonw w;
+    struct strbuf w;
     char allow[64];
 
+    for (size_t i = 0; i < sizeof errors / sizeof errors[0]; i++)
+        if (errors[i].status == status)
+            what = errors[i].what;
     snprintf(r->answer_detail, sizeof r->answer_detail, "%s", detail ? detail : "");
-    jsonw_init(&w);
-    jsonw_lit(&w, "{");
-    jsonw_kv_str(&w, "error", what);
+    strbuf_init(&w);
+    strbuf_open(&w);
+    strbuf_kv_str(&w, "error", what);
     if (detail && detail[0])
-        jsonw_kv_str(&w, "detail", detail);
-    jsonw_lit(&w, "}");
+        strbuf_kv_str(&w, "detail", detail);
+    strbuf_lit(&w, "}");
     resp = MHD_create_response_from_buffer(w.len, w.buf, MHD_RESPMEM_MUST_COPY);
-    jsonw_free(&w);
+    strbuf_free(&w);
     if (!resp)
         return MHD_NO;
     MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE, "application/json");
@@ -136,7 +148,7 @@ enum MHD_Result http_reply_error(struct req *r, unsigned status, const char *det
         MHD_add_response_header(resp, MHD_HTTP_HEADER_WWW_AUTHENTICATE, "Bearer");
     if (status == 405 && route_allow(r->path, allow, sizeof allow))
         MHD_add_response_header(resp, MHD_HTTP_HEADER_ALLOW, allow);
-    return queue(r, status, resp);
+    return http_queue(r, status, resp);
 }
 
 enum MHD_Result http_reply_status(struct req *r, unsigned status)
@@ -482,8 +494,12 @@ static void completed(void *cls, struct MHD_Connection *conn, void **con_cls,
     ci = MHD_get_connection_info(conn, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
     http_record(srv, ci ? ci->client_addr : NULL, r->method, r->path, r->http_status, r->api_status,
                 r->chan ? r->chan->pa_id : NULL, r->fault_mark, r->start_us);
-    if (r->in_flight) /* answered (or given up on): shutdown may go on */
-        __atomic_sub_fetch(&srv->in_flight, 1, __ATOMIC_SEQ_CST);
+    /* answered (or given up on): the last one lets shutdown go on */
+    if (r->in_flight && __atomic_sub_fetch(&srv->in_flight, 1, __ATOMIC_SEQ_CST) == 0) {
+        pthread_mutex_lock(&srv->drain_lock);
+        pthread_cond_broadcast(&srv->drained);
+        pthread_mutex_unlock(&srv->drain_lock);
+    }
     req_free(r);
     *con_cls = NULL;
 }

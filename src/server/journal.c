@@ -29,6 +29,7 @@
 #include "server/auth.h"
 #include "server/chancache.h"
 #include "server/server.h"
+#include "server/http.h"
 #include "server/util.h"
 #include "vcp/status.h"
 
@@ -554,7 +555,6 @@ enum MHD_Result journal_events(struct req *r)
     struct jsub *s;
     const char *why;
     unsigned http;
-    enum MHD_Result ret;
 
     if ((why = read_args(r, &q, &http)))
         return http_reply_error(r, http, why);
@@ -588,9 +588,5 @@ enum MHD_Result journal_events(struct req *r)
     s->next = j->subs; /* listed before the answer: nothing committed from now is missed */
     j->subs = s;
     pthread_mutex_unlock(&j->lock);
-    r->http_status = 200;
-    r->answered = true;
-    ret = MHD_queue_response(r->conn, 200, resp);
-    MHD_destroy_response(resp);
-    return ret;
+    return http_queue(r, 200, resp);
 }

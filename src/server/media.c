@@ -12,6 +12,7 @@
 #include <string.h>
 
 #include "server/server.h"
+#include "server/http.h"
 #include "server/util.h"
 #include "vcp/status.h"
 

@@ -8,9 +8,11 @@
 #include <inttypes.h>
 #include <stdio.h>
 
-#include "server/jsonw.h"
+#include "server/strbuf.h"
 #include "vcp/status.h"
 #include "server/server.h"
+#include "server/http.h"
+#include "server/metrics.h"
 #include "server/util.h"
 #include "server/version.h"
 
@@ -58,7 +60,7 @@ enum MHD_Result version_get(struct req *r)
 enum MHD_Result metrics_get(struct req *r)
 {
     struct metrics snap, *m = &snap;
-    struct jsonw w; /* used as a plain text buffer */
+    struct strbuf w; /* used as a plain text buffer */
     char line[160];
     uint64_t commits = 0, rows = 0;
     enum MHD_Result ret;
@@ -68,11 +70,11 @@ enum MHD_Result metrics_get(struct req *r)
     snap = r->srv->metrics;
     pthread_mutex_unlock(&r->srv->stats_lock);
     committer_stats(r->srv->committer, &commits, &rows);
-    jsonw_init(&w);
+    strbuf_init(&w);
 #define LINE(...)                                     \
     do {                                              \
         n = snprintf(line, sizeof line, __VA_ARGS__); \
-        jsonw_raw(&w, line, (size_t)n);               \
+        strbuf_raw(&w, line, (size_t)n);              \
     } while (0)
     LINE("# TYPE vcpd_http_requests_total counter\nvcpd_http_requests_total %" PRIu64 "\n",
          m->requests);
@@ -92,6 +94,6 @@ enum MHD_Result metrics_get(struct req *r)
          m->webhook_checks);
 #undef LINE
     ret = http_reply_type(r, 200, "text/plain; version=0.0.4", w.buf, w.len);
-    jsonw_free(&w);
+    strbuf_free(&w);
     return ret;
 }

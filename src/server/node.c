@@ -27,6 +27,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "server/http.h"
 #include "server/server.h"
 #include "server/util.h"
 

@@ -17,6 +17,7 @@
 #include "server/feed.h"
 #include "server/page.h"
 #include "server/server.h"
+#include "server/http.h"
 #include "server/util.h"
 
 #define CSP                                                                                  \
@@ -37,7 +38,6 @@ static enum MHD_Result send_asset(struct req *r, unsigned status, const struct w
 {
     struct MHD_Response *resp =
         MHD_create_response_from_buffer(a->len, (void *)a->data, MHD_RESPMEM_PERSISTENT);
-    enum MHD_Result ret;
 
     if (!resp)
         return MHD_NO;
@@ -47,11 +47,7 @@ static enum MHD_Result send_asset(struct req *r, unsigned status, const struct w
     MHD_add_response_header(resp, "Referrer-Policy", "no-referrer");
     MHD_add_response_header(resp, "X-Frame-Options", "DENY");
     MHD_add_response_header(resp, MHD_HTTP_HEADER_CACHE_CONTROL, "no-cache");
-    r->http_status = (int)status;
-    r->answered = true;
-    ret = MHD_queue_response(r->conn, status, resp);
-    MHD_destroy_response(resp);
-    return ret;
+    return http_queue(r, status, resp);
 }
 
 static enum MHD_Result not_found(struct req *r)

@@ -8,6 +8,12 @@
 
 #include "server/feed.h"
 #include "server/server.h"
+#include "server/routes.h"
+#include "server/api.h"
+#include "server/admin_http.h"
+#include "server/sandbox.h"
+#include "server/metrics.h"
+#include "server/page.h"
 
 static const struct route routes[] = {
     {"POST", "/pa/post", false, api_post},

@@ -17,6 +17,8 @@
 
 #include "server/auth.h"
 #include "server/server.h"
+#include "server/http.h"
+#include "server/sandbox.h"
 #include "server/util.h"
 
 struct pending {

@@ -1,18 +1,20 @@
 /*
- * vcpd's one context struct and the request type shared by its modules.
+ * vcpd's one context struct, its configuration and the request type
+ * shared by its modules; each module declares its functions in its own
+ * header.
  *
  * Threads: one libmicrohttpd daemon thread (poll) runs every API handler,
  * so handler state (store read connection, JSON tokener, rate buckets, token
  * generator) needs no locks.  The acceptor (accept.h) hands connections to
  * that daemon, or event streams to stream.c's own thread, which touches
  * only the stream state (under its lock) and a store connection of its own.
- * Two more threads never touch handler
- * state: the group-commit writer (src/store/committer.c) and the webhook
- * checker (src/webhook/check.c); both hand results back by filling the
- * request and resuming its suspended connection.  The HTTP threads only
- * read the database: every write (posts, a webhook URL, admin operations)
- * goes through the writer (req_commit), so another process holding SQLite's
- * write lock never stalls them.  All mutable state lives in struct server;
+ * The other threads never touch handler state either: the group-commit
+ * writer (src/store/committer.c), the webhook checker (src/webhook/check.c),
+ * the delay timer (delay.h) and the journal writer (journal.h) hand results
+ * back by filling the request and resuming its suspended connection.  The
+ * HTTP threads only read the database: every write (posts, a webhook URL,
+ * admin operations) goes through the writer (req_commit), so another
+ * process holding SQLite's write lock never stalls them.  All mutable state lives in struct server;
  * there are no other globals.
  */
 #ifndef VCP_SERVER_H
@@ -49,6 +51,8 @@ struct delay;
 struct journal;
 struct media;
 struct media_job;
+
+#define VCPD_DEFAULT_DB "vcpd.db" /* --db when neither it nor VCPD_DB is given */
 
 struct config {
     const char *listen_host; /* numeric address to bind */
@@ -114,11 +118,15 @@ struct server {
     /* Requests suspended for other work (the writer, the checker, a delay,
      * the journal, a media fetch) and not yet answered (their completion not
      * yet reported by libmicrohttpd): shutdown waits for 0, up to
-     * cfg.shutdown_grace_ms.  Atomic: read by the main thread. */
+     * cfg.shutdown_grace_ms.  Atomic: read by the main thread, which
+     * waits on drained (under drain_lock); the decrement to 0 signals it. */
     unsigned in_flight;
+    pthread_mutex_t drain_lock;
+    pthread_cond_t drained;
 };
 
 struct req;
+struct route; /* routes.h */
 /* A handler answers a request (queues a response or suspends). MHD_YES/NO. */
 typedef enum MHD_Result (*route_fn)(struct req *r);
 
@@ -179,117 +187,5 @@ struct req {
 
     char inline_body[2048]; /* last: req_new zeroes everything before it */
 };
-
-struct route {
-    const char *method; /* "GET", "POST", ... */
-    const char *path;   /* exact path, or a prefix ending in '/' when prefix is set */
-    bool prefix;
-    route_fn fn;
-};
-
-/* Current time (wall clock) in milliseconds and monotonic microseconds. */
-uint64_t now_ms(void);
-/* Added to now_ms(): 0 but in tests (VCPD_TEST_CLOCK_OFFSET_MS, set by node_start before
- * any thread reads the clock). */
-extern int64_t now_offset_ms;
-uint64_t mono_us(void);
-uint64_t mono_ms(void);
-
-/* --- http.c ------------------------------------------------------------ */
-
-/*
- * Listens on cfg.listen_* and starts the HTTP daemon (srv->mhd) and the
- * acceptor, which hands event streams to srv->streams (must exist).  0 or -1
- * (logged; what was started is stopped by http_stop).
- */
-int http_start(struct server *srv);
-/* Bound port. */
-int http_port(struct server *srv);
-/* Stops accepting connections; those already open go on. */
-void http_quiesce(struct server *srv);
-/* Stops the daemon (closing every connection) and frees the acceptor. */
-void http_stop(struct server *srv);
-/*
- * Counts a finished request in the metrics and writes its access log line:
- * sa the client (NULL: unknown), channel its pa_id or NULL, fault the
- * injected faults that answered it ("" or NULL: none).  Any thread.
- */
-void http_record(struct server *srv, const struct sockaddr *sa, const char *method,
-                 const char *path, int http_status, int api_status, const char *channel,
-                 const char *fault, uint64_t start_us);
-
-/* Queues body (copied) with the given HTTP status and content type. */
-enum MHD_Result http_reply_type(struct req *r, unsigned status, const char *type, const char *body,
-                                size_t len);
-/* Queues body (copied) with the given HTTP status and JSON content type. */
-enum MHD_Result http_reply(struct req *r, unsigned status, const char *body, size_t len);
-/*
- * Queues the JSON error answer {"error":"...","detail":"..."} (no detail when
- * NULL or "") for an HTTP-level refusal: 400, 401, 404, 405 (with Allow),
- * 413, 501.  400, 413 and 501 also close the connection.
- */
-enum MHD_Result http_reply_error(struct req *r, unsigned status, const char *detail);
-/* http_reply_error without a detail. */
-enum MHD_Result http_reply_status(struct req *r, unsigned status);
-/* Queues a json-c object as the answer and releases it. */
-enum MHD_Result http_reply_json(struct req *r, unsigned status, struct json_object *o);
-/* Suspends the connection until req_resume() (any thread); then cont runs
- * on the HTTP thread to answer. */
-void req_suspend(struct req *r, enum req_wait what, route_fn cont);
-void req_resume(struct req *r);
-/*
- * Hands r->commit (a post, or a write job: commit_req.job) to the writer
- * and suspends r until it is done; cont then answers on the HTTP thread.
- * new_work is refused once shutdown has begun; the second step of work
- * already accepted (new_work false) is taken until the writer is closed.
- * Returns false, having queued nothing, when refused: the caller answers.
- */
-bool req_commit(struct req *r, route_fn cont, bool new_work);
-
-/* --- routes.c ---------------------------------------------------------- */
-
-/*
- * The route for method and path (HEAD finds the GET route; libmicrohttpd
- * sends a HEAD answer's headers only).  NULL with *path_known set when the
- * path exists for another method (405), unset when it is unknown (404).
- */
-const struct route *route_find(const char *method, const char *path, bool *path_known);
-/* Writes the methods path answers to ("GET, HEAD, POST") into buf, for the
- * Allow header of a 405.  false when none (unknown path) or buf is too small. */
-bool route_allow(const char *path, char *buf, size_t len);
-
-/* --- api.c: the /pa/ endpoints ------------------------------------------------------ */
-
-enum MHD_Result api_set_webhook(struct req *r);
-enum MHD_Result api_get_account_info(struct req *r);
-enum MHD_Result api_post(struct req *r);
-struct jsonw;
-/* Appends {"status":N,"status_message":NAME,"detail":...} (no detail when
- * detail is NULL or "") to w: the body of every non-success API answer. */
-void api_status_json(struct jsonw *w, int status, const char *detail);
-/* Writes the {"status":N,"status_message":...,"detail":...} answer. */
-enum MHD_Result api_reply_status(struct req *r, int status, const char *detail);
-
-/* --- admin_http.c ------------------------------------------------------- */
-
-enum MHD_Result admin_http(struct req *r);
-
-/* --- sandbox.c --------------------------------------------------------- */
-
-int sandbox_new(struct sandbox **out);
-void sandbox_free(struct sandbox *sb);
-/* Remembers token as the key of the self-check with this message_token. */
-int sandbox_expect(struct sandbox *sb, uint64_t message_token, const char *token);
-void sandbox_forget(struct sandbox *sb, uint64_t message_token);
-enum MHD_Result sandbox_webhook(struct req *r);
-
-/* --- misc -------------------------------------------------------------- */
-
-enum MHD_Result health_get(struct req *r);
-/* 200 {"status":"ready"} when the store answers, else 503 with a detail. */
-enum MHD_Result ready_get(struct req *r);
-/* {"name":"vcpd","version":"0.1.0","git":"<commit>"} */
-enum MHD_Result version_get(struct req *r);
-enum MHD_Result metrics_get(struct req *r);
 
 #endif

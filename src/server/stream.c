@@ -43,8 +43,9 @@
 #include "core/url.h"
 #include "server/accept.h"
 #include "server/feed.h"
-#include "server/jsonw.h"
+#include "server/strbuf.h"
 #include "server/server.h"
+#include "server/http.h"
 #include "server/stream.h"
 #include "server/util.h"
 
@@ -317,15 +318,15 @@ static void chan_remove(struct streams *st, struct sub *s)
 /* --- both kinds ------------------------------------------------------------ */
 
 /* Encodes one post as an event: id, type and the read API's JSON. */
-static void encode(struct jsonw *w, const struct post *p)
+static void encode(struct strbuf *w, const struct post *p)
 {
     char num[32];
     int n = snprintf(num, sizeof num, "id: %" PRIu64 "\n", p->token);
 
-    jsonw_raw(w, num, (size_t)n);
-    jsonw_lit(w, "event: post\ndata: ");
+    strbuf_raw(w, num, (size_t)n);
+    strbuf_lit(w, "event: post\ndata: ");
     feed_post_json(w, p);
-    jsonw_lit(w, "\n\n");
+    strbuf_lit(w, "\n\n");
 }
 
 /*
@@ -339,13 +340,13 @@ static int replay_page(struct streams *st, struct sub *s, uint64_t cursor, uint6
 {
     struct post *p = NULL;
     size_t n = 0;
-    struct jsonw w;
+    struct strbuf w;
 
     if (store_post_list_after(s->store, s->channel, cursor, STREAM_PAGE, &p, &n) != STORE_OK) {
         log_msg("error", "event stream replay: store: %s", store_errmsg(s->store));
         return -1;
     }
-    jsonw_init(&w);
+    strbuf_init(&w);
     for (size_t i = 0; i < n; i++)
         encode(&w, &p[i]);
     pthread_mutex_lock(&st->lock);
@@ -359,7 +360,7 @@ static int replay_page(struct streams *st, struct sub *s, uint64_t cursor, uint6
     if (n < STREAM_PAGE && s->chan && s->chan->last_token == snap)
         s->replaying = false;
     pthread_mutex_unlock(&st->lock);
-    jsonw_free(&w);
+    strbuf_free(&w);
     store_posts_free(p, n);
     return 0;
 }
@@ -479,16 +480,16 @@ static void mhd_free(void *cls)
 
 static enum MHD_Result refuse(struct req *r, unsigned status, const char *detail)
 {
-    struct jsonw w;
+    struct strbuf w;
     enum MHD_Result ret;
 
-    jsonw_init(&w);
-    jsonw_lit(&w, "{");
-    jsonw_kv_str(&w, "error", status == 429 ? "too many requests" : "service unavailable");
-    jsonw_kv_str(&w, "detail", detail);
-    jsonw_lit(&w, "}");
+    strbuf_init(&w);
+    strbuf_open(&w);
+    strbuf_kv_str(&w, "error", status == 429 ? "too many requests" : "service unavailable");
+    strbuf_kv_str(&w, "detail", detail);
+    strbuf_lit(&w, "}");
     ret = http_reply(r, status, w.buf, w.len);
-    jsonw_free(&w);
+    strbuf_free(&w);
     return ret;
 }
 
@@ -500,7 +501,6 @@ enum MHD_Result streams_open(struct streams *st, struct req *r, int64_t channel,
     struct sub *s = xcalloc(1, sizeof *s);
     const char *why;
     unsigned status;
-    enum MHD_Result ret;
 
     s->st = st;
     s->fd = -1;
@@ -531,11 +531,7 @@ enum MHD_Result streams_open(struct streams *st, struct req *r, int64_t channel,
     pthread_mutex_lock(&st->lock);
     sub_start(st, s, NULL, 0);
     pthread_mutex_unlock(&st->lock);
-    r->http_status = 200;
-    r->answered = true;
-    ret = MHD_queue_response(r->conn, 200, resp);
-    MHD_destroy_response(resp);
-    return ret;
+    return http_queue(r, 200, resp);
 }
 
 /* --- our own streams: the request head ----------------------------------------- */
@@ -749,7 +745,7 @@ static void free_dead(struct streams *st)
 /* Answers an error to one of ours (once, without waiting) and ends it. */
 static void own_refuse(struct streams *st, struct sub *s, unsigned status, const char *detail)
 {
-    struct jsonw body, w;
+    struct strbuf body, w;
     char line[160];
     int n;
 
@@ -757,18 +753,18 @@ static void own_refuse(struct streams *st, struct sub *s, unsigned status, const
 
     while (i + 1 < sizeof refusals / sizeof refusals[0] && refusals[i].status != status)
         i++;
-    jsonw_init(&body);
-    jsonw_lit(&body, "{");
-    jsonw_kv_str(&body, "error", refusals[i].error);
-    jsonw_kv_str(&body, "detail", detail);
-    jsonw_lit(&body, "}");
-    jsonw_init(&w);
+    strbuf_init(&body);
+    strbuf_open(&body);
+    strbuf_kv_str(&body, "error", refusals[i].error);
+    strbuf_kv_str(&body, "detail", detail);
+    strbuf_lit(&body, "}");
+    strbuf_init(&w);
     n = snprintf(line, sizeof line,
                  "HTTP/1.1 %u %s\r\nContent-Type: application/json\r\nContent-Length: %zu\r\n"
                  "Connection: close\r\n\r\n",
                  status, refusals[i].reason, body.len);
-    jsonw_raw(&w, line, (size_t)n);
-    jsonw_raw(&w, body.buf, body.len);
+    strbuf_raw(&w, line, (size_t)n);
+    strbuf_raw(&w, body.buf, body.len);
     /* A few hundred bytes into an empty socket buffer: one send does.  Then
      * the end of our side, and what the client still sent is read away: a
      * close with unread input would reset the connection, and the client
@@ -778,8 +774,8 @@ static void own_refuse(struct streams *st, struct sub *s, unsigned status, const
     shutdown(s->fd, SHUT_WR);
     for (int k = 0; k < 16 && recv(s->fd, line, sizeof line, MSG_DONTWAIT) > 0; k++)
         ;
-    jsonw_free(&w);
-    jsonw_free(&body);
+    strbuf_free(&w);
+    strbuf_free(&body);
     s->http_status = (int)status;
     own_end(st, s);
 }
@@ -1115,7 +1111,7 @@ static void *own_thread(void *arg)
 
 void streams_publish(struct streams *st, const struct post *p)
 {
-    struct jsonw w;
+    struct strbuf w;
     struct chan *c;
     struct ev *e;
 
@@ -1130,10 +1126,10 @@ void streams_publish(struct streams *st, const struct post *p)
     }
     pthread_mutex_unlock(&st->lock);
 
-    jsonw_init(&w);
+    strbuf_init(&w);
     encode(&w, p);
     e = ev_new(w.buf, w.len);
-    jsonw_free(&w);
+    strbuf_free(&w);
 
     pthread_mutex_lock(&st->lock);
     c = *chan_slot(st, p->channel);

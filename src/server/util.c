@@ -1,6 +1,10 @@
-/* Allocation that aborts on failure, and the server's diagnostic log. */
+/*
+ * Allocation that aborts on failure, the server's diagnostic log, and the
+ * number parsing that `vcpd serve` and the offline admin commands share.
+ */
 #include "server/util.h"
 
+#include <errno.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -59,4 +63,19 @@ void log_msg(const char *level, const char *fmt, ...)
     va_end(ap);
     fputc('\n', stderr);
     funlockfile(stderr);
+}
+
+int parse_uint(const char *s, unsigned long max, unsigned long *out)
+{
+    char *end;
+    unsigned long v;
+
+    if (!s || !*s || *s == '-')
+        return -1;
+    errno = 0;
+    v = strtoul(s, &end, 10);
+    if (errno || *end || v > max)
+        return -1;
+    *out = v;
+    return 0;
 }

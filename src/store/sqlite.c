@@ -260,6 +260,18 @@ static void done_with(sqlite3_stmt *stmt)
     sqlite3_clear_bindings(stmt);
 }
 
+/*
+ * Ends a statement's use: ret, or fail()'s mapping of rc (recorded as what's
+ * failure) when ret is still STORE_OK and rc is not SQLITE_OK; resets stmt.
+ */
+static int finish(struct sq *s, sqlite3_stmt *stmt, int rc, int ret, const char *what)
+{
+    if (ret == STORE_OK && rc != SQLITE_OK)
+        ret = fail(s, rc, what);
+    done_with(stmt);
+    return ret;
+}
+
 /* Binds a fixed-size, NUL-terminated struct field (never reads past cap). */
 static int bind_field(sqlite3_stmt *stmt, int i, const char *v, size_t cap)
 {
@@ -277,6 +289,30 @@ static void col_text(sqlite3_stmt *stmt, int i, char *buf, size_t cap)
     if (len)
         memcpy(buf, v, len);
     buf[len] = '\0';
+}
+
+/*
+ * Makes room for row len in the array *arrayp (a pointer to a pointer to
+ * rows of size bytes) of capacity *cap, doubling it from first; new rows
+ * are zeroed.  STORE_ERROR (recorded as what's failure) when memory runs
+ * out: *arrayp is then unchanged, still the caller's to free.
+ */
+static int grow_rows(struct sq *s, void *arrayp, size_t *cap, size_t len, size_t size, size_t first,
+                     const char *what)
+{
+    void *v, *nv;
+    size_t ncap;
+
+    if (len < *cap)
+        return STORE_OK;
+    memcpy(&v, arrayp, sizeof v);
+    ncap = *cap ? *cap * 2 : first;
+    if (!(nv = realloc(v, ncap * size)))
+        return fail_msg(s, what, "out of memory");
+    memset((char *)nv + len * size, 0, (ncap - len) * size);
+    memcpy(arrayp, &nv, sizeof nv);
+    *cap = ncap;
+    return STORE_OK;
 }
 
 /* Fills c from a row of CHANNEL_COLS, plus POSTS_COUNT when with_count. */
@@ -303,10 +339,6 @@ static void read_channel(sqlite3_stmt *stmt, struct channel *c, int with_count)
     c->posts_count = with_count ? sqlite3_column_int64(stmt, CHANNEL_NCOLS) : 0;
 }
 
-/*
- * Runs a bound write statement that must touch one row: STORE_NOTFOUND when
- * it touched none.  Resets the statement in every case.
- */
 /*
  * The config version is the row of the config table (schema step 4), moved
  * by triggers in the transaction of every change to channels, members and
@@ -375,19 +407,76 @@ static int check_file(struct sq *s, const char *what)
     return fail_msg(s, what, why);
 }
 
-static int write_one(struct sq *s, sqlite3_stmt *stmt, const char *what)
-{
-    int rc, ret;
+/* One value for a write statement's parameter (write_row binds them in order). */
+struct bind_val {
+    enum { BV_INT64, BV_DOUBLE, BV_TEXT, BV_BLOB } type;
+    int64_t i;
+    double d;
+    const void *p; /* text or blob, SQLITE_STATIC: alive until write_row returns */
+    int len;       /* text: bytes, -1 up to the NUL; blob: bytes */
+};
+#define WRITE_ROW(s, id, what, v) \
+    write_row((s), (id), (what), (v), (int)(sizeof(v) / sizeof((v)[0])))
 
-    if ((ret = check_file(s, what)) != STORE_OK) {
-        done_with(stmt);
-        return ret;
+static struct bind_val bv_int(int64_t x)
+{
+    return (struct bind_val){.type = BV_INT64, .i = x};
+}
+
+static struct bind_val bv_double(double x)
+{
+    return (struct bind_val){.type = BV_DOUBLE, .d = x};
+}
+
+/* A NUL-terminated string, or (cap > 0) a fixed-size struct field: never read past cap. */
+static struct bind_val bv_text(const char *x, size_t cap)
+{
+    return (struct bind_val){.type = BV_TEXT, .p = x, .len = cap ? (int)strnlen(x, cap) : -1};
+}
+
+static struct bind_val bv_blob(const void *x, int n)
+{
+    return (struct bind_val){.type = BV_BLOB, .p = x, .len = n};
+}
+
+/*
+ * The one path of the single-row writes (the setters): binds the n values
+ * to statement id's parameters 1..n, refuses a database file deleted or
+ * moved since it was opened, steps it and bumps the config version.
+ * STORE_NOTFOUND when no row changed; fail()'s mapping when a bind or the
+ * step fails, recorded as what's failure.
+ */
+static int write_row(struct sq *s, enum stmt_id id, const char *what, const struct bind_val *v,
+                     int n)
+{
+    sqlite3_stmt *stmt = s->st[id];
+    int rc = SQLITE_OK, ret = STORE_OK;
+
+    for (int k = 0; k < n && rc == SQLITE_OK; k++) {
+        switch (v[k].type) {
+        case BV_INT64:
+            rc = sqlite3_bind_int64(stmt, k + 1, v[k].i);
+            break;
+        case BV_DOUBLE:
+            rc = sqlite3_bind_double(stmt, k + 1, v[k].d);
+            break;
+        case BV_TEXT:
+            rc = sqlite3_bind_text(stmt, k + 1, v[k].p, v[k].len, SQLITE_STATIC);
+            break;
+        case BV_BLOB:
+            rc = sqlite3_bind_blob(stmt, k + 1, v[k].p, v[k].len, SQLITE_STATIC);
+            break;
+        }
     }
-    rc = sqlite3_step(stmt);
-    if (rc != SQLITE_DONE)
+    if (rc != SQLITE_OK)
         ret = fail(s, rc, what);
-    else if (sqlite3_changes(s->db) == 0)
-        ret = STORE_NOTFOUND;
+    else if ((ret = check_file(s, what)) == STORE_OK) {
+        rc = sqlite3_step(stmt);
+        if (rc != SQLITE_DONE)
+            ret = fail(s, rc, what);
+        else if (sqlite3_changes(s->db) == 0)
+            ret = STORE_NOTFOUND;
+    }
     done_with(stmt);
     if (ret == STORE_OK)
         bump_version(s);
@@ -648,10 +737,7 @@ static int insert_channel(struct sq *s, struct channel *c, const uint8_t hash[ST
         rc = SQLITE_OK;
     }
 out:
-    if (rc != SQLITE_OK)
-        ret = fail(s, rc, "channel_create");
-    done_with(stmt);
-    return ret;
+    return finish(s, stmt, rc, ret, "channel_create");
 }
 
 /*
@@ -747,17 +833,8 @@ static int sq_channel_list(struct store *st, struct channel **out, size_t *n)
     int rc;
 
     while ((rc = sqlite3_step(stmt)) == SQLITE_ROW) {
-        if (len == cap) {
-            size_t ncap = cap ? cap * 2 : 16;
-            struct channel *nv = realloc(v, ncap * sizeof *v);
-
-            if (!nv) {
-                ret = fail_msg(s, "channel_list", "out of memory");
-                goto out;
-            }
-            v = nv;
-            cap = ncap;
-        }
+        if ((ret = grow_rows(s, &v, &cap, len, sizeof *v, 16, "channel_list")) != STORE_OK)
+            goto out;
         read_channel(stmt, &v[len++], 1);
     }
     if (rc != SQLITE_DONE)
@@ -776,87 +853,47 @@ out:
 
 static int sq_channel_set_state(struct store *st, int64_t id, int state)
 {
-    struct sq *s = sq_of(st);
-    sqlite3_stmt *stmt = s->st[ST_CH_SET_STATE];
-    int rc;
+    const struct bind_val v[] = {bv_int(id), bv_int(state)};
 
-    BIND(sqlite3_bind_int64(stmt, 1, id));
-    BIND(sqlite3_bind_int(stmt, 2, state));
-    return write_one(s, stmt, "channel_set_state");
-out:
-    rc = fail(s, rc, "channel_set_state");
-    done_with(stmt);
-    return rc;
+    return WRITE_ROW(sq_of(st), ST_CH_SET_STATE, "channel_set_state", v);
 }
 
 static int sq_channel_set_token(struct store *st, int64_t id, const uint8_t hash[STORE_HASH_LEN])
 {
-    struct sq *s = sq_of(st);
-    sqlite3_stmt *stmt = s->st[ST_CH_SET_TOKEN];
-    int rc;
+    const struct bind_val v[] = {bv_int(id), bv_blob(hash, STORE_HASH_LEN)};
 
-    BIND(sqlite3_bind_int64(stmt, 1, id));
-    BIND(sqlite3_bind_blob(stmt, 2, hash, STORE_HASH_LEN, SQLITE_STATIC));
-    return write_one(s, stmt, "channel_set_token");
-out:
-    rc = fail(s, rc, "channel_set_token");
-    done_with(stmt);
-    return rc;
+    return WRITE_ROW(sq_of(st), ST_CH_SET_TOKEN, "channel_set_token", v);
 }
 
 /* url NULL or "" removes the webhook. */
 static int sq_channel_set_webhook(struct store *st, int64_t id, const char *url)
 {
-    struct sq *s = sq_of(st);
-    sqlite3_stmt *stmt = s->st[ST_CH_SET_WEBHOOK];
-    int rc;
+    const struct bind_val v[] = {bv_int(id), bv_text(url ? url : "", 0)};
 
-    BIND(sqlite3_bind_int64(stmt, 1, id));
-    BIND(sqlite3_bind_text(stmt, 2, url ? url : "", -1, SQLITE_STATIC));
-    return write_one(s, stmt, "channel_set_webhook");
-out:
-    rc = fail(s, rc, "channel_set_webhook");
-    done_with(stmt);
-    return rc;
+    return WRITE_ROW(sq_of(st), ST_CH_SET_WEBHOOK, "channel_set_webhook", v);
 }
 
 static int sq_channel_set_rate(struct store *st, int64_t id, int count, int window_s)
 {
-    struct sq *s = sq_of(st);
-    sqlite3_stmt *stmt = s->st[ST_CH_SET_RATE];
-    int rc;
+    const struct bind_val v[] = {bv_int(id), bv_int(count), bv_int(window_s)};
 
-    BIND(sqlite3_bind_int64(stmt, 1, id));
-    BIND(sqlite3_bind_int(stmt, 2, count));
-    BIND(sqlite3_bind_int(stmt, 3, window_s));
-    return write_one(s, stmt, "channel_set_rate");
-out:
-    rc = fail(s, rc, "channel_set_rate");
-    done_with(stmt);
-    return rc;
+    return WRITE_ROW(sq_of(st), ST_CH_SET_RATE, "channel_set_rate", v);
 }
 
 static int sq_channel_set_details(struct store *st, int64_t id, const struct channel *c)
 {
-    struct sq *s = sq_of(st);
-    sqlite3_stmt *stmt = s->st[ST_CH_SET_DETAILS];
-    int rc;
+    const struct bind_val v[] = {bv_int(id),
+                                 bv_text(c->name, sizeof c->name),
+                                 bv_text(c->uri, sizeof c->uri),
+                                 bv_text(c->icon, sizeof c->icon),
+                                 bv_text(c->background, sizeof c->background),
+                                 bv_text(c->category, sizeof c->category),
+                                 bv_text(c->subcategory, sizeof c->subcategory),
+                                 bv_text(c->country, sizeof c->country),
+                                 bv_double(c->lat),
+                                 bv_double(c->lon)};
 
-    BIND(sqlite3_bind_int64(stmt, 1, id));
-    BIND(bind_field(stmt, 2, c->name, sizeof c->name));
-    BIND(bind_field(stmt, 3, c->uri, sizeof c->uri));
-    BIND(bind_field(stmt, 4, c->icon, sizeof c->icon));
-    BIND(bind_field(stmt, 5, c->background, sizeof c->background));
-    BIND(bind_field(stmt, 6, c->category, sizeof c->category));
-    BIND(bind_field(stmt, 7, c->subcategory, sizeof c->subcategory));
-    BIND(bind_field(stmt, 8, c->country, sizeof c->country));
-    BIND(sqlite3_bind_double(stmt, 9, c->lat));
-    BIND(sqlite3_bind_double(stmt, 10, c->lon));
-    return write_one(s, stmt, "channel_set_details");
-out:
-    rc = fail(s, rc, "channel_set_details");
-    done_with(stmt);
-    return rc;
+    return WRITE_ROW(sq_of(st), ST_CH_SET_DETAILS, "channel_set_details", v);
 }
 
 /*
@@ -961,10 +998,7 @@ static int sq_fault_add(struct store *st, struct fault_row *f)
         bump_version(s);
     }
 out:
-    if (rc != SQLITE_OK)
-        ret = fail(s, rc, "fault_add");
-    done_with(stmt);
-    return ret;
+    return finish(s, stmt, rc, ret, "fault_add");
 }
 
 static int sq_fault_list(struct store *st, int64_t channel, struct fault_row **out, size_t *n)
@@ -981,19 +1015,9 @@ static int sq_fault_list(struct store *st, int64_t channel, struct fault_row **o
         const unsigned char *spec = sqlite3_column_text(stmt, 1);
         struct fault_row *f;
 
-        if (len == cap) {
-            size_t ncap = cap ? cap * 2 : 8;
-            struct fault_row *nv = realloc(v, ncap * sizeof *v);
-
-            if (!nv) {
-                ret = fail_msg(s, "fault_list", "out of memory");
-                goto out;
-            }
-            v = nv;
-            cap = ncap;
-        }
+        if ((ret = grow_rows(s, &v, &cap, len, sizeof *v, 8, "fault_list")) != STORE_OK)
+            goto out;
         f = &v[len];
-        memset(f, 0, sizeof *f);
         f->spec = strdup(spec ? (const char *)spec : "");
         if (!f->spec) {
             ret = fail_msg(s, "fault_list", "out of memory");
@@ -1011,9 +1035,7 @@ static int sq_fault_list(struct store *st, int64_t channel, struct fault_row **o
     if (rc == SQLITE_DONE)
         rc = SQLITE_OK;
 out:
-    if (ret == STORE_OK && rc != SQLITE_OK)
-        ret = fail(s, rc, "fault_list");
-    done_with(stmt);
+    ret = finish(s, stmt, rc, ret, "fault_list");
     if (ret != STORE_OK) {
         store_faults_free(v, len);
         v = NULL;
@@ -1039,9 +1061,7 @@ static int sq_fault_remove(struct store *st, int64_t channel, int64_t id, int64_
         bump_version(s);
     return id > 0 && *n == 0 ? STORE_NOTFOUND : STORE_OK;
 out:
-    rc = fail(s, rc, "fault_remove");
-    done_with(stmt);
-    return rc;
+    return finish(s, stmt, rc, STORE_OK, "fault_remove");
 }
 
 static int sq_fault_count(struct store *st, int64_t id, int64_t remaining, int64_t seen,
@@ -1060,9 +1080,7 @@ static int sq_fault_count(struct store *st, int64_t id, int64_t remaining, int64
         return ret;
     return touched ? STORE_OK : STORE_NOTFOUND; /* removed meanwhile */
 out:
-    rc = fail(s, rc, "fault_count");
-    done_with(stmt);
-    return rc;
+    return finish(s, stmt, rc, STORE_OK, "fault_count");
 }
 
 /* ---- members ------------------------------------------------------------------------------ */
@@ -1086,10 +1104,7 @@ static int insert_member(struct sq *s, int64_t channel, const struct member *m)
     if (rc == SQLITE_DONE)
         rc = SQLITE_OK;
 out:
-    if (rc != SQLITE_OK)
-        ret = fail(s, rc, "member_add");
-    done_with(stmt);
-    return ret;
+    return finish(s, stmt, rc, ret, "member_add");
 }
 
 static int sq_member_add(struct store *st, int64_t channel, const struct member *m)
@@ -1106,17 +1121,9 @@ static int sq_member_add(struct store *st, int64_t channel, const struct member 
 
 static int sq_member_remove(struct store *st, int64_t channel, const char *member_id)
 {
-    struct sq *s = sq_of(st);
-    sqlite3_stmt *stmt = s->st[ST_MB_REMOVE];
-    int rc;
+    const struct bind_val v[] = {bv_int(channel), bv_text(member_id, 0)};
 
-    BIND(sqlite3_bind_int64(stmt, 1, channel));
-    BIND(sqlite3_bind_text(stmt, 2, member_id, -1, SQLITE_STATIC));
-    return write_one(s, stmt, "member_remove");
-out:
-    rc = fail(s, rc, "member_remove");
-    done_with(stmt);
-    return rc;
+    return WRITE_ROW(sq_of(st), ST_MB_REMOVE, "member_remove", v);
 }
 
 static int sq_member_list(struct store *st, int64_t channel, struct member **out, size_t *n)
@@ -1130,19 +1137,9 @@ static int sq_member_list(struct store *st, int64_t channel, struct member **out
 
     BIND(sqlite3_bind_int64(stmt, 1, channel));
     while ((rc = sqlite3_step(stmt)) == SQLITE_ROW) {
-        if (len == cap) {
-            size_t ncap = cap ? cap * 2 : 8;
-            struct member *nv = realloc(v, ncap * sizeof *v);
-
-            if (!nv) {
-                ret = fail_msg(s, "member_list", "out of memory");
-                goto out;
-            }
-            v = nv;
-            cap = ncap;
-        }
+        if ((ret = grow_rows(s, &v, &cap, len, sizeof *v, 8, "member_list")) != STORE_OK)
+            goto out;
         struct member *m = &v[len++];
-        memset(m, 0, sizeof *m);
         col_text(stmt, 0, m->id, sizeof m->id);
         col_text(stmt, 1, m->name, sizeof m->name);
         col_text(stmt, 2, m->avatar, sizeof m->avatar);
@@ -1151,9 +1148,7 @@ static int sq_member_list(struct store *st, int64_t channel, struct member **out
     if (rc == SQLITE_DONE)
         rc = SQLITE_OK;
 out:
-    if (ret == STORE_OK && rc != SQLITE_OK)
-        ret = fail(s, rc, "member_list");
-    done_with(stmt);
+    ret = finish(s, stmt, rc, ret, "member_list");
     if (ret != STORE_OK) {
         free(v);
         v = NULL;
@@ -1182,10 +1177,7 @@ static int sq_member_role(struct store *st, int64_t channel, const char *member_
         rc = SQLITE_OK;
     }
 out:
-    if (rc != SQLITE_OK)
-        ret = fail(s, rc, "member_role");
-    done_with(stmt);
-    return ret;
+    return finish(s, stmt, rc, ret, "member_role");
 }
 
 /* ---- posts -------------------------------------------------------------------------------- */
@@ -1206,10 +1198,7 @@ static int insert_post(struct sq *s, const struct post *p)
     if ((rc = sqlite3_step(stmt)) == SQLITE_DONE)
         rc = SQLITE_OK;
 out:
-    if (rc != SQLITE_OK)
-        ret = fail(s, rc, "post_insert_batch");
-    done_with(stmt);
-    return ret;
+    return finish(s, stmt, rc, ret, "post_insert_batch");
 }
 
 /*
@@ -1242,10 +1231,7 @@ static int count_posts(struct sq *s, const struct post *p, size_t n)
         sqlite3_reset(stmt);
     }
 out:
-    if (rc != SQLITE_OK)
-        ret = fail(s, rc, "post_insert_batch");
-    done_with(stmt);
-    return ret;
+    return finish(s, stmt, rc, ret, "post_insert_batch");
 }
 
 /*
@@ -1303,17 +1289,9 @@ static int read_posts(struct sq *s, sqlite3_stmt *stmt, int rc, int64_t channel,
         struct post *p;
         char *json;
 
-        if (len == cap) {
-            size_t ncap = cap ? cap * 2 : (limit < 64 ? limit : 64);
-            struct post *nv = realloc(v, ncap * sizeof *v);
-
-            if (!nv) {
-                ret = fail_msg(s, what, "out of memory");
-                goto out;
-            }
-            v = nv;
-            cap = ncap;
-        }
+        if ((ret = grow_rows(s, &v, &cap, len, sizeof *v, limit < 64 ? limit : 64, what)) !=
+            STORE_OK)
+            goto out;
         if (!(json = malloc(blen + 1))) {
             ret = fail_msg(s, what, "out of memory");
             goto out;
@@ -1322,7 +1300,6 @@ static int read_posts(struct sq *s, sqlite3_stmt *stmt, int rc, int64_t channel,
             memcpy(json, body, blen);
         json[blen] = '\0';
         p = &v[len++];
-        memset(p, 0, sizeof *p);
         p->json = json;
         p->token = (uint64_t)sqlite3_column_int64(stmt, 0);
         p->channel = channel;
@@ -1333,9 +1310,7 @@ static int read_posts(struct sq *s, sqlite3_stmt *stmt, int rc, int64_t channel,
     if (rc == SQLITE_DONE)
         rc = SQLITE_OK;
 out:
-    if (ret == STORE_OK && rc != SQLITE_OK)
-        ret = fail(s, rc, what);
-    done_with(stmt);
+    ret = finish(s, stmt, rc, ret, what);
     if (ret != STORE_OK || len == 0) {
         store_posts_free(v, len);
         return ret;
@@ -1416,10 +1391,7 @@ static int journal_insert(struct sq *s, struct journal_row *j)
         j->id = sqlite3_changes(s->db) ? sqlite3_last_insert_rowid(s->db) : 0;
     }
 out:
-    if (rc != SQLITE_OK)
-        ret = fail(s, rc, "journal_append");
-    done_with(stmt);
-    return ret;
+    return finish(s, stmt, rc, ret, "journal_append");
 }
 
 static int sq_journal_append(struct store *st, struct journal_row *rows, size_t n, int64_t keep)
@@ -1482,19 +1454,9 @@ static int sq_journal_list(struct store *st, int64_t channel, const struct journ
         const unsigned char *body = sqlite3_column_text(stmt, 8);
         struct journal_row *j;
 
-        if (len == cap) {
-            size_t ncap = cap ? cap * 2 : 32;
-            struct journal_row *nv = realloc(v, ncap * sizeof *v);
-
-            if (!nv) {
-                ret = fail_msg(s, "journal_list", "out of memory");
-                goto out;
-            }
-            v = nv;
-            cap = ncap;
-        }
+        if ((ret = grow_rows(s, &v, &cap, len, sizeof *v, 32, "journal_list")) != STORE_OK)
+            goto out;
         j = &v[len];
-        memset(j, 0, sizeof *j);
         if (!(j->body = strdup(body ? (const char *)body : ""))) {
             ret = fail_msg(s, "journal_list", "out of memory");
             goto out;
@@ -1513,9 +1475,7 @@ static int sq_journal_list(struct store *st, int64_t channel, const struct journ
     if (rc == SQLITE_DONE)
         rc = SQLITE_OK;
 out:
-    if (ret == STORE_OK && rc != SQLITE_OK)
-        ret = fail(s, rc, "journal_list");
-    done_with(stmt);
+    ret = finish(s, stmt, rc, ret, "journal_list");
     if (ret != STORE_OK || len == 0) {
         store_journal_free(v, len);
         return ret;

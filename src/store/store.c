@@ -2,14 +2,15 @@
  * Backend selection for the store interface (store.h).
  *
  * A DSN names its backend by its scheme, so vcpd and the admin CLI take one
- * --db string: "postgres://..." or "postgresql://..." or a key=value DSN
- * ("host=... dbname=...") for PostgreSQL, "sqlite:PATH" or a bare path for
+ * --db string (or VCPD_DB): "postgres://..." or "postgresql://..." or a key=value
+ * DSN ("host=... dbname=...") for PostgreSQL, "sqlite:PATH" or a bare path for
  * SQLite.  Messages written here
  * never repeat the DSN, because a PostgreSQL DSN may carry a password.
  */
 #include "store/store.h"
 
 #include <ctype.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -184,29 +185,32 @@ void store_close(struct store *s)
         s->ops->close(s);
 }
 
+/* Frees n rows of size bytes at rows and the one string each owns at offset field. */
+static void free_rows(void *rows, size_t n, size_t size, size_t field)
+{
+    char *r = rows;
+
+    if (!r)
+        return;
+    for (size_t i = 0; i < n; i++) {
+        void *owned;
+        memcpy(&owned, r + i * size + field, sizeof owned);
+        free(owned);
+    }
+    free(rows);
+}
+
 void store_posts_free(struct post *p, size_t n)
 {
-    if (!p)
-        return;
-    for (size_t i = 0; i < n; i++)
-        free((char *)p[i].json);
-    free(p);
+    free_rows(p, n, sizeof *p, offsetof(struct post, json));
 }
 
 void store_faults_free(struct fault_row *f, size_t n)
 {
-    if (!f)
-        return;
-    for (size_t i = 0; i < n; i++)
-        free(f[i].spec);
-    free(f);
+    free_rows(f, n, sizeof *f, offsetof(struct fault_row, spec));
 }
 
 void store_journal_free(struct journal_row *j, size_t n)
 {
-    if (!j)
-        return;
-    for (size_t i = 0; i < n; i++)
-        free(j[i].body);
-    free(j);
+    free_rows(j, n, sizeof *j, offsetof(struct journal_row, body));
 }

@@ -1,5 +1,5 @@
 /*
- * The asynchronous webhook check of set_webhook (DESIGN §1.5).
+ * The asynchronous webhook check of set_webhook (docs/API.md §4).
  *
  * One checker thread owns a libcurl multi handle and runs every check.  The
  * HTTP threads only build a job (body, signature, URL, a configured easy
@@ -48,6 +48,8 @@
 
 #include "vcp/status.h"
 #include "webhook/webhook.h"
+
+#include "common/readall.h"
 
 /* CURLOPT_PROTOCOLS_STR is 7.85, CURLOPT_CA_CACHE_TIMEOUT 7.87. */
 #if LIBCURL_VERSION_NUM < 0x075700
@@ -446,52 +448,6 @@ static void *run(void *arg)
     return NULL;
 }
 
-/* Reads a whole file into *buf (NUL-terminated, caller frees). 0 or -1 with errno. */
-static int read_file(const char *path, char **buf, size_t *len)
-{
-    FILE *f = fopen(path, "rb");
-    char *b = NULL;
-    size_t cap = 0, n = 0;
-    int saved;
-
-    if (f == NULL)
-        return -1;
-    for (;;) {
-        if (cap - n < 4096) {
-            if (cap >= (size_t)CA_FILE_MAX) {
-                errno = EFBIG;
-                goto fail;
-            }
-            size_t ncap = cap == 0 ? 65536 : cap * 2;
-            char *nb = realloc(b, ncap + 1);
-            if (nb == NULL)
-                goto fail;
-            b = nb;
-            cap = ncap;
-        }
-        size_t got = fread(b + n, 1, cap - n, f);
-        n += got;
-        if (got == 0) {
-            if (ferror(f)) {
-                errno = EIO;
-                goto fail;
-            }
-            break;
-        }
-    }
-    fclose(f);
-    b[n] = '\0';
-    *buf = b;
-    *len = n;
-    return 0;
-fail:
-    saved = errno;
-    fclose(f);
-    free(b);
-    errno = saved;
-    return -1;
-}
-
 /* Number of X.509 certificates in PEM text; each is added to store unless
  * store is NULL. */
 static int pem_certs(const char *pem, size_t len, X509_STORE *store)
@@ -529,7 +485,7 @@ static int load_cas(struct webhook *w, const struct webhook_cfg *cfg, char *err,
     size_t sys_len = 0, extra_len = 0;
     int rc = -1;
 
-    if (read_file(sys_path, &sys, &sys_len) != 0) {
+    if (!(sys = readall_path(sys_path, CA_FILE_MAX, &sys_len))) {
         /* A host without a CA bundle can still trust just the extra CA, but
          * only when nobody named a bundle explicitly. */
         if (cfg->system_ca != NULL || errno != ENOENT || cfg->extra_ca == NULL) {
@@ -538,7 +494,7 @@ static int load_cas(struct webhook *w, const struct webhook_cfg *cfg, char *err,
         }
     }
     if (cfg->extra_ca != NULL) {
-        if (read_file(cfg->extra_ca, &extra, &extra_len) != 0) {
+        if (!(extra = readall_path(cfg->extra_ca, CA_FILE_MAX, &extra_len))) {
             snprintf(err, err_len, "extra CA %s: %s", cfg->extra_ca, strerror(errno));
             goto out;
         }
@@ -768,12 +724,13 @@ fail:
 
 #undef SET
 
-/* Puts a configured job on the queue.  0, or -1 when shutting down. */
+/* Puts a configured job on the queue.  0, or -1 when shutting down (j is then freed). */
 static int enqueue(struct webhook *w, struct job *j)
 {
     pthread_mutex_lock(&w->mu);
     if (w->stopping) {
         pthread_mutex_unlock(&w->mu);
+        job_free(j);
         return -1;
     }
     if (w->queue_tail != NULL)
@@ -815,9 +772,7 @@ int webhook_fetch_start(struct webhook *w, const struct webhook_fetch *f)
         curl_easy_setopt(e, CURLOPT_MAXFILESIZE_LARGE, (curl_off_t)0) != CURLE_OK ||
         curl_easy_setopt(e, CURLOPT_ACCEPT_ENCODING, NULL) != CURLE_OK)
         goto fail;
-    if (enqueue(w, j) != 0)
-        goto fail;
-    return 0;
+    return enqueue(w, j);
 fail:
     job_free(j);
     return -1;
@@ -861,10 +816,7 @@ int webhook_check_start(struct webhook *w, const struct webhook_check *c)
     j->easy = curl_easy_init();
     if (j->easy == NULL || setup_easy(w, j, (size_t)body_len) != 0)
         goto fail;
-
-    if (enqueue(w, j) != 0)
-        goto fail;
-    return 0;
+    return enqueue(w, j);
 fail:
     job_free(j);
     return -1;

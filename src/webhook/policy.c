@@ -1,6 +1,6 @@
 /*
  * Webhook policy that needs no network: which URLs set_webhook accepts
- * (DESIGN §1.5) and which addresses a callback may connect to (the SSRF
+ * (docs/API.md §4, set_webhook) and which addresses a callback may connect to (the SSRF
  * guard).  Both are pure functions so the tables can be tested exhaustively
  * with plain values; check.c applies webhook_addr_allowed() in libcurl's
  * open-socket callback, to the address actually being connected to.

@@ -1,6 +1,6 @@
 /*
  * The callback vcpd sends to a webhook and its signature, byte for byte as
- * Viber does it (DESIGN §1.5): the body is a small fixed-shape JSON object,
+ * Viber does it (docs/API.md §4, set_webhook): the body is a small fixed-shape JSON object,
  * written here by hand so its field order and spelling never depend on a JSON
  * library's choices, and the signature is the lowercase hex HMAC-SHA256 of
  * exactly those bytes, keyed by the channel's auth token.  Receivers verify
@@ -12,6 +12,7 @@
 
 #include "webhook/webhook.h"
 
+#include "core/encode.h"
 #include "core/sig.h"
 
 void webhook_sign(const char *key, const void *body, size_t body_len, char hex[65])
@@ -43,43 +44,13 @@ static void puts_(struct out *o, const char *s)
     put(o, s, strlen(s));
 }
 
-/* s as the inside of a JSON string (RFC 8259 §7): quote, backslash and the
- * C0 controls escaped; everything else (UTF-8 included) copied through. */
+/* s as the inside of a JSON string (see encode.h), a byte at a time into o. */
 static void put_json_chars(struct out *o, const char *s)
 {
-    for (const unsigned char *p = (const unsigned char *)s; *p != '\0'; p++) {
-        char esc[8];
-        switch (*p) {
-        case '"':
-            puts_(o, "\\\"");
-            break;
-        case '\\':
-            puts_(o, "\\\\");
-            break;
-        case '\b':
-            puts_(o, "\\b");
-            break;
-        case '\f':
-            puts_(o, "\\f");
-            break;
-        case '\n':
-            puts_(o, "\\n");
-            break;
-        case '\r':
-            puts_(o, "\\r");
-            break;
-        case '\t':
-            puts_(o, "\\t");
-            break;
-        default:
-            if (*p < 0x20) {
-                snprintf(esc, sizeof esc, "\\u%04x", *p);
-                puts_(o, esc);
-            } else {
-                put(o, (const char *)p, 1);
-            }
-        }
-    }
+    char esc[ENCODE_JSON_MAX_PER_BYTE];
+
+    for (; *s != '\0'; s++)
+        put(o, esc, encode_json_chars(esc, s, 1));
 }
 
 int webhook_body(char *buf, size_t len, uint64_t timestamp_ms, const char *chat_hostname,

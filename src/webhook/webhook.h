@@ -1,5 +1,5 @@
 /*
- * The webhook check of set_webhook (DESIGN §1.5): URL policy, SSRF guard,
+ * The webhook check of set_webhook (docs/API.md §4): URL policy, SSRF guard,
  * Viber-style signing and the HTTPS call itself.
  *
  * Checks run on the checker's own thread (a libcurl multi loop), never on the

@@ -1,6 +1,6 @@
 #!/usr/bin/env python3
 """Durability and credentials: every post answered status 0 survives
-`kill -9` (DESIGN §2: status 0 only after commit), token rotation takes
+`kill -9` (docs/API.md §4, post: status 0 only after commit), token rotation takes
 effect at once (CLI and admin API, §1.6), and the admin API wants its key.
 
 Stored posts are read from the SQLite file itself, read-only (schema:

@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""set_webhook against a real HTTPS receiver (DESIGN §1.5).
+"""set_webhook against a real HTTPS receiver (docs/API.md §4).
 
 The receiver listens on 127.0.0.1 with a certificate from a CA made for this
 run.  Loopback webhooks need --sandbox (which relaxes only http and private

@@ -6,7 +6,7 @@
  *        -> msg_check_present -> msg_check_content -> msg_normalize
  *        -> the normalised JSON text (what the store keeps)
  *
- * and the answer vcpd would send, written with the jsonw writer exactly as
+ * and the answer vcpd would send, written with the strbuf writer exactly as
  * api_reply_status() and post_committed() write it.  Properties checked
  * besides "no crash, no leak, no UB":
  *   - every answer parses back with json-c (strict, UTF-8 validated) into
@@ -22,8 +22,9 @@
 
 #include "core/msg.h"
 #include "fuzz.h"
-#include "server/jsonw.h"
+#include "server/strbuf.h"
 #include "server/server.h"
+#include "server/api.h"
 #include "core/body.h"
 #include "vcp/status.h"
 
@@ -57,11 +58,11 @@ static const char *get_str(struct json_object *o, const char *key)
 /* The {"status":N,"status_message":...,"detail":...} answer, written by api.c's own code. */
 static void check_status_answer(int status, const char *detail)
 {
-    struct jsonw w;
+    struct strbuf w;
     struct json_object *o, *v;
     const char *s;
 
-    jsonw_init(&w);
+    strbuf_init(&w);
     api_status_json(&w, status, detail);
     CHECK(w.len == strlen(w.buf));
     o = read_back(w.buf, w.len);
@@ -79,21 +80,21 @@ static void check_status_answer(int status, const char *detail)
         CHECK(!json_object_object_get_ex(o, "detail", NULL));
     }
     json_object_put(o);
-    jsonw_free(&w);
+    strbuf_free(&w);
 }
 
 /* The success answer of post (post_committed), with chat_hostname taken from
  * the input ("from") so the writer's escaping sees arbitrary strings. */
 static void check_post_answer(uint64_t token, const char *hostname)
 {
-    struct jsonw w;
+    struct strbuf w;
     struct json_object *o, *v;
 
-    jsonw_init(&w);
-    jsonw_lit(&w, "{\"status\":0,\"status_message\":\"ok\"");
-    jsonw_kv_uint(&w, "message_token", token);
-    jsonw_kv_str(&w, "chat_hostname", hostname);
-    jsonw_lit(&w, ",\"billing_status\":0}");
+    strbuf_init(&w);
+    strbuf_lit(&w, "{\"status\":0,\"status_message\":\"ok\"");
+    strbuf_kv_uint(&w, "message_token", token);
+    strbuf_kv_str(&w, "chat_hostname", hostname);
+    strbuf_lit(&w, ",\"billing_status\":0}");
     /* "from" passed the API tokener's UTF-8 check, so the answer must pass
      * the strict reader too. */
     o = read_back(w.buf, w.len);
@@ -101,7 +102,7 @@ static void check_post_answer(uint64_t token, const char *hostname)
     CHECK(json_object_object_get_ex(o, "message_token", &v));
     CHECK(json_object_get_uint64(v) == token);
     json_object_put(o);
-    jsonw_free(&w);
+    strbuf_free(&w);
 }
 
 static bool known_status(int s)

@@ -1,5 +1,5 @@
 /*
- * The message rules (DESIGN §1.3-§1.4) as data, like curl's test cases: each
+ * The message rules (docs/API.md §3-§4) as data, like curl's test cases: each
  * row is a request body, the status it must get and the exact detail.  A row
  * may abbreviate long strings as {{N*text}} (text repeated N times), so
  * limits are tested at N and N+1 without new code.  Invalid UTF-8 is written

@@ -7,6 +7,7 @@
 
 #include <cmocka.h>
 
+#include "core/encode.h"
 #include "server/auth.h"
 
 static void token_shape_and_uniqueness(void **state)
@@ -30,7 +31,7 @@ static void hash_is_sha256(void **state)
     char hex[2 * STORE_HASH_LEN + 1];
 
     auth_token_hash("abc", 3, h);
-    auth_hex(h, sizeof h, hex);
+    encode_hex(h, sizeof h, hex);
     assert_string_equal(hex, "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad");
 }
 

@@ -7,6 +7,9 @@
 #include <cmocka.h>
 
 #include "server/server.h"
+#include "server/routes.h"
+#include "server/admin_http.h"
+#include "server/api.h"
 
 static void finds_api_routes(void **state)
 {

@@ -8,20 +8,20 @@
 #include <cmocka.h>
 #include <json-c/json.h>
 
-#include "server/jsonw.h"
+#include "server/strbuf.h"
 
 static void escapes_round_trip(void **state)
 {
     static const char nasty[] = "q\"b\\s/\n\r\t\x01\x1f\x7f é \xf0\x9f\x98\x80 </script>";
-    struct jsonw w;
+    struct strbuf w;
     struct json_object *o, *v;
 
-    jsonw_init(&w);
-    jsonw_lit(&w, "{");
-    jsonw_kv_str(&w, "s", nasty);
-    jsonw_kv_int(&w, "neg", INT64_MIN);
-    jsonw_kv_uint(&w, "big", UINT64_C(9223372036854775807));
-    jsonw_lit(&w, "}");
+    strbuf_init(&w);
+    strbuf_open(&w);
+    strbuf_kv_str(&w, "s", nasty);
+    strbuf_kv_int(&w, "neg", INT64_MIN);
+    strbuf_kv_uint(&w, "big", UINT64_C(9223372036854775807));
+    strbuf_lit(&w, "}");
     o = json_tokener_parse(w.buf);
     assert_non_null(o);
     assert_true(json_object_object_get_ex(o, "s", &v));
@@ -31,40 +31,62 @@ static void escapes_round_trip(void **state)
     assert_true(json_object_object_get_ex(o, "big", &v));
     assert_true(json_object_get_int64(v) == INT64_MAX);
     json_object_put(o);
-    jsonw_free(&w);
+    strbuf_free(&w);
 }
 
 static void grows_past_inline_buffer(void **state)
 {
     char big[5000];
-    struct jsonw w;
+    struct strbuf w;
     struct json_object *o;
 
     memset(big, '"', sizeof big - 1); /* every byte needs escaping */
     big[sizeof big - 1] = '\0';
-    jsonw_init(&w);
-    jsonw_lit(&w, "[");
-    jsonw_str(&w, big, strlen(big));
-    jsonw_lit(&w, "]");
+    strbuf_init(&w);
+    strbuf_lit(&w, "[");
+    strbuf_str(&w, big, strlen(big));
+    strbuf_lit(&w, "]");
     assert_int_equal(w.len, 2 + 2 + 2 * (sizeof big - 1));
     o = json_tokener_parse(w.buf);
     assert_non_null(o);
     assert_string_equal(json_object_get_string(json_object_array_get_idx(o, 0)), big);
     json_object_put(o);
-    jsonw_free(&w);
+    strbuf_free(&w);
 }
 
 static void commas_between_keys(void **state)
 {
-    struct jsonw w;
+    struct strbuf w;
 
-    jsonw_init(&w);
-    jsonw_lit(&w, "{");
-    jsonw_kv_int(&w, "a", 1);
-    jsonw_kv_str(&w, "b", "x");
-    jsonw_lit(&w, "}");
+    strbuf_init(&w);
+    strbuf_open(&w);
+    strbuf_kv_int(&w, "a", 1);
+    strbuf_kv_str(&w, "b", "x");
+    strbuf_lit(&w, "}");
     assert_string_equal(w.buf, "{\"a\":1,\"b\":\"x\"}");
-    jsonw_free(&w);
+    strbuf_free(&w);
+}
+
+/* The comma follows from what was written, not from the buffer's last byte:
+ * none after strbuf_open (nested too), one after a value or raw text. */
+static void commas_follow_the_writes(void **state)
+{
+    struct strbuf w;
+
+    (void)state;
+    strbuf_init(&w);
+    strbuf_open(&w);
+    strbuf_kv_str(&w, "s", "{[");
+    strbuf_lit(&w, ",\"o\":");
+    strbuf_open(&w);
+    strbuf_kv_uint(&w, "n", 1);
+    strbuf_lit(&w, "}");
+    strbuf_kv_int(&w, "m", -2);
+    strbuf_lit(&w, ",\"raw\":[1]");
+    strbuf_kv_str(&w, "t", "");
+    strbuf_lit(&w, "}");
+    assert_string_equal(w.buf, "{\"s\":\"{[\",\"o\":{\"n\":1},\"m\":-2,\"raw\":[1],\"t\":\"\"}");
+    strbuf_free(&w);
 }
 
 int main(void)
@@ -73,6 +95,7 @@ int main(void)
         cmocka_unit_test(escapes_round_trip),
         cmocka_unit_test(grows_past_inline_buffer),
         cmocka_unit_test(commas_between_keys),
+        cmocka_unit_test(commas_follow_the_writes),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

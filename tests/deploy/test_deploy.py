@@ -83,7 +83,7 @@ class SystemdUnit(unittest.TestCase):
         helptext = helptext.stdout + helptext.stderr
         for opt in re.findall(r"(--[a-z-]+)", exec_start):
             self.assertIn(opt, helptext, "ExecStart gives %s, vcpd serve does not know it" % opt)
-        for var in re.findall(r"\$\{(\w+)\}", exec_start):
+        for var in re.findall(r"\$\{?(\w+)\}?", exec_start):
             self.assertTrue(re.search(r"\b%s=" % var, self.get("Environment") or ""),
                             "ExecStart uses ${%s} without a default in Environment=" % var)
         grace = int(re.search(r"--shutdown-grace (\d+)", exec_start).group(1))

@@ -10,6 +10,8 @@
   vcpd under test instead, because verify checks that the binary exists.
 - deploy/nginx/vcpd.conf: `nginx -t` accepts it as tests/e2e/lbtest.py
   fills it in (the multi-instance tests run it for real).
+- docs/DEPLOYMENT.md shows both files: its ```nginx and ```ini blocks are
+  the files, byte for byte (always run, no tool needed).
 
 A tool that is missing skips its test (exit 77 when all are skipped, which
 CTest reports as skipped): systemd-analyze is in Debian's `systemd`, nginx
@@ -112,6 +114,23 @@ class NginxConf(unittest.TestCase):
         ok, out = n.test_config()
         shutil.rmtree(n.dir, ignore_errors=True)
         self.assertTrue(ok, out)
+
+
+class DocShowsTheFiles(unittest.TestCase):
+    def block(self, lang):
+        with open(os.path.join(REPO, "docs", "DEPLOYMENT.md")) as f:
+            doc = f.read()
+        blocks = re.findall(r"^```%s\n(.*?)^```$" % lang, doc, re.M | re.S)
+        self.assertEqual(len(blocks), 1, "DEPLOYMENT.md: %d ```%s blocks" % (len(blocks), lang))
+        return blocks[0]
+
+    def test_nginx_conf(self):
+        with open(os.path.join(REPO, "deploy", "nginx", "vcpd.conf")) as f:
+            self.assertEqual(self.block("nginx"), f.read())
+
+    def test_unit(self):
+        with open(UNIT) as f:
+            self.assertEqual(self.block("ini"), f.read())
 
 
 if __name__ == "__main__":

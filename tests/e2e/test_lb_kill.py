@@ -156,6 +156,8 @@ class KillBehindNginx(unittest.TestCase):
                 return toks
 
     def test_kill9_one_of_three_under_load(self):
+        # the admin API stays off the public side (deploy/nginx/vcpd.conf)
+        self.assertEqual(self.nginx.request("GET", "/admin/v1/channels").status, 403)
         fanout = self.fanout_probe()
         sys.stderr.write("lb_kill: cross-instance live fan-out %s\n" % (
             "present" if fanout else "absent: viewers get other instances' posts by replay"))

@@ -11,6 +11,8 @@ if [ "${1:-build}" = test ]; then
 	# postgresql: the throwaway cluster of the PostgreSQL suites (tests/e2e/pgcluster.py);
 	# nginx: the load balancer of the multi-instance tests (issue 10).
 	want="$want postgresql nginx"
+	# systemd: systemd-analyze, which checks deploy/systemd/vcpd.service (tests/deploy).
+	want="$want systemd"
 	# Node.js may come from elsewhere than Debian (it does on the CI image):
 	# only ask Debian for it when there is no npm at all.
 	command -v npm >/dev/null 2>&1 || want="$want nodejs npm"

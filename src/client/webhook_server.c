@@ -19,6 +19,7 @@
 #include <openssl/crypto.h>
 
 #include "client/internal.h"
+#include "common/hostport.h"
 #include "common/readall.h"
 #include "core/sig.h"
 
@@ -212,6 +213,7 @@ enum vcp_error vcp_webhook_server_new(vcp_webhook_server **out,
 {
     struct vcp_webhook_server *s;
     struct sockaddr_storage ss;
+    socklen_t ss_len;
     unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_AUTO;
     const char *host;
     int rc = VCP_E_ARG;
@@ -228,21 +230,13 @@ enum vcp_error vcp_webhook_server_new(vcp_webhook_server **out,
         return VCP_E_ARG;
     }
     *out = NULL;
-    memset(&ss, 0, sizeof(ss));
     host = o->host ? o->host : "127.0.0.1";
-    struct sockaddr_in *in4 = (struct sockaddr_in *)&ss;
-    struct sockaddr_in6 *in6 = (struct sockaddr_in6 *)&ss;
-    if (inet_pton(AF_INET, host, &in4->sin_addr) == 1) {
-        in4->sin_family = AF_INET;
-        in4->sin_port = htons((uint16_t)o->port);
-    } else if (inet_pton(AF_INET6, host, &in6->sin6_addr) == 1) {
-        in6->sin6_family = AF_INET6;
-        in6->sin6_port = htons((uint16_t)o->port);
-        flags |= MHD_USE_IPv6;
-    } else {
+    if (hostport_sockaddr(host, o->port, &ss, &ss_len) != 0) {
         snprintf(err, err_len, "%s: not an IP address", host);
         return VCP_E_ARG;
     }
+    if (ss.ss_family == AF_INET6)
+        flags |= MHD_USE_IPv6;
     s = calloc(1, sizeof(*s));
     if (s == NULL || (s->token = strdup(o->token)) == NULL) {
         rc = VCP_E_NOMEM;

@@ -1,6 +1,9 @@
 /* Listen addresses (see hostport.h). */
 #include "common/hostport.h"
 
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <stdint.h>
 #include <string.h>
 
 int hostport_parse(const char *s, char *host, size_t len, int *port)
@@ -33,4 +36,26 @@ int hostport_parse(const char *s, char *host, size_t len, int *port)
     host[n] = '\0';
     *port = (int)p;
     return 0;
+}
+
+int hostport_sockaddr(const char *host, int port, struct sockaddr_storage *ss, socklen_t *len)
+{
+    struct sockaddr_in *s4 = (struct sockaddr_in *)ss;
+    struct sockaddr_in6 *s6 = (struct sockaddr_in6 *)ss;
+
+    memset(ss, 0, sizeof *ss);
+    if (inet_pton(AF_INET, host, &s4->sin_addr) == 1) {
+        s4->sin_family = AF_INET;
+        s4->sin_port = htons((uint16_t)port);
+        *len = sizeof *s4;
+        return 0;
+    }
+    if (inet_pton(AF_INET6, host, &s6->sin6_addr) == 1) {
+        s6->sin6_family = AF_INET6;
+        s6->sin6_port = htons((uint16_t)port);
+        *len = sizeof *s6;
+        return 0;
+    }
+    memset(ss, 0, sizeof *ss);
+    return -1;
 }

@@ -24,6 +24,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "common/hostport.h"
 #include "server/accept.h"
 #include "server/server.h"
 #include "server/http.h"
@@ -391,22 +392,8 @@ int acceptor_new(struct acceptor **out, const struct acceptor_cfg *cfg)
     a->cfg = *cfg;
     a->lfd = a->epfd = a->stopfd = -1;
     pthread_mutex_init(&a->lock, NULL);
-    memset(&ss, 0, sizeof ss);
-    if (strchr(cfg->host, ':')) {
-        struct sockaddr_in6 *s6 = (struct sockaddr_in6 *)&ss;
-        s6->sin6_family = AF_INET6;
-        s6->sin6_port = htons((uint16_t)cfg->port);
-        if (inet_pton(AF_INET6, cfg->host, &s6->sin6_addr) != 1)
-            goto bad_addr;
-        len = sizeof *s6;
-    } else {
-        struct sockaddr_in *s4 = (struct sockaddr_in *)&ss;
-        s4->sin_family = AF_INET;
-        s4->sin_port = htons((uint16_t)cfg->port);
-        if (inet_pton(AF_INET, cfg->host, &s4->sin_addr) != 1)
-            goto bad_addr;
-        len = sizeof *s4;
-    }
+    if (hostport_sockaddr(cfg->host, cfg->port, &ss, &len) != 0)
+        goto bad_addr;
     a->lfd = socket(ss.ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
     if (a->lfd < 0)
         goto fail;

@@ -1,6 +1,6 @@
 /*
- * The channel cache (see chancache.h): an open-addressing table of entry
- * pointers keyed by token hash, emptied whole when the config version moves
+ * The channel cache (see chancache.h): a table (htab.h) of entry pointers
+ * keyed by token hash, emptied whole when the config version moves
  * or when it grows past CACHE_MAX entries (a bound on memory under a flood
  * of distinct valid tokens, which only an administrator can mint).
  */
@@ -9,14 +9,13 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "server/htab.h"
 #include "server/util.h"
 
-#define CACHE_MAX 4096 /* entries; the table has twice as many slots */
+#define CACHE_MAX 4096 /* entries; the table has at least twice as many slots */
 
 struct chancache {
-    struct chan_entry **slots;
-    size_t cap; /* power of two */
-    size_t used;
+    struct htab tab;  /* of struct chan_entry, one reference each */
     uint64_t version; /* store_config_version() the entries were read under */
 };
 
@@ -24,8 +23,7 @@ struct chancache *chancache_new(void)
 {
     struct chancache *c = xcalloc(1, sizeof *c);
 
-    c->cap = 64;
-    c->slots = xcalloc(c->cap, sizeof *c->slots);
+    htab_init(&c->tab);
     return c;
 }
 
@@ -38,59 +36,47 @@ void chancache_put(struct chan_entry *e)
     }
 }
 
-static void empty(struct chancache *c)
+/* htab's drop: the table's reference goes. */
+static void drop(void *e)
 {
-    for (size_t i = 0; i < c->cap; i++) {
-        chancache_put(c->slots[i]);
-        c->slots[i] = NULL;
-    }
-    c->used = 0;
+    chancache_put(e);
 }
 
 void chancache_free(struct chancache *c)
 {
     if (!c)
         return;
-    empty(c);
-    free(c->slots);
+    htab_fini(&c->tab, drop);
     free(c);
 }
 
-static size_t slot_of(const struct chancache *c, const uint8_t hash[STORE_HASH_LEN])
+static uint64_t hash_of(const uint8_t hash[STORE_HASH_LEN])
 {
     uint64_t h;
 
     memcpy(&h, hash, sizeof h); /* a SHA-256: any 8 bytes are uniform */
-    return (size_t)h & (c->cap - 1);
+    return h;
 }
 
-static struct chan_entry **find(struct chancache *c, const uint8_t hash[STORE_HASH_LEN])
+static struct chan_entry *find(struct chancache *c, const uint8_t hash[STORE_HASH_LEN])
 {
-    size_t i = slot_of(c, hash);
+    uint64_t h = hash_of(hash);
 
-    while (c->slots[i] && memcmp(c->slots[i]->hash, hash, STORE_HASH_LEN) != 0)
-        i = (i + 1) & (c->cap - 1);
-    return &c->slots[i];
+    for (struct htab_slot *s = htab_first(&c->tab, h); s->item; s = htab_next(&c->tab, s)) {
+        struct chan_entry *e = s->item;
+
+        if (s->hash == h && memcmp(e->hash, hash, STORE_HASH_LEN) == 0)
+            return e;
+    }
+    return NULL;
 }
 
 static void insert(struct chancache *c, struct chan_entry *e)
 {
-    if (c->used >= CACHE_MAX)
-        empty(c);
-    if ((c->used + 1) * 2 > c->cap) {
-        struct chan_entry **old = c->slots;
-        size_t old_cap = c->cap;
-
-        c->cap *= 2;
-        c->slots = xcalloc(c->cap, sizeof *c->slots);
-        for (size_t i = 0; i < old_cap; i++)
-            if (old[i])
-                *find(c, old[i]->hash) = old[i];
-        free(old);
-    }
+    if (c->tab.used >= CACHE_MAX)
+        htab_clear(&c->tab, drop);
     e->refs++;
-    *find(c, e->hash) = e;
-    c->used++;
+    htab_add(&c->tab, hash_of(e->hash), e);
 }
 
 int chancache_get(struct chancache *c, struct store *s, const uint8_t hash[STORE_HASH_LEN],
@@ -99,18 +85,17 @@ int chancache_get(struct chancache *c, struct store *s, const uint8_t hash[STORE
     /* Read the version before the data: a change committed in between then
      * shows as a newer version at the next lookup, never as a stale entry. */
     uint64_t v = store_config_version(s);
-    struct chan_entry *e, **slot;
+    struct chan_entry *e;
     int rc;
 
     *out = NULL;
     if (v != c->version) {
-        empty(c);
+        htab_clear(&c->tab, drop);
         c->version = v;
     }
-    slot = find(c, hash);
-    if (*slot) {
-        (*slot)->refs++;
-        *out = *slot;
+    if ((e = find(c, hash))) {
+        e->refs++;
+        *out = e;
         return STORE_OK;
     }
     e = xcalloc(1, sizeof *e);

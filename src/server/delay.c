@@ -4,19 +4,17 @@
  * sorted array is plenty -- and a condition variable the thread waits on
  * until the earliest deadline or a new, earlier one.
  */
-#define _GNU_SOURCE /* pthread_setname_np */
 #include "server/delay.h"
 
-#include <errno.h>
 #include <pthread.h>
 #include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 #include "server/server.h"
 #include "server/http.h"
 #include "server/util.h"
+#include "server/worker.h"
 
 struct pending {
     uint64_t due_us; /* CLOCK_MONOTONIC */
@@ -24,22 +22,17 @@ struct pending {
 };
 
 struct delay {
-    pthread_t thread;
-    pthread_mutex_t lock;
-    pthread_cond_t cond; /* on CLOCK_MONOTONIC */
-    struct pending *v;   /* sorted by due_us */
+    struct worker w;   /* the timer thread; w.lock guards v */
+    struct pending *v; /* sorted by due_us */
     size_t n, cap;
-    bool stopping;
-    bool joined; /* the thread has ended */
 };
 
 static void *run(void *arg)
 {
     struct delay *d = arg;
 
-    pthread_setname_np(pthread_self(), "vcpd-delay");
-    pthread_mutex_lock(&d->lock);
-    while (!d->stopping) {
+    pthread_mutex_lock(&d->w.lock);
+    while (!d->w.stopping) {
         uint64_t now = mono_us();
         size_t due = 0;
 
@@ -49,32 +42,18 @@ static void *run(void *arg)
             memmove(d->v, d->v + due, (d->n - due) * sizeof *d->v);
             d->n -= due;
         }
-        if (d->n == 0) {
-            pthread_cond_wait(&d->cond, &d->lock);
-        } else {
-            struct timespec ts = {(time_t)(d->v[0].due_us / 1000000),
-                                  (long)(d->v[0].due_us % 1000000) * 1000};
-            pthread_cond_timedwait(&d->cond, &d->lock, &ts);
-        }
+        worker_wait(&d->w, d->n ? d->v[0].due_us : 0); /* due_us is mono_us() time */
     }
-    pthread_mutex_unlock(&d->lock);
+    pthread_mutex_unlock(&d->w.lock);
     return NULL;
 }
 
 int delay_new(struct delay **out)
 {
     struct delay *d = xcalloc(1, sizeof *d);
-    pthread_condattr_t ca;
 
-    pthread_mutex_init(&d->lock, NULL);
-    pthread_condattr_init(&ca);
-    pthread_condattr_setclock(&ca, CLOCK_MONOTONIC); /* mono_us() is the clock of due_us */
-    pthread_cond_init(&d->cond, &ca);
-    pthread_condattr_destroy(&ca);
-    if (pthread_create(&d->thread, NULL, run, d) != 0) {
+    if (worker_start(&d->w, "vcpd-delay", run, d) != 0) {
         log_msg("error", "delay: cannot start its thread");
-        pthread_cond_destroy(&d->cond);
-        pthread_mutex_destroy(&d->lock);
         free(d);
         *out = NULL;
         return -1;
@@ -85,19 +64,14 @@ int delay_new(struct delay **out)
 
 void delay_stop(struct delay *d)
 {
-    if (!d || d->joined)
+    if (!d || !d->w.started)
         return;
-    pthread_mutex_lock(&d->lock);
-    d->stopping = true;
-    pthread_cond_signal(&d->cond);
-    pthread_mutex_unlock(&d->lock);
-    pthread_join(d->thread, NULL);
-    d->joined = true;
-    pthread_mutex_lock(&d->lock);
+    worker_stop(&d->w);
+    pthread_mutex_lock(&d->w.lock);
     for (size_t i = 0; i < d->n; i++) /* answer now rather than never */
         req_resume(d->v[i].r);
     d->n = 0;
-    pthread_mutex_unlock(&d->lock);
+    pthread_mutex_unlock(&d->w.lock);
 }
 
 void delay_free(struct delay *d)
@@ -106,8 +80,7 @@ void delay_free(struct delay *d)
         return;
     delay_stop(d);
     free(d->v);
-    pthread_cond_destroy(&d->cond);
-    pthread_mutex_destroy(&d->lock);
+    worker_fini(&d->w);
     free(d);
 }
 
@@ -117,9 +90,9 @@ enum MHD_Result delay_then(struct delay *d, struct req *r, uint64_t ms,
     uint64_t due = mono_us() + ms * 1000;
     size_t i;
 
-    pthread_mutex_lock(&d->lock);
-    if (d->stopping) {
-        pthread_mutex_unlock(&d->lock);
+    pthread_mutex_lock(&d->w.lock);
+    if (d->w.stopping) {
+        pthread_mutex_unlock(&d->w.lock);
         return cont(r);
     }
     if (d->n == d->cap) {
@@ -134,7 +107,7 @@ enum MHD_Result delay_then(struct delay *d, struct req *r, uint64_t ms,
     /* suspended before the thread can see it: a resume never comes first */
     req_suspend(r, WAIT_DELAY, cont);
     if (i == 0)
-        pthread_cond_signal(&d->cond);
-    pthread_mutex_unlock(&d->lock);
+        pthread_cond_signal(&d->w.cond);
+    pthread_mutex_unlock(&d->w.lock);
     return MHD_YES;
 }

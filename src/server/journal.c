@@ -15,7 +15,6 @@
  * suspends its connection under the lock, whoever queues resumes it under
  * the lock; it leaves the list in the response's free callback.
  */
-#define _GNU_SOURCE /* pthread_setname_np */
 #include "server/journal.h"
 
 #include <errno.h>
@@ -24,13 +23,13 @@
 #include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 #include "server/auth.h"
 #include "server/chancache.h"
 #include "server/server.h"
 #include "server/http.h"
 #include "server/util.h"
+#include "server/worker.h"
 #include "vcp/status.h"
 
 #define JOURNAL_PAGE_DEFAULT 100
@@ -63,9 +62,7 @@ struct journal {
     struct server *srv;
     struct store *store; /* the writer's own connection */
     int64_t keep;
-    pthread_t thread;
-    pthread_mutex_t lock;
-    pthread_cond_t cond;
+    struct worker worker;  /* the writer thread; worker.lock guards what follows */
     struct journal_row *q; /* queued rows, bodies owned */
     size_t qn, qcap;
     uint64_t queued;    /* sequence number of the last row queued */
@@ -73,11 +70,9 @@ struct journal {
     struct waiter *w;
     size_t wn, wcap;
     struct jsub *subs; /* live streams */
-    bool stopping;
-    bool joined;
 };
 
-/* Answers the reads that waited for rows up to the committed one; j->lock held. */
+/* Answers the reads that waited for rows up to the committed one; j->worker.lock held. */
 static void wake(struct journal *j, bool all)
 {
     size_t k = 0;
@@ -93,7 +88,7 @@ static void wake(struct journal *j, bool all)
 
 static struct json_object *entry_json(const struct journal_row *e);
 
-/* Queues text for s and wakes it; a stream too far behind is ended. j->lock held. */
+/* Queues text for s and wakes it; a stream too far behind is ended. j->worker.lock held. */
 static void sub_queue(struct jsub *s, const char *text, size_t n)
 {
     if (s->closed)
@@ -119,7 +114,7 @@ static void sub_queue(struct jsub *s, const char *text, size_t n)
     }
 }
 
-/* Sends the committed rows to the streams that want them. j->lock held. */
+/* Sends the committed rows to the streams that want them. j->worker.lock held. */
 static void publish(struct journal *j, const struct journal_row *rows, size_t n)
 {
     for (size_t i = 0; i < n && j->subs; i++) {
@@ -151,19 +146,14 @@ static void *run(void *arg)
 {
     struct journal *j = arg;
 
-    pthread_setname_np(pthread_self(), "vcpd-journal");
-    pthread_mutex_lock(&j->lock);
+    pthread_mutex_lock(&j->worker.lock);
     for (;;) {
         struct journal_row *batch;
         size_t n;
         uint64_t upto;
 
-        while (j->qn == 0 && !j->stopping) {
-            struct timespec ts;
-
-            clock_gettime(CLOCK_REALTIME, &ts);
-            ts.tv_sec += SSE_PING_S;
-            if (pthread_cond_timedwait(&j->cond, &j->lock, &ts) == ETIMEDOUT)
+        while (j->qn == 0 && !j->worker.stopping) {
+            if (worker_wait(&j->worker, mono_us() + SSE_PING_S * 1000000ULL) == ETIMEDOUT)
                 for (struct jsub *s = j->subs; s; s = s->next)
                     sub_queue(s, ":\n\n", 3);
         }
@@ -174,21 +164,21 @@ static void *run(void *arg)
         upto = j->queued;
         j->q = NULL;
         j->qn = j->qcap = 0;
-        pthread_mutex_unlock(&j->lock);
+        pthread_mutex_unlock(&j->worker.lock);
         if (store_journal_append(j->store, batch, n, j->keep) != STORE_OK) {
             log_msg("error", "journal: %zu entries not written: %s", n, store_errmsg(j->store));
             for (size_t i = 0; i < n; i++)
                 batch[i].id = 0; /* nothing to stream */
         }
-        pthread_mutex_lock(&j->lock);
+        pthread_mutex_lock(&j->worker.lock);
         j->committed = upto;
         wake(j, false);
         publish(j, batch, n);
-        pthread_mutex_unlock(&j->lock);
+        pthread_mutex_unlock(&j->worker.lock);
         for (size_t i = 0; i < n; i++)
             free(batch[i].body);
         free(batch);
-        pthread_mutex_lock(&j->lock);
+        pthread_mutex_lock(&j->worker.lock);
     }
     wake(j, true);
     for (struct jsub *s = j->subs; s; s = s->next) { /* end the live streams */
@@ -198,7 +188,7 @@ static void *run(void *arg)
             MHD_resume_connection(s->conn);
         }
     }
-    pthread_mutex_unlock(&j->lock);
+    pthread_mutex_unlock(&j->worker.lock);
     return NULL;
 }
 
@@ -214,13 +204,9 @@ int journal_new(struct journal **out, struct server *srv, const char *dsn, int64
         free(j);
         return -1;
     }
-    pthread_mutex_init(&j->lock, NULL);
-    pthread_cond_init(&j->cond, NULL);
-    if (pthread_create(&j->thread, NULL, run, j) != 0) {
+    if (worker_start(&j->worker, "vcpd-journal", run, j) != 0) {
         snprintf(err, err_len, "journal: cannot start its thread");
         store_close(j->store);
-        pthread_cond_destroy(&j->cond);
-        pthread_mutex_destroy(&j->lock);
         free(j);
         return -1;
     }
@@ -230,14 +216,9 @@ int journal_new(struct journal **out, struct server *srv, const char *dsn, int64
 
 void journal_stop(struct journal *j)
 {
-    if (!j || j->joined)
+    if (!j)
         return;
-    pthread_mutex_lock(&j->lock);
-    j->stopping = true;
-    pthread_cond_signal(&j->cond);
-    pthread_mutex_unlock(&j->lock);
-    pthread_join(j->thread, NULL); /* it writes what is queued first */
-    j->joined = true;
+    worker_stop(&j->worker); /* it writes what is queued first */
 }
 
 void journal_free(struct journal *j)
@@ -250,8 +231,7 @@ void journal_free(struct journal *j)
     free(j->q);
     free(j->w);
     store_close(j->store);
-    pthread_cond_destroy(&j->cond);
-    pthread_mutex_destroy(&j->lock);
+    worker_fini(&j->worker);
     free(j);
 }
 
@@ -326,9 +306,9 @@ void journal_note(struct req *r)
     if (!j || !r->journal_ep || !r->chan)
         return;
     took = mono_us() - r->start_us;
-    pthread_mutex_lock(&j->lock);
-    if (j->stopping) {
-        pthread_mutex_unlock(&j->lock);
+    pthread_mutex_lock(&j->worker.lock);
+    if (j->worker.stopping) {
+        pthread_mutex_unlock(&j->worker.lock);
         return;
     }
     if (j->qn == j->qcap) {
@@ -349,8 +329,8 @@ void journal_note(struct req *r)
     r->journal_body = NULL;
     r->journal_ep = NULL; /* once */
     j->queued++;
-    pthread_cond_signal(&j->cond);
-    pthread_mutex_unlock(&j->lock);
+    pthread_cond_signal(&j->worker.cond);
+    pthread_mutex_unlock(&j->worker.lock);
 }
 
 /* ---- reading ------------------------------------------------------------------------------ */
@@ -473,8 +453,8 @@ enum MHD_Result journal_get(struct req *r)
     if ((why = read_args(r, &q, &http)))
         return http_reply_error(r, http, why);
     if (!r->journal_waited) { /* rows queued before this read are written first */
-        pthread_mutex_lock(&j->lock);
-        if (j->committed < j->queued && !j->stopping) {
+        pthread_mutex_lock(&j->worker.lock);
+        if (j->committed < j->queued && !j->worker.stopping) {
             if (j->wn == j->wcap) {
                 j->wcap = j->wcap ? j->wcap * 2 : 16;
                 j->w = xrealloc(j->w, j->wcap * sizeof *j->w);
@@ -483,10 +463,10 @@ enum MHD_Result journal_get(struct req *r)
             j->w[j->wn++].seq = j->queued;
             r->journal_waited = true;
             req_suspend(r, WAIT_JOURNAL, journal_get);
-            pthread_mutex_unlock(&j->lock);
+            pthread_mutex_unlock(&j->worker.lock);
             return MHD_YES;
         }
-        pthread_mutex_unlock(&j->lock);
+        pthread_mutex_unlock(&j->worker.lock);
     }
     if (store_journal_list(r->srv->store, r->chan->id, &q, &rows, &n) != STORE_OK) {
         log_msg("error", "%s %s: store: %s", r->method, r->path, store_errmsg(r->srv->store));
@@ -510,9 +490,9 @@ static ssize_t sub_read(void *cls, uint64_t pos, char *buf, size_t max)
     size_t n;
 
     (void)pos;
-    pthread_mutex_lock(&j->lock);
+    pthread_mutex_lock(&j->worker.lock);
     if (s->closed) {
-        pthread_mutex_unlock(&j->lock);
+        pthread_mutex_unlock(&j->worker.lock);
         return MHD_CONTENT_READER_END_OF_STREAM;
     }
     n = s->len - s->off < max ? s->len - s->off : max;
@@ -525,7 +505,7 @@ static ssize_t sub_read(void *cls, uint64_t pos, char *buf, size_t max)
         s->suspended = true;
         MHD_suspend_connection(s->conn);
     }
-    pthread_mutex_unlock(&j->lock);
+    pthread_mutex_unlock(&j->worker.lock);
     return (ssize_t)n;
 }
 
@@ -535,13 +515,13 @@ static void sub_free(void *cls)
     struct jsub *s = cls;
     struct journal *j = s->j;
 
-    pthread_mutex_lock(&j->lock);
+    pthread_mutex_lock(&j->worker.lock);
     for (struct jsub **p = &j->subs; *p; p = &(*p)->next)
         if (*p == s) {
             *p = s->next;
             break;
         }
-    pthread_mutex_unlock(&j->lock);
+    pthread_mutex_unlock(&j->worker.lock);
     free(s->buf);
     free(s);
 }
@@ -579,14 +559,14 @@ enum MHD_Result journal_events(struct req *r)
     MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE, "text/event-stream; charset=utf-8");
     MHD_add_response_header(resp, MHD_HTTP_HEADER_CACHE_CONTROL, "no-store");
     MHD_add_response_header(resp, "X-Accel-Buffering", "no");
-    pthread_mutex_lock(&j->lock);
-    if (j->stopping) {
-        pthread_mutex_unlock(&j->lock);
+    pthread_mutex_lock(&j->worker.lock);
+    if (j->worker.stopping) {
+        pthread_mutex_unlock(&j->worker.lock);
         MHD_destroy_response(resp); /* sub_free runs: s is not listed */
         return http_reply_error(r, 503, "shutting down");
     }
     s->next = j->subs; /* listed before the answer: nothing committed from now is missed */
     j->subs = s;
-    pthread_mutex_unlock(&j->lock);
+    pthread_mutex_unlock(&j->worker.lock);
     return http_queue(r, 200, resp);
 }

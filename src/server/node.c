@@ -30,16 +30,14 @@
 #include "server/http.h"
 #include "server/server.h"
 #include "server/util.h"
+#include "server/worker.h"
 
 struct node {
     struct store *s; /* the renewing thread's connection */
     int id;
     int64_t ttl_ms;
     char holder[128];
-    pthread_t thread;
-    pthread_mutex_t lock;
-    pthread_cond_t wake;
-    bool stop;
+    struct worker w; /* the renewing thread */
 };
 
 /* A number from the environment (tests); def when unset, -1 when malformed. */
@@ -63,23 +61,17 @@ static int env_ms(const char *name, long long lo, long long hi, long long def, l
 static void *renewer(void *arg)
 {
     struct node *n = arg;
-    struct timespec at;
+    uint64_t due;
     int rc;
 
-    pthread_mutex_lock(&n->lock);
-    while (!n->stop) {
-        clock_gettime(CLOCK_MONOTONIC, &at);
-        at.tv_sec += (time_t)(n->ttl_ms / 3 / 1000);
-        at.tv_nsec += (long)(n->ttl_ms / 3 % 1000) * 1000000;
-        if (at.tv_nsec >= 1000000000) {
-            at.tv_sec++;
-            at.tv_nsec -= 1000000000;
-        }
-        while (!n->stop && pthread_cond_timedwait(&n->wake, &n->lock, &at) != ETIMEDOUT)
+    pthread_mutex_lock(&n->w.lock);
+    while (!n->w.stopping) {
+        due = mono_us() + (uint64_t)(n->ttl_ms / 3) * 1000;
+        while (!n->w.stopping && worker_wait(&n->w, due) != ETIMEDOUT)
             ;
-        if (n->stop)
+        if (n->w.stopping)
             break;
-        pthread_mutex_unlock(&n->lock);
+        pthread_mutex_unlock(&n->w.lock);
         rc = store_node_renew(n->s, n->id, n->holder, n->ttl_ms);
         if (rc == STORE_NOTFOUND) {
             log_msg("error",
@@ -90,11 +82,11 @@ static void *renewer(void *arg)
         } else if (rc != STORE_OK) {
             log_msg("warn", "renewing the lease on node id %d: %s", n->id, store_errmsg(n->s));
         }
-        pthread_mutex_lock(&n->lock);
+        pthread_mutex_lock(&n->w.lock);
         if (rc == STORE_NOTFOUND)
             break;
     }
-    pthread_mutex_unlock(&n->lock);
+    pthread_mutex_unlock(&n->w.lock);
     return NULL;
 }
 
@@ -116,7 +108,6 @@ static void refused(int want, const struct node_lease *held, struct store *s, in
 int node_start(struct node **out, struct store *s, const char *dsn, int want, struct tokgen *g)
 {
     struct node *n = xcalloc(1, sizeof *n);
-    pthread_condattr_t ca;
     struct node_lease lease;
     long long ttl, offset;
     char host[64] = "?", since[24], err[256];
@@ -127,11 +118,6 @@ int node_start(struct node **out, struct store *s, const char *dsn, int want, st
 
     *out = NULL;
     n->id = -1;
-    pthread_mutex_init(&n->lock, NULL);
-    pthread_condattr_init(&ca);
-    pthread_condattr_setclock(&ca, CLOCK_MONOTONIC); /* the renewer's deadlines */
-    pthread_cond_init(&n->wake, &ca);
-    pthread_condattr_destroy(&ca);
     /* both for tests: a lease that expires soon, a clock set back */
     if (env_ms("VCPD_NODE_LEASE_MS", 300, 3600000, NODE_LEASE_TTL_MS, &ttl) != 0 ||
         env_ms("VCPD_TEST_CLOCK_OFFSET_MS", -86400000LL * 3650, 86400000LL * 3650, 0, &offset) != 0)
@@ -163,7 +149,7 @@ int node_start(struct node **out, struct store *s, const char *dsn, int want, st
         log_msg("error", "database %s: %s", dsn, err);
         goto fail;
     }
-    if (pthread_create(&n->thread, NULL, renewer, n) != 0) {
+    if (worker_start(&n->w, "vcpd-node", renewer, n) != 0) {
         log_msg("error", "node id lease: cannot start a thread");
         goto fail;
     }
@@ -176,9 +162,7 @@ int node_start(struct node **out, struct store *s, const char *dsn, int want, st
 fail:
     if (n->id >= 0)
         store_node_release(s, n->id, n->holder);
-    store_close(n->s);
-    pthread_cond_destroy(&n->wake);
-    pthread_mutex_destroy(&n->lock);
+    store_close(n->s); /* the thread, the last step, never started */
     free(n);
     return -1;
 }
@@ -187,16 +171,11 @@ void node_stop(struct node *n)
 {
     if (!n)
         return;
-    pthread_mutex_lock(&n->lock);
-    n->stop = true;
-    pthread_cond_signal(&n->wake);
-    pthread_mutex_unlock(&n->lock);
-    pthread_join(n->thread, NULL);
+    worker_stop(&n->w);
     if (store_node_release(n->s, n->id, n->holder) != STORE_OK)
         log_msg("warn", "releasing node id %d: %s (it expires by itself)", n->id,
                 store_errmsg(n->s));
     store_close(n->s);
-    pthread_cond_destroy(&n->wake);
-    pthread_mutex_destroy(&n->lock);
+    worker_fini(&n->w);
     free(n);
 }

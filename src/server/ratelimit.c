@@ -1,32 +1,30 @@
 /*
- * Token buckets in an open-addressing hash table keyed by channel row id.
- * Channels are never removed from the table: a bucket is 32 bytes and the
- * number of channels is what an operator created.
+ * Token buckets in a table (htab.h) keyed by channel row id.  Channels are
+ * never removed from the table: a bucket is 32 bytes (and a 16-byte slot)
+ * and the number of channels is what an operator created.
  */
 #include "server/ratelimit.h"
 
 #include <stdlib.h>
 
+#include "server/htab.h"
 #include "server/util.h"
 
 struct bucket {
-    int64_t channel; /* 0 = empty slot (row ids start at 1) */
-    uint64_t epoch;  /* the channel's epoch the bucket belongs to */
+    int64_t channel;
+    uint64_t epoch; /* the channel's epoch the bucket belongs to */
     double tokens;
     uint64_t last_us;
 };
 
 struct ratelimit {
-    struct bucket *slots;
-    size_t cap; /* power of two */
-    size_t used;
+    struct htab tab; /* of struct bucket, malloc'd */
 };
 
 struct ratelimit *ratelimit_new(void)
 {
     struct ratelimit *rl = xcalloc(1, sizeof *rl);
-    rl->cap = 64;
-    rl->slots = xcalloc(rl->cap, sizeof *rl->slots);
+    htab_init(&rl->tab);
     return rl;
 }
 
@@ -34,57 +32,42 @@ void ratelimit_free(struct ratelimit *rl)
 {
     if (!rl)
         return;
-    free(rl->slots);
+    htab_fini(&rl->tab, free);
     free(rl);
 }
 
-static size_t slot_of(int64_t channel, size_t cap)
+/* Fibonacci hashing, its product's high half turned to the low bits the
+ * table indexes by. */
+static uint64_t hash_of(int64_t channel)
 {
     uint64_t h = (uint64_t)channel * 0x9E3779B97F4A7C15ULL;
-    return (size_t)(h >> 32) & (cap - 1);
+    return h >> 32 | h << 32;
 }
 
-static struct bucket *find(struct ratelimit *rl, int64_t channel)
+static struct bucket *find(struct ratelimit *rl, int64_t channel, uint64_t h)
 {
-    size_t i = slot_of(channel, rl->cap);
-
-    while (rl->slots[i].channel != 0 && rl->slots[i].channel != channel)
-        i = (i + 1) & (rl->cap - 1);
-    return &rl->slots[i];
-}
-
-static void grow(struct ratelimit *rl)
-{
-    struct bucket *old = rl->slots;
-    size_t old_cap = rl->cap;
-
-    rl->cap *= 2;
-    rl->slots = xcalloc(rl->cap, sizeof *rl->slots);
-    for (size_t i = 0; i < old_cap; i++)
-        if (old[i].channel != 0)
-            *find(rl, old[i].channel) = old[i];
-    free(old);
+    for (struct htab_slot *s = htab_first(&rl->tab, h); s->item; s = htab_next(&rl->tab, s))
+        if (((struct bucket *)s->item)->channel == channel)
+            return s->item;
+    return NULL;
 }
 
 bool ratelimit_take(struct ratelimit *rl, int64_t channel, uint64_t epoch, int count, int window_s,
                     uint64_t now_us)
 {
+    uint64_t h = hash_of(channel);
     struct bucket *b;
     double rate;
 
     if (count <= 0)
         return true;
-    b = find(rl, channel);
-    if (b->channel == 0) {
-        if ((rl->used + 1) * 2 > rl->cap) {
-            grow(rl);
-            b = find(rl, channel);
-        }
+    if (!(b = find(rl, channel, h))) {
+        b = xcalloc(1, sizeof *b);
         b->channel = channel;
         b->epoch = epoch;
         b->tokens = count;
         b->last_us = now_us;
-        rl->used++;
+        htab_add(&rl->tab, h, b);
     }
     if (b->epoch != epoch) { /* reset since: start clean */
         b->epoch = epoch;

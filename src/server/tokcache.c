@@ -1,6 +1,6 @@
 /*
- * The token cache (see tokcache.h): an open-addressing table of (token,
- * entry) pairs, emptied whole when the config version moves or when it
+ * The token cache (see tokcache.h): a table (htab.h) of (token, entry)
+ * pairs, emptied whole when the config version moves or when it
  * would pass TOK_MAX entries.  Each pair holds one reference on its
  * chan_entry, so an entry the channel cache dropped (it is bounded too)
  * stays valid for as long as this table points at it -- and this table
@@ -12,20 +12,20 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "server/htab.h"
 #include "server/util.h"
 
 #define TOK_MAX 4096 /* pairs; the table has at least twice as many slots */
 
+/* One pair: the token's copy follows the struct, in the same allocation. */
 struct tok {
-    char *token; /* a copy of the token, not NUL-terminated; malloc'd */
-    size_t len;
     struct chan_entry *ent; /* one reference */
+    size_t len;
+    char token[]; /* not NUL-terminated */
 };
 
 struct tokcache {
-    struct tok *slots; /* token == NULL: free */
-    size_t cap;        /* power of two */
-    size_t used;
+    struct htab tab;  /* of struct tok */
     uint64_t version; /* store_config_version() the pairs were read under */
     uint64_t seed;    /* random: keys the slot hash */
 };
@@ -34,39 +34,34 @@ struct tokcache *tokcache_new(void)
 {
     struct tokcache *t = xcalloc(1, sizeof *t);
 
-    t->cap = 64;
-    t->slots = xcalloc(t->cap, sizeof *t->slots);
+    htab_init(&t->tab);
     if (auth_random_u64(&t->seed) != 0)
         t->seed = (uint64_t)(uintptr_t)t ^ 0x9e3779b97f4a7c15ULL; /* still spreads; never fatal */
     return t;
 }
 
-static void empty(struct tokcache *t)
+/* htab's drop: one pair goes. */
+static void drop(void *item)
 {
-    for (size_t i = 0; i < t->cap; i++) {
-        if (t->slots[i].token) {
-            /* the copy is a secret: wiped before it is freed */
-            memset(t->slots[i].token, 0, t->slots[i].len);
-            free(t->slots[i].token);
-            chancache_put(t->slots[i].ent);
-        }
-        memset(&t->slots[i], 0, sizeof t->slots[i]);
-    }
-    t->used = 0;
+    struct tok *k = item;
+
+    /* the copy is a secret: wiped before it is freed */
+    memset(k->token, 0, k->len);
+    chancache_put(k->ent);
+    free(k);
 }
 
 void tokcache_free(struct tokcache *t)
 {
     if (!t)
         return;
-    empty(t);
-    free(t->slots);
+    htab_fini(&t->tab, drop);
     free(t);
 }
 
 /* FNV-1a over the seeded state, then splitmix64's finaliser: the seed makes
  * the slot of a given token unpredictable to anyone outside the process. */
-static size_t slot_of(const struct tokcache *t, const char *token, size_t len)
+static uint64_t hash_of(const struct tokcache *t, const char *token, size_t len)
 {
     uint64_t h = 0xcbf29ce484222325ULL ^ t->seed;
 
@@ -77,44 +72,36 @@ static size_t slot_of(const struct tokcache *t, const char *token, size_t len)
     h ^= h >> 27;
     h *= 0x94d049bb133111ebULL;
     h ^= h >> 31;
-    return (size_t)h & (t->cap - 1);
+    return h;
 }
 
-/* The slot holding token, or the free slot where it would go. */
-static struct tok *find(struct tokcache *t, const char *token, size_t len)
+/* The pair holding token, or NULL. */
+static struct tok *find(struct tokcache *t, uint64_t h, const char *token, size_t len)
 {
-    size_t i = slot_of(t, token, len);
-
     /* Lengths are not secret (every minted token has the same one); the
-     * bytes are compared in constant time. */
-    while (t->slots[i].token &&
-           !(t->slots[i].len == len && auth_equal(t->slots[i].token, token, len)))
-        i = (i + 1) & (t->cap - 1);
-    return &t->slots[i];
+     * bytes are compared in constant time, in every probed pair. */
+    for (struct htab_slot *s = htab_first(&t->tab, h); s->item; s = htab_next(&t->tab, s)) {
+        struct tok *k = s->item;
+
+        if (k->len == len && auth_equal(k->token, token, len))
+            return k;
+    }
+    return NULL;
 }
 
-static void insert(struct tokcache *t, const char *token, size_t len, struct chan_entry *e)
+static void insert(struct tokcache *t, uint64_t h, const char *token, size_t len,
+                   struct chan_entry *e)
 {
-    if (t->used >= TOK_MAX)
-        empty(t);
-    if ((t->used + 1) * 2 > t->cap) {
-        struct tok *old = t->slots;
-        size_t old_cap = t->cap;
+    struct tok *k;
 
-        t->cap *= 2;
-        t->slots = xcalloc(t->cap, sizeof *t->slots);
-        for (size_t i = 0; i < old_cap; i++)
-            if (old[i].token)
-                *find(t, old[i].token, old[i].len) = old[i];
-        free(old);
-    }
-    struct tok *slot = find(t, token, len);
-    slot->token = xmalloc(len ? len : 1);
-    memcpy(slot->token, token, len);
-    slot->len = len;
-    slot->ent = e;
+    if (t->tab.used >= TOK_MAX)
+        htab_clear(&t->tab, drop);
+    k = xmalloc(sizeof *k + len);
+    memcpy(k->token, token, len);
+    k->len = len;
+    k->ent = e;
     e->refs++;
-    t->used++;
+    htab_add(&t->tab, h, k);
 }
 
 int tokcache_get(struct tokcache *t, struct chancache *c, struct store *s, struct auth_hasher *h,
@@ -123,24 +110,24 @@ int tokcache_get(struct tokcache *t, struct chancache *c, struct store *s, struc
     /* Read the version before the data, as chancache_get does: a change
      * committed in between shows as a newer version at the next lookup. */
     uint64_t v = store_config_version(s);
+    uint64_t key = hash_of(t, token, len);
     uint8_t hash[STORE_HASH_LEN];
-    struct tok *slot;
+    struct tok *k;
     int rc;
 
     *out = NULL;
     if (v != t->version) {
-        empty(t);
+        htab_clear(&t->tab, drop);
         t->version = v;
     }
-    slot = find(t, token, len);
-    if (slot->token) {
-        slot->ent->refs++;
-        *out = slot->ent;
+    if ((k = find(t, key, token, len))) {
+        k->ent->refs++;
+        *out = k->ent;
         return STORE_OK;
     }
     auth_hasher_token(h, token, len, hash);
     rc = chancache_get(c, s, hash, out);
     if (rc == STORE_OK && v != 0) /* 0: the store cannot tell when to forget */
-        insert(t, token, len, *out);
+        insert(t, key, token, len, *out);
     return rc;
 }

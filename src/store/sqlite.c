@@ -291,6 +291,21 @@ static void col_text(sqlite3_stmt *stmt, int i, char *buf, size_t cap)
     buf[len] = '\0';
 }
 
+/* Copies text column i into a malloc'd, NUL-terminated *out; STORE_ERROR
+ * (recorded as what's failure) when memory runs out. */
+static int col_dup(struct sq *s, sqlite3_stmt *stmt, int i, const char *what, char **out)
+{
+    const unsigned char *v = sqlite3_column_text(stmt, i);
+    size_t len = v ? (size_t)sqlite3_column_bytes(stmt, i) : 0;
+
+    if (!(*out = malloc(len + 1)))
+        return fail_msg(s, what, "out of memory");
+    if (len)
+        memcpy(*out, v, len);
+    (*out)[len] = '\0';
+    return STORE_OK;
+}
+
 /*
  * Makes room for row len in the array *arrayp (a pointer to a pointer to
  * rows of size bytes) of capacity *cap, doubling it from first; new rows
@@ -313,6 +328,71 @@ static int grow_rows(struct sq *s, void *arrayp, size_t *cap, size_t len, size_t
     memcpy(arrayp, &nv, sizeof nv);
     *cap = ncap;
     return STORE_OK;
+}
+
+/* One kind of row a list returns: what read_rows needs to know of it. */
+struct row_kind {
+    size_t size; /* bytes a row */
+    /* Fills row (zeroed) from stmt's current row of channel's list; STORE_OK,
+     * or STORE_ERROR (recorded as what's failure) leaving row nothing to free. */
+    int (*fill)(struct sq *s, sqlite3_stmt *stmt, void *row, int64_t channel, const char *what);
+    void (*drop)(void *rows, size_t n); /* frees n rows and the array */
+};
+
+/*
+ * The one way a list is read: steps stmt (bound by the caller, rc its last
+ * bind result) and collects its rows, filled by k, into a malloc'd array
+ * (first rows at first, then doubling) for the caller to free as the
+ * store_*_free of its kind says.  *outp (a pointer to the caller's array
+ * pointer) and *n get NULL and 0 when there are no rows or on failure.
+ * Resets stmt.  what names the operation in failures.
+ */
+static int read_rows(struct sq *s, sqlite3_stmt *stmt, int rc, const struct row_kind *k,
+                     size_t first, int64_t channel, const char *what, void *outp, size_t *n)
+{
+    char *v = NULL;
+    size_t len = 0, cap = 0;
+    int ret = STORE_OK;
+
+    if (rc != SQLITE_OK)
+        goto out;
+    while ((rc = sqlite3_step(stmt)) == SQLITE_ROW) {
+        if ((ret = grow_rows(s, &v, &cap, len, k->size, first, what)) != STORE_OK ||
+            (ret = k->fill(s, stmt, v + len * k->size, channel, what)) != STORE_OK)
+            goto out;
+        len++;
+    }
+    if (rc == SQLITE_DONE)
+        rc = SQLITE_OK;
+out:
+    ret = finish(s, stmt, rc, ret, what);
+    if (ret != STORE_OK || len == 0) {
+        k->drop(v, len);
+        v = NULL;
+        len = 0;
+    }
+    memcpy(outp, &v, sizeof v);
+    *n = len;
+    return ret;
+}
+
+/* read_rows of statement id, whose one parameter is the channel. */
+static int read_rows_of(struct sq *s, enum stmt_id id, const struct row_kind *k, size_t first,
+                        int64_t channel, const char *what, void *outp, size_t *n)
+{
+    sqlite3_stmt *stmt = s->st[id];
+    int rc;
+
+    BIND(sqlite3_bind_int64(stmt, 1, channel));
+out:
+    return read_rows(s, stmt, rc, k, first, channel, what, outp, n);
+}
+
+/* row_kind's drop for rows that own no memory of their own. */
+static void drop_flat(void *rows, size_t n)
+{
+    (void)n;
+    free(rows);
 }
 
 /* Fills c from a row of CHANNEL_COLS, plus POSTS_COUNT when with_count. */
@@ -823,32 +903,21 @@ static int sq_channel_by_pa_id(struct store *st, const char *pa_id, struct chann
     return channel_one(s, stmt, out, 1, "channel_by_pa_id");
 }
 
+static int fill_channel(struct sq *s, sqlite3_stmt *stmt, void *row, int64_t channel,
+                        const char *what)
+{
+    (void)s, (void)channel, (void)what;
+    read_channel(stmt, row, 1);
+    return STORE_OK;
+}
+
+static const struct row_kind channel_rows = {sizeof(struct channel), fill_channel, drop_flat};
+
 static int sq_channel_list(struct store *st, struct channel **out, size_t *n)
 {
     struct sq *s = sq_of(st);
-    sqlite3_stmt *stmt = s->st[ST_CH_LIST];
-    struct channel *v = NULL;
-    size_t len = 0, cap = 0;
-    int ret = STORE_OK;
-    int rc;
 
-    while ((rc = sqlite3_step(stmt)) == SQLITE_ROW) {
-        if ((ret = grow_rows(s, &v, &cap, len, sizeof *v, 16, "channel_list")) != STORE_OK)
-            goto out;
-        read_channel(stmt, &v[len++], 1);
-    }
-    if (rc != SQLITE_DONE)
-        ret = fail(s, rc, "channel_list");
-out:
-    done_with(stmt);
-    if (ret != STORE_OK) {
-        free(v);
-        v = NULL;
-        len = 0;
-    }
-    *out = v;
-    *n = len;
-    return ret;
+    return read_rows(s, s->st[ST_CH_LIST], SQLITE_OK, &channel_rows, 16, 0, "channel_list", out, n);
 }
 
 static int sq_channel_set_state(struct store *st, int64_t id, int state)
@@ -1001,49 +1070,32 @@ out:
     return finish(s, stmt, rc, ret, "fault_add");
 }
 
+static int fill_fault(struct sq *s, sqlite3_stmt *stmt, void *row, int64_t channel,
+                      const char *what)
+{
+    struct fault_row *f = row;
+
+    if (col_dup(s, stmt, 1, what, &f->spec) != STORE_OK)
+        return STORE_ERROR;
+    f->id = sqlite3_column_int64(stmt, 0);
+    f->channel = channel;
+    f->remaining = sqlite3_column_type(stmt, 2) == SQLITE_NULL ? -1 : sqlite3_column_int64(stmt, 2);
+    f->seen = sqlite3_column_int64(stmt, 3);
+    f->hits = sqlite3_column_int64(stmt, 4);
+    f->created_ms = sqlite3_column_int64(stmt, 5);
+    return STORE_OK;
+}
+
+static void drop_faults(void *rows, size_t n)
+{
+    store_faults_free(rows, n);
+}
+
+static const struct row_kind fault_rows = {sizeof(struct fault_row), fill_fault, drop_faults};
+
 static int sq_fault_list(struct store *st, int64_t channel, struct fault_row **out, size_t *n)
 {
-    struct sq *s = sq_of(st);
-    sqlite3_stmt *stmt = s->st[ST_FAULT_LIST];
-    struct fault_row *v = NULL;
-    size_t len = 0, cap = 0;
-    int ret = STORE_OK;
-    int rc;
-
-    BIND(sqlite3_bind_int64(stmt, 1, channel));
-    while ((rc = sqlite3_step(stmt)) == SQLITE_ROW) {
-        const unsigned char *spec = sqlite3_column_text(stmt, 1);
-        struct fault_row *f;
-
-        if ((ret = grow_rows(s, &v, &cap, len, sizeof *v, 8, "fault_list")) != STORE_OK)
-            goto out;
-        f = &v[len];
-        f->spec = strdup(spec ? (const char *)spec : "");
-        if (!f->spec) {
-            ret = fail_msg(s, "fault_list", "out of memory");
-            goto out;
-        }
-        len++;
-        f->id = sqlite3_column_int64(stmt, 0);
-        f->channel = channel;
-        f->remaining =
-            sqlite3_column_type(stmt, 2) == SQLITE_NULL ? -1 : sqlite3_column_int64(stmt, 2);
-        f->seen = sqlite3_column_int64(stmt, 3);
-        f->hits = sqlite3_column_int64(stmt, 4);
-        f->created_ms = sqlite3_column_int64(stmt, 5);
-    }
-    if (rc == SQLITE_DONE)
-        rc = SQLITE_OK;
-out:
-    ret = finish(s, stmt, rc, ret, "fault_list");
-    if (ret != STORE_OK) {
-        store_faults_free(v, len);
-        v = NULL;
-        len = 0;
-    }
-    *out = v;
-    *n = len;
-    return ret;
+    return read_rows_of(sq_of(st), ST_FAULT_LIST, &fault_rows, 8, channel, "fault_list", out, n);
 }
 
 static int sq_fault_remove(struct store *st, int64_t channel, int64_t id, int64_t *n)
@@ -1126,37 +1178,24 @@ static int sq_member_remove(struct store *st, int64_t channel, const char *membe
     return WRITE_ROW(sq_of(st), ST_MB_REMOVE, "member_remove", v);
 }
 
+static int fill_member(struct sq *s, sqlite3_stmt *stmt, void *row, int64_t channel,
+                       const char *what)
+{
+    struct member *m = row;
+
+    (void)s, (void)channel, (void)what;
+    col_text(stmt, 0, m->id, sizeof m->id);
+    col_text(stmt, 1, m->name, sizeof m->name);
+    col_text(stmt, 2, m->avatar, sizeof m->avatar);
+    m->role = sqlite3_column_int(stmt, 3);
+    return STORE_OK;
+}
+
+static const struct row_kind member_rows = {sizeof(struct member), fill_member, drop_flat};
+
 static int sq_member_list(struct store *st, int64_t channel, struct member **out, size_t *n)
 {
-    struct sq *s = sq_of(st);
-    sqlite3_stmt *stmt = s->st[ST_MB_LIST];
-    struct member *v = NULL;
-    size_t len = 0, cap = 0;
-    int ret = STORE_OK;
-    int rc;
-
-    BIND(sqlite3_bind_int64(stmt, 1, channel));
-    while ((rc = sqlite3_step(stmt)) == SQLITE_ROW) {
-        if ((ret = grow_rows(s, &v, &cap, len, sizeof *v, 8, "member_list")) != STORE_OK)
-            goto out;
-        struct member *m = &v[len++];
-        col_text(stmt, 0, m->id, sizeof m->id);
-        col_text(stmt, 1, m->name, sizeof m->name);
-        col_text(stmt, 2, m->avatar, sizeof m->avatar);
-        m->role = sqlite3_column_int(stmt, 3);
-    }
-    if (rc == SQLITE_DONE)
-        rc = SQLITE_OK;
-out:
-    ret = finish(s, stmt, rc, ret, "member_list");
-    if (ret != STORE_OK) {
-        free(v);
-        v = NULL;
-        len = 0;
-    }
-    *out = v;
-    *n = len;
-    return ret;
+    return read_rows_of(sq_of(st), ST_MB_LIST, &member_rows, 8, channel, "member_list", out, n);
 }
 
 static int sq_member_role(struct store *st, int64_t channel, const char *member_id, int *role)
@@ -1269,55 +1308,35 @@ out:
     return ret;
 }
 
-/*
- * Steps stmt (bound by the caller, rc its last bind result) and collects up
- * to limit rows of (token, created_ms, type, sender, body) as posts of
- * channel.  Resets stmt.  what names the operation in failures.
- */
+/* A post from a row of (token, created_ms, type, sender, body). */
+static int fill_post(struct sq *s, sqlite3_stmt *stmt, void *row, int64_t channel, const char *what)
+{
+    struct post *p = row;
+    char *json;
+
+    if (col_dup(s, stmt, 4, what, &json) != STORE_OK)
+        return STORE_ERROR;
+    p->json = json;
+    p->token = (uint64_t)sqlite3_column_int64(stmt, 0);
+    p->channel = channel;
+    p->created_ms = sqlite3_column_int64(stmt, 1);
+    col_text(stmt, 2, p->type, sizeof p->type);
+    col_text(stmt, 3, p->from, sizeof p->from);
+    return STORE_OK;
+}
+
+static void drop_posts(void *rows, size_t n)
+{
+    store_posts_free(rows, n);
+}
+
+static const struct row_kind post_rows = {sizeof(struct post), fill_post, drop_posts};
+
+/* The posts stmt reads (its LIMIT is limit); as read_rows. */
 static int read_posts(struct sq *s, sqlite3_stmt *stmt, int rc, int64_t channel, size_t limit,
                       const char *what, struct post **out, size_t *n)
 {
-    struct post *v = NULL;
-    size_t len = 0, cap = 0;
-    int ret = STORE_OK;
-
-    if (rc != SQLITE_OK)
-        goto out;
-    while ((rc = sqlite3_step(stmt)) == SQLITE_ROW) {
-        const unsigned char *body = sqlite3_column_text(stmt, 4);
-        size_t blen = body ? (size_t)sqlite3_column_bytes(stmt, 4) : 0;
-        struct post *p;
-        char *json;
-
-        if ((ret = grow_rows(s, &v, &cap, len, sizeof *v, limit < 64 ? limit : 64, what)) !=
-            STORE_OK)
-            goto out;
-        if (!(json = malloc(blen + 1))) {
-            ret = fail_msg(s, what, "out of memory");
-            goto out;
-        }
-        if (blen)
-            memcpy(json, body, blen);
-        json[blen] = '\0';
-        p = &v[len++];
-        p->json = json;
-        p->token = (uint64_t)sqlite3_column_int64(stmt, 0);
-        p->channel = channel;
-        p->created_ms = sqlite3_column_int64(stmt, 1);
-        col_text(stmt, 2, p->type, sizeof p->type);
-        col_text(stmt, 3, p->from, sizeof p->from);
-    }
-    if (rc == SQLITE_DONE)
-        rc = SQLITE_OK;
-out:
-    ret = finish(s, stmt, rc, ret, what);
-    if (ret != STORE_OK || len == 0) {
-        store_posts_free(v, len);
-        return ret;
-    }
-    *out = v;
-    *n = len;
-    return STORE_OK;
+    return read_rows(s, stmt, rc, &post_rows, limit < 64 ? limit : 64, channel, what, out, n);
 }
 
 /* SQLite's LIMIT is a signed 64-bit integer. */
@@ -1429,14 +1448,38 @@ undo:
     return ret;
 }
 
+static int fill_journal(struct sq *s, sqlite3_stmt *stmt, void *row, int64_t channel,
+                        const char *what)
+{
+    struct journal_row *j = row;
+
+    if (col_dup(s, stmt, 8, what, &j->body) != STORE_OK)
+        return STORE_ERROR;
+    j->id = sqlite3_column_int64(stmt, 0);
+    j->channel = channel;
+    j->time_ms = sqlite3_column_int64(stmt, 1);
+    col_text(stmt, 2, j->endpoint, sizeof j->endpoint);
+    j->http = sqlite3_column_int(stmt, 3);
+    j->status = sqlite3_column_int(stmt, 4);
+    col_text(stmt, 5, j->detail, sizeof j->detail);
+    j->latency_us = sqlite3_column_int64(stmt, 6);
+    col_text(stmt, 7, j->fault, sizeof j->fault);
+    return STORE_OK;
+}
+
+static void drop_journal(void *rows, size_t n)
+{
+    store_journal_free(rows, n);
+}
+
+static const struct row_kind journal_rows = {sizeof(struct journal_row), fill_journal,
+                                             drop_journal};
+
 static int sq_journal_list(struct store *st, int64_t channel, const struct journal_query *q,
                            struct journal_row **out, size_t *n)
 {
     struct sq *s = sq_of(st);
     sqlite3_stmt *stmt = s->st[ST_JOURNAL_LIST];
-    struct journal_row *v = NULL;
-    size_t len = 0, cap = 0;
-    int ret = STORE_OK;
     int rc;
 
     *out = NULL;
@@ -1450,39 +1493,8 @@ static int sq_journal_list(struct store *st, int64_t channel, const struct journ
     BIND(q->endpoint ? sqlite3_bind_text(stmt, 5, q->endpoint, -1, SQLITE_STATIC)
                      : sqlite3_bind_null(stmt, 5));
     BIND(sqlite3_bind_int64(stmt, 6, sql_limit(q->limit)));
-    while ((rc = sqlite3_step(stmt)) == SQLITE_ROW) {
-        const unsigned char *body = sqlite3_column_text(stmt, 8);
-        struct journal_row *j;
-
-        if ((ret = grow_rows(s, &v, &cap, len, sizeof *v, 32, "journal_list")) != STORE_OK)
-            goto out;
-        j = &v[len];
-        if (!(j->body = strdup(body ? (const char *)body : ""))) {
-            ret = fail_msg(s, "journal_list", "out of memory");
-            goto out;
-        }
-        len++;
-        j->id = sqlite3_column_int64(stmt, 0);
-        j->channel = channel;
-        j->time_ms = sqlite3_column_int64(stmt, 1);
-        col_text(stmt, 2, j->endpoint, sizeof j->endpoint);
-        j->http = sqlite3_column_int(stmt, 3);
-        j->status = sqlite3_column_int(stmt, 4);
-        col_text(stmt, 5, j->detail, sizeof j->detail);
-        j->latency_us = sqlite3_column_int64(stmt, 6);
-        col_text(stmt, 7, j->fault, sizeof j->fault);
-    }
-    if (rc == SQLITE_DONE)
-        rc = SQLITE_OK;
 out:
-    ret = finish(s, stmt, rc, ret, "journal_list");
-    if (ret != STORE_OK || len == 0) {
-        store_journal_free(v, len);
-        return ret;
-    }
-    *out = v;
-    *n = len;
-    return STORE_OK;
+    return read_rows(s, stmt, rc, &journal_rows, 32, channel, "journal_list", out, n);
 }
 
 /* ---- node leases ------------------------------------------------------------------------- */

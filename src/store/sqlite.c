@@ -59,6 +59,18 @@ static const char *const pragmas[] = {
     "PRAGMA journal_size_limit = 16777216",
 };
 
+/*
+ * Rows per multi-row post INSERT (ST_POST_INSERT_MANY): a batch is written
+ * POST_ROWS rows to a statement, the rest one by one.  Each row is six
+ * anonymous parameters, bound in order.
+ */
+#define POST_ROWS       16
+#define POST_ROW_SQL    "(?, ?, ?, ?, ?, ?)"
+#define POST_ROWS4_SQL  POST_ROW_SQL ", " POST_ROW_SQL ", " POST_ROW_SQL ", " POST_ROW_SQL
+#define POST_ROWS16_SQL POST_ROWS4_SQL ", " POST_ROWS4_SQL ", " POST_ROWS4_SQL ", " POST_ROWS4_SQL
+#define POST_ROWS_SQL   POST_ROWS16_SQL
+#define POST_COLS       6
+
 /* Every statement a connection uses, prepared at open. */
 enum stmt_id {
     ST_BEGIN,
@@ -95,6 +107,7 @@ enum stmt_id {
     ST_MB_LIST,
     ST_MB_ROLE,
     ST_POST_INSERT,
+    ST_POST_INSERT_MANY,
     ST_POST_COUNT_ADD,
     ST_POST_LIST,
     ST_POST_AFTER,
@@ -164,6 +177,9 @@ static const char *const stmt_sql[ST_COUNT] = {
     [ST_MB_ROLE] = "SELECT role FROM members WHERE channel = ?1 AND member_id = ?2",
     [ST_POST_INSERT] = "INSERT INTO posts (token, channel, created_ms, type, sender, body)"
                        " VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+    /* POST_ROWS rows in one statement: one VDBE program run instead of POST_ROWS */
+    [ST_POST_INSERT_MANY] = "INSERT INTO posts (token, channel, created_ms, type, sender, body)"
+                            " VALUES " POST_ROWS_SQL,
     [ST_POST_COUNT_ADD] = "UPDATE channels SET posts_count = posts_count + ?2 WHERE id = ?1",
     [ST_POST_LIST] = "SELECT token, created_ms, type, sender, body FROM posts"
                      " WHERE channel = ?1 AND token <= ?2 AND (?3 IS NULL OR type = ?3)"
@@ -1182,23 +1198,41 @@ out:
 
 /* ---- posts -------------------------------------------------------------------------------- */
 
-/* Binds and runs one post insert; returns a store_rc (see fail()). */
-static int insert_post(struct sq *s, const struct post *p)
+/* Binds p's six columns from parameter i + 1 on. */
+static int bind_post(sqlite3_stmt *stmt, int i, const struct post *p)
 {
-    sqlite3_stmt *stmt = s->st[ST_POST_INSERT];
-    int ret = STORE_OK;
     int rc;
 
-    BIND(sqlite3_bind_int64(stmt, 1, (int64_t)p->token));
-    BIND(sqlite3_bind_int64(stmt, 2, p->channel));
-    BIND(sqlite3_bind_int64(stmt, 3, p->created_ms));
-    BIND(bind_field(stmt, 4, p->type, sizeof p->type));
-    BIND(bind_field(stmt, 5, p->from, sizeof p->from));
-    BIND(sqlite3_bind_text(stmt, 6, p->json, -1, SQLITE_STATIC));
+    if ((rc = sqlite3_bind_int64(stmt, i + 1, (int64_t)p->token)) != SQLITE_OK ||
+        (rc = sqlite3_bind_int64(stmt, i + 2, p->channel)) != SQLITE_OK ||
+        (rc = sqlite3_bind_int64(stmt, i + 3, p->created_ms)) != SQLITE_OK ||
+        (rc = bind_field(stmt, i + 4, p->type, sizeof p->type)) != SQLITE_OK ||
+        (rc = bind_field(stmt, i + 5, p->from, sizeof p->from)) != SQLITE_OK)
+        return rc;
+    return sqlite3_bind_text(stmt, i + 6, p->json, -1, SQLITE_STATIC);
+}
+
+/*
+ * Binds and runs one insert of the k posts of p: k == POST_ROWS with the
+ * multi-row statement, k == 1 with the single-row one.  Returns a store_rc
+ * (see fail()).  No clear_bindings: the next use binds every parameter
+ * again, and clearing POST_ROWS * 6 of them would cost as much as binding.
+ */
+static int insert_posts(struct sq *s, const struct post *p, size_t k)
+{
+    sqlite3_stmt *stmt = s->st[k == 1 ? ST_POST_INSERT : ST_POST_INSERT_MANY];
+    int ret = STORE_OK;
+    int rc = SQLITE_OK;
+
+    for (size_t i = 0; i < k; i++)
+        BIND(bind_post(stmt, (int)i * POST_COLS, &p[i]));
     if ((rc = sqlite3_step(stmt)) == SQLITE_DONE)
         rc = SQLITE_OK;
 out:
-    return finish(s, stmt, rc, ret, "post_insert_batch");
+    if (ret == STORE_OK && rc != SQLITE_OK)
+        ret = fail(s, rc, "post_insert_batch");
+    sqlite3_reset(stmt);
+    return ret;
 }
 
 /*
@@ -1257,9 +1291,13 @@ static int sq_post_insert_batch(struct store *st, const struct post *p, size_t n
         return ret;
     if ((ret = run(s, ST_BEGIN)) != STORE_OK)
         return ret;
-    for (size_t i = 0; i < n; i++)
-        if ((ret = insert_post(s, &p[i])) != STORE_OK)
+    for (size_t i = 0; i < n;) {
+        size_t k = n - i >= POST_ROWS ? POST_ROWS : 1;
+
+        if ((ret = insert_posts(s, &p[i], k)) != STORE_OK)
             goto out;
+        i += k;
+    }
     if ((ret = count_posts(s, p, n)) != STORE_OK)
         goto out;
     ret = run(s, ST_COMMIT);

@@ -60,16 +60,12 @@ static const char *const pragmas[] = {
 };
 
 /*
- * Rows per multi-row post INSERT (ST_POST_INSERT_MANY): a batch is written
- * POST_ROWS rows to a statement, the rest one by one.  Each row is six
- * anonymous parameters, bound in order.
+ * Most rows of one post INSERT: a batch is written up to POST_ROWS rows to a
+ * statement (insert_posts), one VDBE program run for all of them.  Each row
+ * is POST_COLS anonymous parameters, bound in order.
  */
-#define POST_ROWS       16
-#define POST_ROW_SQL    "(?, ?, ?, ?, ?, ?)"
-#define POST_ROWS4_SQL  POST_ROW_SQL ", " POST_ROW_SQL ", " POST_ROW_SQL ", " POST_ROW_SQL
-#define POST_ROWS16_SQL POST_ROWS4_SQL ", " POST_ROWS4_SQL ", " POST_ROWS4_SQL ", " POST_ROWS4_SQL
-#define POST_ROWS_SQL   POST_ROWS16_SQL
-#define POST_COLS       6
+#define POST_ROWS 16
+#define POST_COLS 6
 
 /* Every statement a connection uses, prepared at open. */
 enum stmt_id {
@@ -107,7 +103,6 @@ enum stmt_id {
     ST_MB_LIST,
     ST_MB_ROLE,
     ST_POST_INSERT,
-    ST_POST_INSERT_MANY,
     ST_POST_COUNT_ADD,
     ST_POST_LIST,
     ST_POST_AFTER,
@@ -177,9 +172,6 @@ static const char *const stmt_sql[ST_COUNT] = {
     [ST_MB_ROLE] = "SELECT role FROM members WHERE channel = ?1 AND member_id = ?2",
     [ST_POST_INSERT] = "INSERT INTO posts (token, channel, created_ms, type, sender, body)"
                        " VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
-    /* POST_ROWS rows in one statement: one VDBE program run instead of POST_ROWS */
-    [ST_POST_INSERT_MANY] = "INSERT INTO posts (token, channel, created_ms, type, sender, body)"
-                            " VALUES " POST_ROWS_SQL,
     [ST_POST_COUNT_ADD] = "UPDATE channels SET posts_count = posts_count + ?2 WHERE id = ?1",
     [ST_POST_LIST] = "SELECT token, created_ms, type, sender, body FROM posts"
                      " WHERE channel = ?1 AND token <= ?2 AND (?3 IS NULL OR type = ?3)"
@@ -212,6 +204,8 @@ struct sq {
     int64_t seen_data_version;
     uint64_t seen_own;
     uint64_t own_changes; /* changes this connection committed (bump_version) */
+    /* ins[k]: the INSERT of k posts (2..POST_ROWS), prepared at its first use (insert_posts) */
+    sqlite3_stmt *ins[POST_ROWS + 1];
 };
 
 /* Stops a function at the first failing sqlite3_bind_* (rc must be in scope). */
@@ -640,6 +634,8 @@ static void sq_close(struct store *st)
         return;
     for (int i = 0; i < ST_COUNT; i++)
         sqlite3_finalize(s->st[i]);
+    for (int i = 0; i <= POST_ROWS; i++)
+        sqlite3_finalize(s->ins[i]);
     sqlite3_close(s->db);
     free(s);
 }
@@ -1213,17 +1209,49 @@ static int bind_post(sqlite3_stmt *stmt, int i, const struct post *p)
 }
 
 /*
- * Binds and runs one insert of the k posts of p: k == POST_ROWS with the
- * multi-row statement, k == 1 with the single-row one.  Returns a store_rc
- * (see fail()).  No clear_bindings: the next use binds every parameter
- * again, and clearing POST_ROWS * 6 of them would cost as much as binding.
+ * The INSERT of k posts (1..POST_ROWS): ST_POST_INSERT for one, else
+ * s->ins[k], prepared the first time a batch needs it (a writer connection
+ * ends up with the few sizes its batches have; a reader never prepares
+ * one).  NULL with the failure recorded when it cannot be prepared.
+ */
+static sqlite3_stmt *insert_stmt(struct sq *s, size_t k)
+{
+    static const char head[] = "INSERT INTO posts (token, channel, created_ms, type, sender, body)"
+                               " VALUES ";
+    static const char row[] = "(?, ?, ?, ?, ?, ?), ";
+    char sql[sizeof head + POST_ROWS * (sizeof row - 1)];
+    size_t len = sizeof head - 1;
+    int rc;
+
+    if (k == 1)
+        return s->st[ST_POST_INSERT];
+    if (s->ins[k])
+        return s->ins[k];
+    memcpy(sql, head, len);
+    for (size_t i = 0; i < k; i++, len += sizeof row - 1)
+        memcpy(sql + len, row, sizeof row - 1);
+    sql[len - 2] = '\0'; /* the last row's ", " */
+    rc = sqlite3_prepare_v3(s->db, sql, -1, SQLITE_PREPARE_PERSISTENT, &s->ins[k], NULL);
+    if (rc != SQLITE_OK) {
+        fail(s, rc, "post_insert_batch: preparing the INSERT");
+        s->ins[k] = NULL;
+    }
+    return s->ins[k];
+}
+
+/*
+ * Binds and runs one INSERT of the k posts of p (1..POST_ROWS).  Returns a
+ * store_rc (see fail()).  No clear_bindings: the next use binds every
+ * parameter again, and clearing them costs as much as binding.
  */
 static int insert_posts(struct sq *s, const struct post *p, size_t k)
 {
-    sqlite3_stmt *stmt = s->st[k == 1 ? ST_POST_INSERT : ST_POST_INSERT_MANY];
+    sqlite3_stmt *stmt = insert_stmt(s, k);
     int ret = STORE_OK;
     int rc = SQLITE_OK;
 
+    if (!stmt)
+        return STORE_ERROR;
     for (size_t i = 0; i < k; i++)
         BIND(bind_post(stmt, (int)i * POST_COLS, &p[i]));
     if ((rc = sqlite3_step(stmt)) == SQLITE_DONE)
@@ -1292,7 +1320,7 @@ static int sq_post_insert_batch(struct store *st, const struct post *p, size_t n
     if ((ret = run(s, ST_BEGIN)) != STORE_OK)
         return ret;
     for (size_t i = 0; i < n;) {
-        size_t k = n - i >= POST_ROWS ? POST_ROWS : 1;
+        size_t k = n - i < POST_ROWS ? n - i : POST_ROWS;
 
         if ((ret = insert_posts(s, &p[i], k)) != STORE_OK)
             goto out;

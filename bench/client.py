@@ -11,6 +11,10 @@
       N concurrent set_webhook calls to vcpd (one thread and connection
       each, released together); prints the wall time until the last answer
       and fails unless all N answered status 0.
+  client.py channels PORT N --admin-key K --webhook URL --out FILE
+      creates N channels through the admin API (8 connections) with URL
+      stored as their webhook, and writes one "TOKEN SUPERADMIN_ID" line per
+      channel to FILE (the fixture of bench/post_channels.lua).
 
 Only 127.0.0.1 is ever contacted.
 """
@@ -158,6 +162,43 @@ def cmd_burst(a):
     return 0
 
 
+def cmd_channels(a):
+    lines = [None] * a.n
+    errors = []
+    body = lambda i: json.dumps({"name": "Bench %05d" % i, "webhook": a.webhook}).encode()
+
+    def worker(k):
+        conn = http.client.HTTPConnection(HOST, a.port, timeout=60)
+        headers = {"Content-Type": "application/json", "Authorization": "Bearer " + a.admin_key}
+        try:
+            for i in range(k, a.n, 8):
+                conn.request("POST", "/admin/v1/channels", body=body(i), headers=headers)
+                resp = conn.getresponse()
+                data = resp.read()
+                if resp.status != 201:
+                    errors.append((resp.status, data[:200]))
+                    return
+                d = json.loads(data)
+                lines[i] = "%s %s\n" % (d["token"], d["superadmin"]["id"])
+        except Exception as e:  # noqa: BLE001 - report any failure
+            errors.append(("exception", repr(e)))
+        finally:
+            conn.close()
+
+    threads = [threading.Thread(target=worker, args=(k,)) for k in range(8)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    if errors:
+        print("channels: %d failed, e.g. %r" % (len(errors), errors[0]), file=sys.stderr)
+        return 1
+    with open(a.out + ".tmp", "w") as f:
+        f.writelines(lines)
+    os.replace(a.out + ".tmp", a.out)
+    return 0
+
+
 def main():
     p = argparse.ArgumentParser()
     sub = p.add_subparsers(dest="cmd", required=True)
@@ -179,8 +220,15 @@ def main():
     s.add_argument("n", type=int)
     s.add_argument("--token", required=True)
     s.add_argument("--url", required=True)
+    s = sub.add_parser("channels")
+    s.add_argument("port", type=int)
+    s.add_argument("n", type=int)
+    s.add_argument("--admin-key", required=True)
+    s.add_argument("--webhook", required=True)
+    s.add_argument("--out", required=True)
     a = p.parse_args()
-    return {"load": cmd_load, "receiver": cmd_receiver, "burst": cmd_burst}[a.cmd](a)
+    return {"load": cmd_load, "receiver": cmd_receiver, "burst": cmd_burst,
+            "channels": cmd_channels}[a.cmd](a)
 
 
 if __name__ == "__main__":

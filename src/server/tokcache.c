@@ -14,7 +14,7 @@
 
 #include "server/util.h"
 
-#define TOK_MAX 4096 /* pairs; the table has at least twice as many slots */
+#define TOK_MAX 16384 /* pairs, as many as chancache.c keeps; at least twice as many slots */
 
 struct tok {
     char *token; /* a copy of the token, not NUL-terminated; malloc'd */

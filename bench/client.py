@@ -3,7 +3,10 @@
 
   client.py load PORT PATH N --conns C --token T --body JSON --expect S
       sends exactly N requests over C keep-alive connections to 127.0.0.1:PORT
-      and fails unless every answer is HTTP 200 with "status": S.
+      and fails unless every answer is HTTP 200 with "status": S.  With
+      --channels FILE ("TOKEN SUPERADMIN_ID" lines) instead of --token, the
+      requests go to those channels in rotation, FROM in the body replaced
+      by each one's superadmin id.
   client.py receiver --cert C --key K --delay SECONDS --port-file F
       HTTPS server on 127.0.0.1 (ephemeral port) answering every POST with
       200 after SECONDS; one thread per connection, so slow answers overlap.
@@ -45,12 +48,17 @@ def request(conn, path, token, body):
 def cmd_load(a):
     errors = []
     counts = [a.n // a.conns + (1 if i < a.n % a.conns else 0) for i in range(a.conns)]
+    # --channels: (token, body) in rotation, FROM in the body replaced by each channel's sender
+    chans = [(t, a.body.replace("FROM", f)) for t, f in
+             (line.split() for line in open(a.channels))] if a.channels else [(a.token, a.body)]
+    turn = iter(range(1 << 62))
 
     def worker(k):
         conn = http.client.HTTPConnection(HOST, a.port, timeout=600)
         try:
             for _ in range(k):
-                st, data = request(conn, a.path, a.token, a.body)
+                token, body = chans[next(turn) % len(chans)]
+                st, data = request(conn, a.path, token, body)
                 if st != 200 or json.loads(data).get("status") != a.expect:
                     errors.append((st, data[:200]))
                     return
@@ -210,6 +218,7 @@ def main():
     s.add_argument("--token", default="")
     s.add_argument("--body", default="{}")
     s.add_argument("--expect", type=int, default=0)
+    s.add_argument("--channels")
     s = sub.add_parser("receiver")
     s.add_argument("--cert", required=True)
     s.add_argument("--key", required=True)

@@ -43,7 +43,8 @@
     "id, pa_id, name, uri, icon, background, category, subcategory, country, lat, lon, " \
     "webhook, state, rate_count, rate_window_s, created_ms, epoch"
 #define CHANNEL_NCOLS 17
-#define POSTS_COUNT   "posts_count" /* a counter kept by post_insert_batch (schema step 2) */
+/* the counter post_insert_batch keeps (schema step 5: post_counts), 0 without a row */
+#define POSTS_COUNT "coalesce((SELECT n FROM post_counts WHERE channel = channels.id), 0)"
 
 /*
  * Connection settings.  journal_mode and synchronous first, before anything
@@ -138,8 +139,8 @@ static const char *const stmt_sql[ST_COUNT] = {
                           " category = ?6, subcategory = ?7, country = ?8, lat = ?9, lon = ?10"
                           " WHERE id = ?1",
     [ST_CH_RESET_POSTS] = "DELETE FROM posts WHERE channel = ?1",
-    /* a reset: new epoch, and the posts_count kept for the deleted posts goes too */
-    [ST_CH_SET_EPOCH] = "UPDATE channels SET epoch = ?2, posts_count = 0 WHERE id = ?1",
+    /* a reset: new epoch (a trigger forgets the count of the deleted posts) */
+    [ST_CH_SET_EPOCH] = "UPDATE channels SET epoch = ?2 WHERE id = ?1",
     [ST_CH_RESET_FAULTS] = "DELETE FROM faults WHERE channel = ?1",
     [ST_RESET_FAULTS] = "DELETE FROM faults",
     [ST_FAULT_ADD] = "INSERT INTO faults (channel, spec, remaining, seen, hits, created_ms)"
@@ -172,7 +173,8 @@ static const char *const stmt_sql[ST_COUNT] = {
     [ST_MB_ROLE] = "SELECT role FROM members WHERE channel = ?1 AND member_id = ?2",
     [ST_POST_INSERT] = "INSERT INTO posts (token, channel, created_ms, type, sender, body)"
                        " VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
-    [ST_POST_COUNT_ADD] = "UPDATE channels SET posts_count = posts_count + ?2 WHERE id = ?1",
+    [ST_POST_COUNT_ADD] = "INSERT INTO post_counts (channel, n) VALUES (?1, ?2)"
+                          " ON CONFLICT (channel) DO UPDATE SET n = n + excluded.n",
     [ST_POST_LIST] = "SELECT token, created_ms, type, sender, body FROM posts"
                      " WHERE channel = ?1 AND token <= ?2 AND (?3 IS NULL OR type = ?3)"
                      " ORDER BY token DESC LIMIT ?4",

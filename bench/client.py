@@ -3,7 +3,10 @@
 
   client.py load PORT PATH N --conns C --token T --body JSON --expect S
       sends exactly N requests over C keep-alive connections to 127.0.0.1:PORT
-      and fails unless every answer is HTTP 200 with "status": S.
+      and fails unless every answer is HTTP 200 with "status": S.  With
+      --channels FILE ("TOKEN SUPERADMIN_ID" lines) instead of --token, the
+      requests go to those channels in rotation, FROM in the body replaced
+      by each one's superadmin id.
   client.py receiver --cert C --key K --delay SECONDS --port-file F
       HTTPS server on 127.0.0.1 (ephemeral port) answering every POST with
       200 after SECONDS; one thread per connection, so slow answers overlap.
@@ -11,6 +14,10 @@
       N concurrent set_webhook calls to vcpd (one thread and connection
       each, released together); prints the wall time until the last answer
       and fails unless all N answered status 0.
+  client.py channels PORT N --admin-key K --webhook URL --out FILE
+      creates N channels through the admin API (8 connections) with URL
+      stored as their webhook, and writes one "TOKEN SUPERADMIN_ID" line per
+      channel to FILE (the fixture of bench/post_channels.lua).
 
 Only 127.0.0.1 is ever contacted.
 """
@@ -41,12 +48,17 @@ def request(conn, path, token, body):
 def cmd_load(a):
     errors = []
     counts = [a.n // a.conns + (1 if i < a.n % a.conns else 0) for i in range(a.conns)]
+    # --channels: (token, body) in rotation, FROM in the body replaced by each channel's sender
+    chans = [(t, a.body.replace("FROM", f)) for t, f in
+             (line.split() for line in open(a.channels))] if a.channels else [(a.token, a.body)]
+    turn = iter(range(1 << 62))
 
     def worker(k):
         conn = http.client.HTTPConnection(HOST, a.port, timeout=600)
         try:
             for _ in range(k):
-                st, data = request(conn, a.path, a.token, a.body)
+                token, body = chans[next(turn) % len(chans)]
+                st, data = request(conn, a.path, token, body)
                 if st != 200 or json.loads(data).get("status") != a.expect:
                     errors.append((st, data[:200]))
                     return
@@ -158,6 +170,43 @@ def cmd_burst(a):
     return 0
 
 
+def cmd_channels(a):
+    lines = [None] * a.n
+    errors = []
+    body = lambda i: json.dumps({"name": "Bench %05d" % i, "webhook": a.webhook}).encode()
+
+    def worker(k):
+        conn = http.client.HTTPConnection(HOST, a.port, timeout=60)
+        headers = {"Content-Type": "application/json", "Authorization": "Bearer " + a.admin_key}
+        try:
+            for i in range(k, a.n, 8):
+                conn.request("POST", "/admin/v1/channels", body=body(i), headers=headers)
+                resp = conn.getresponse()
+                data = resp.read()
+                if resp.status != 201:
+                    errors.append((resp.status, data[:200]))
+                    return
+                d = json.loads(data)
+                lines[i] = "%s %s\n" % (d["token"], d["superadmin"]["id"])
+        except Exception as e:  # noqa: BLE001 - report any failure
+            errors.append(("exception", repr(e)))
+        finally:
+            conn.close()
+
+    threads = [threading.Thread(target=worker, args=(k,)) for k in range(8)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    if errors:
+        print("channels: %d failed, e.g. %r" % (len(errors), errors[0]), file=sys.stderr)
+        return 1
+    with open(a.out + ".tmp", "w") as f:
+        f.writelines(lines)
+    os.replace(a.out + ".tmp", a.out)
+    return 0
+
+
 def main():
     p = argparse.ArgumentParser()
     sub = p.add_subparsers(dest="cmd", required=True)
@@ -169,6 +218,7 @@ def main():
     s.add_argument("--token", default="")
     s.add_argument("--body", default="{}")
     s.add_argument("--expect", type=int, default=0)
+    s.add_argument("--channels")
     s = sub.add_parser("receiver")
     s.add_argument("--cert", required=True)
     s.add_argument("--key", required=True)
@@ -179,8 +229,15 @@ def main():
     s.add_argument("n", type=int)
     s.add_argument("--token", required=True)
     s.add_argument("--url", required=True)
+    s = sub.add_parser("channels")
+    s.add_argument("port", type=int)
+    s.add_argument("n", type=int)
+    s.add_argument("--admin-key", required=True)
+    s.add_argument("--webhook", required=True)
+    s.add_argument("--out", required=True)
     a = p.parse_args()
-    return {"load": cmd_load, "receiver": cmd_receiver, "burst": cmd_burst}[a.cmd](a)
+    return {"load": cmd_load, "receiver": cmd_receiver, "burst": cmd_burst,
+            "channels": cmd_channels}[a.cmd](a)
 
 
 if __name__ == "__main__":

@@ -17,12 +17,14 @@ import statistics
 import sys
 from collections import defaultdict
 
-ORDER = ["post_text", "post_mixed", "account", "baddata"]
+ORDER = ["post_text", "post_mixed", "account", "baddata", "post_channels", "post_bigdb"]
 NAMES = {
     "post_text": "post text",
     "post_mixed": "post mixed (8 types)",
     "account": "get_account_info",
     "baddata": "post badData",
+    "post_channels": "post, many channels",
+    "post_bigdb": "post, big database",
 }
 # issue 11's targets at 64 connections: (ratio, p99 ms or None)
 TARGETS = {"post_text": (0.7, 5.0), "account": (0.9, None), "baddata": (0.8, None)}

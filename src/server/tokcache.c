@@ -15,7 +15,7 @@
 #include "server/htab.h"
 #include "server/util.h"
 
-#define TOK_MAX 4096 /* pairs; the table has at least twice as many slots */
+#define TOK_MAX 16384 /* pairs, as many as chancache.c keeps; at least twice as many slots */
 
 /* One pair: the token's copy follows the struct, in the same allocation. */
 struct tok {

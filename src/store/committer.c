@@ -55,6 +55,11 @@ static void commit_range(struct committer *c, struct commit_req **reqs, const st
 
     if (rc == STORE_OK || rc == STORE_ERROR || n == 1) {
         for (size_t i = 0; i < n; i++) {
+            /* the store may store a post under another token than it was
+             * given (a backend that orders tokens across instances raises
+             * them): the answer and the live streams read reqs[i]->post, so
+             * it gets the stored one, read here after the commit */
+            reqs[i]->post.token = posts[i].token;
             reqs[i]->rc = rc;
             if (rc != STORE_OK)
                 snprintf(reqs[i]->err, sizeof reqs[i]->err, "%s", store_errmsg(c->store));

@@ -43,7 +43,8 @@
     "id, pa_id, name, uri, icon, background, category, subcategory, country, lat, lon, " \
     "webhook, state, rate_count, rate_window_s, created_ms, epoch"
 #define CHANNEL_NCOLS 17
-#define POSTS_COUNT   "posts_count" /* a counter kept by post_insert_batch (schema step 2) */
+/* the counter post_insert_batch keeps (schema step 5: post_counts), 0 without a row */
+#define POSTS_COUNT "coalesce((SELECT n FROM post_counts WHERE channel = channels.id), 0)"
 
 /*
  * Connection settings.  journal_mode and synchronous first, before anything
@@ -58,6 +59,14 @@ static const char *const pragmas[] = {
     "PRAGMA temp_store = MEMORY",
     "PRAGMA journal_size_limit = 16777216",
 };
+
+/*
+ * Most rows of one post INSERT: a batch is written up to POST_ROWS rows to a
+ * statement (insert_posts), one VDBE program run for all of them.  Each row
+ * is POST_COLS anonymous parameters, bound in order.
+ */
+#define POST_ROWS 16
+#define POST_COLS 6
 
 /* Every statement a connection uses, prepared at open. */
 enum stmt_id {
@@ -130,8 +139,8 @@ static const char *const stmt_sql[ST_COUNT] = {
                           " category = ?6, subcategory = ?7, country = ?8, lat = ?9, lon = ?10"
                           " WHERE id = ?1",
     [ST_CH_RESET_POSTS] = "DELETE FROM posts WHERE channel = ?1",
-    /* a reset: new epoch, and the posts_count kept for the deleted posts goes too */
-    [ST_CH_SET_EPOCH] = "UPDATE channels SET epoch = ?2, posts_count = 0 WHERE id = ?1",
+    /* a reset: new epoch (a trigger forgets the count of the deleted posts) */
+    [ST_CH_SET_EPOCH] = "UPDATE channels SET epoch = ?2 WHERE id = ?1",
     [ST_CH_RESET_FAULTS] = "DELETE FROM faults WHERE channel = ?1",
     [ST_RESET_FAULTS] = "DELETE FROM faults",
     [ST_FAULT_ADD] = "INSERT INTO faults (channel, spec, remaining, seen, hits, created_ms)"
@@ -164,7 +173,8 @@ static const char *const stmt_sql[ST_COUNT] = {
     [ST_MB_ROLE] = "SELECT role FROM members WHERE channel = ?1 AND member_id = ?2",
     [ST_POST_INSERT] = "INSERT INTO posts (token, channel, created_ms, type, sender, body)"
                        " VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
-    [ST_POST_COUNT_ADD] = "UPDATE channels SET posts_count = posts_count + ?2 WHERE id = ?1",
+    [ST_POST_COUNT_ADD] = "INSERT INTO post_counts (channel, n) VALUES (?1, ?2)"
+                          " ON CONFLICT (channel) DO UPDATE SET n = n + excluded.n",
     [ST_POST_LIST] = "SELECT token, created_ms, type, sender, body FROM posts"
                      " WHERE channel = ?1 AND token <= ?2 AND (?3 IS NULL OR type = ?3)"
                      " ORDER BY token DESC LIMIT ?4",
@@ -196,6 +206,8 @@ struct sq {
     int64_t seen_data_version;
     uint64_t seen_own;
     uint64_t own_changes; /* changes this connection committed (bump_version) */
+    /* ins[k]: the INSERT of k posts (2..POST_ROWS), prepared at its first use (insert_posts) */
+    sqlite3_stmt *ins[POST_ROWS + 1];
 };
 
 /* Stops a function at the first failing sqlite3_bind_* (rc must be in scope). */
@@ -704,6 +716,8 @@ static void sq_close(struct store *st)
         return;
     for (int i = 0; i < ST_COUNT; i++)
         sqlite3_finalize(s->st[i]);
+    for (int i = 0; i <= POST_ROWS; i++)
+        sqlite3_finalize(s->ins[i]);
     sqlite3_close(s->db);
     free(s);
 }
@@ -1221,23 +1235,73 @@ out:
 
 /* ---- posts -------------------------------------------------------------------------------- */
 
-/* Binds and runs one post insert; returns a store_rc (see fail()). */
-static int insert_post(struct sq *s, const struct post *p)
+/* Binds p's six columns from parameter i + 1 on. */
+static int bind_post(sqlite3_stmt *stmt, int i, const struct post *p)
 {
-    sqlite3_stmt *stmt = s->st[ST_POST_INSERT];
-    int ret = STORE_OK;
     int rc;
 
-    BIND(sqlite3_bind_int64(stmt, 1, (int64_t)p->token));
-    BIND(sqlite3_bind_int64(stmt, 2, p->channel));
-    BIND(sqlite3_bind_int64(stmt, 3, p->created_ms));
-    BIND(bind_field(stmt, 4, p->type, sizeof p->type));
-    BIND(bind_field(stmt, 5, p->from, sizeof p->from));
-    BIND(sqlite3_bind_text(stmt, 6, p->json, -1, SQLITE_STATIC));
+    if ((rc = sqlite3_bind_int64(stmt, i + 1, (int64_t)p->token)) != SQLITE_OK ||
+        (rc = sqlite3_bind_int64(stmt, i + 2, p->channel)) != SQLITE_OK ||
+        (rc = sqlite3_bind_int64(stmt, i + 3, p->created_ms)) != SQLITE_OK ||
+        (rc = bind_field(stmt, i + 4, p->type, sizeof p->type)) != SQLITE_OK ||
+        (rc = bind_field(stmt, i + 5, p->from, sizeof p->from)) != SQLITE_OK)
+        return rc;
+    return sqlite3_bind_text(stmt, i + 6, p->json, -1, SQLITE_STATIC);
+}
+
+/*
+ * The INSERT of k posts (1..POST_ROWS): ST_POST_INSERT for one, else
+ * s->ins[k], prepared the first time a batch needs it (a writer connection
+ * ends up with the few sizes its batches have; a reader never prepares
+ * one).  NULL with the failure recorded when it cannot be prepared.
+ */
+static sqlite3_stmt *insert_stmt(struct sq *s, size_t k)
+{
+    static const char head[] = "INSERT INTO posts (token, channel, created_ms, type, sender, body)"
+                               " VALUES ";
+    static const char row[] = "(?, ?, ?, ?, ?, ?), ";
+    char sql[sizeof head + POST_ROWS * (sizeof row - 1)];
+    size_t len = sizeof head - 1;
+    int rc;
+
+    if (k == 1)
+        return s->st[ST_POST_INSERT];
+    if (s->ins[k])
+        return s->ins[k];
+    memcpy(sql, head, len);
+    for (size_t i = 0; i < k; i++, len += sizeof row - 1)
+        memcpy(sql + len, row, sizeof row - 1);
+    sql[len - 2] = '\0'; /* the last row's ", " */
+    rc = sqlite3_prepare_v3(s->db, sql, -1, SQLITE_PREPARE_PERSISTENT, &s->ins[k], NULL);
+    if (rc != SQLITE_OK) {
+        fail(s, rc, "post_insert_batch: preparing the INSERT");
+        s->ins[k] = NULL;
+    }
+    return s->ins[k];
+}
+
+/*
+ * Binds and runs one INSERT of the k posts of p (1..POST_ROWS).  Returns a
+ * store_rc (see fail()).  No clear_bindings: the next use binds every
+ * parameter again, and clearing them costs as much as binding.
+ */
+static int insert_posts(struct sq *s, const struct post *p, size_t k)
+{
+    sqlite3_stmt *stmt = insert_stmt(s, k);
+    int ret = STORE_OK;
+    int rc = SQLITE_OK;
+
+    if (!stmt)
+        return STORE_ERROR;
+    for (size_t i = 0; i < k; i++)
+        BIND(bind_post(stmt, (int)i * POST_COLS, &p[i]));
     if ((rc = sqlite3_step(stmt)) == SQLITE_DONE)
         rc = SQLITE_OK;
 out:
-    return finish(s, stmt, rc, ret, "post_insert_batch");
+    if (ret == STORE_OK && rc != SQLITE_OK)
+        ret = fail(s, rc, "post_insert_batch");
+    sqlite3_reset(stmt);
+    return ret;
 }
 
 /*
@@ -1296,9 +1360,13 @@ static int sq_post_insert_batch(struct store *st, const struct post *p, size_t n
         return ret;
     if ((ret = run(s, ST_BEGIN)) != STORE_OK)
         return ret;
-    for (size_t i = 0; i < n; i++)
-        if ((ret = insert_post(s, &p[i])) != STORE_OK)
+    for (size_t i = 0; i < n;) {
+        size_t k = n - i < POST_ROWS ? n - i : POST_ROWS;
+
+        if ((ret = insert_posts(s, &p[i], k)) != STORE_OK)
             goto out;
+        i += k;
+    }
     if ((ret = count_posts(s, p, n)) != STORE_OK)
         goto out;
     ret = run(s, ST_COMMIT);

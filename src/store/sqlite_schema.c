@@ -11,8 +11,9 @@
  * second time (measured: 3% more bytes per post, 9% with token DESC).
  * channels.token_hash is UNIQUE, and that index is the one lookup every API
  * request makes.  members keeps insertion order in its rowid (position).
- * channels.posts_count is a counter, not a count: reading a channel costs
- * one row whatever the number of its posts.
+ * The posts of a channel are counted in post_counts (step 5; before it, in
+ * channels.posts_count), a counter, not a count: reading a channel costs one
+ * row whatever the number of its posts.
  */
 #include "store/sqlite_schema.h"
 
@@ -138,6 +139,24 @@ const char *const store_sqlite_migrations[] = {
     " holder TEXT NOT NULL,"
     " expires_ms INTEGER NOT NULL"
     ");",
+    /*
+     * 5: Issue 11, the cost of growth.  The posts of a channel are counted in
+     * a narrow table of their own, post_counts, no longer in channels: every
+     * commit adds its posts to each of their channels' counts, and
+     * rewriting a whole channels row (17 columns, URLs among them) for that
+     * made a post to one of 10,000 channels in rotation cost a third more
+     * than a post to one channel.  A channel without a row has 0.  Triggers
+     * forget a count with its posts: a reset draws a new epoch, a whole
+     * reset deletes the channels.  channels.posts_count stays, unused.
+     */
+    "CREATE TABLE post_counts (channel INTEGER PRIMARY KEY, n INTEGER NOT NULL);"
+    "INSERT INTO post_counts (channel, n)"
+    " SELECT id, posts_count FROM channels WHERE posts_count <> 0;"
+    "UPDATE channels SET posts_count = 0;"
+    "CREATE TRIGGER post_counts_reset AFTER UPDATE OF epoch ON channels"
+    " BEGIN DELETE FROM post_counts WHERE channel = new.id; END;"
+    "CREATE TRIGGER post_counts_gone AFTER DELETE ON channels"
+    " BEGIN DELETE FROM post_counts WHERE channel = old.id; END;",
 };
 
 const size_t store_sqlite_migrations_n =

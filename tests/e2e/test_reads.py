@@ -49,10 +49,13 @@ def fill_channel(db, pa_id, n):
             " SELECT (1 << 40) + i, ?, 1700000000000, 'text', ?,"
             " '{\"type\":\"text\",\"text\":\"bulk ' || i || '\"}' FROM c", (n, cid, sender))
         # back to schema 1: without what steps 2 (posts_count), 3 (epoch,
-        # faults, journal) and 4 (config and its triggers, node_leases) added
+        # faults, journal), 4 (config and its triggers, node_leases) and 5
+        # (post_counts and its triggers) added
         for name, kind in con.execute("SELECT name, type FROM sqlite_master"
-                                      " WHERE type = 'trigger' AND name LIKE 'config_%'"):
+                                      " WHERE type = 'trigger' AND (name LIKE 'config_%'"
+                                      " OR name LIKE 'post_counts_%')").fetchall():
             con.execute("DROP TRIGGER %s" % name)
+        con.execute("DROP TABLE IF EXISTS post_counts")
         con.execute("DROP TABLE IF EXISTS config")
         con.execute("DROP TABLE IF EXISTS node_leases")
         cols = [r[1] for r in con.execute("PRAGMA table_info(channels)")]

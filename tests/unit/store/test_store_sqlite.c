@@ -381,6 +381,72 @@ static void test_second_process_writes(void **state)
     assert_int_equal(raw_int(path, "SELECT rate_count FROM channels ORDER BY id LIMIT 1"), 300);
 }
 
+/* Stores n text posts of channel ch (tokens from tok on). */
+static void put_posts(struct store *s, int64_t ch, uint64_t tok, int n)
+{
+    struct post p[8];
+
+    assert_true(n <= 8);
+    for (int i = 0; i < n; i++) {
+        memset(&p[i], 0, sizeof p[i]);
+        p[i].token = tok + (uint64_t)i;
+        p[i].channel = ch;
+        p[i].created_ms = fx_now_ms();
+        snprintf(p[i].type, sizeof p[i].type, "text");
+        snprintf(p[i].from, sizeof p[i].from, "someone");
+        p[i].json = "{\"type\":\"text\",\"text\":\"hi\"}";
+    }
+    assert_int_equal(store_post_insert_batch(s, p, (size_t)n), STORE_OK);
+}
+
+/*
+ * Schema step 5: posts are counted in post_counts, so a commit never
+ * rewrites the wide channels row (issue 11: that made a post to one of
+ * 10,000 channels cost a third more); the counts of a file made before the
+ * step come along, and a reset forgets them.
+ */
+static void test_post_counts(void **state)
+{
+    char path[1024], err[256];
+    struct store *s = NULL;
+    struct channel c, got;
+    int64_t posts;
+
+    (void)state;
+    fresh_path(path, sizeof path);
+    assert_int_equal(store_open(path, &s, err, sizeof err), STORE_OK);
+    fx_make_channel(s, &c, NULL);
+    put_posts(s, c.id, fx_tokens(3), 3);
+    assert_int_equal(store_channel_by_pa_id(s, c.pa_id, &got), STORE_OK);
+    assert_int_equal(got.posts_count, 3);
+    store_close(s);
+    /* the channels row was not written by the commit */
+    assert_int_equal(raw_int(path, "SELECT posts_count FROM channels"), 0);
+    assert_int_equal(raw_int(path, "SELECT n FROM post_counts"), 3);
+
+    /* the file as step 4 left it: the count in channels */
+    raw_exec(path, "UPDATE channels SET posts_count = 3; DROP TRIGGER post_counts_reset;"
+                   " DROP TRIGGER post_counts_gone; DROP TABLE post_counts;"
+                   " PRAGMA user_version = 4");
+    assert_int_equal(store_open(path, &s, err, sizeof err), STORE_OK);
+    assert_int_equal(raw_int(path, "PRAGMA user_version"), (int)store_sqlite_migrations_n);
+    assert_int_equal(store_channel_by_pa_id(s, c.pa_id, &got), STORE_OK);
+    assert_int_equal(got.posts_count, 3);
+    put_posts(s, c.id, fx_tokens(2), 2);
+    assert_int_equal(store_channel_by_pa_id(s, c.pa_id, &got), STORE_OK);
+    assert_int_equal(got.posts_count, 5);
+
+    /* a reset forgets the count with the posts; the next post counts from 0 */
+    assert_int_equal(store_channel_reset(s, c.id, 7, &posts), STORE_OK);
+    assert_int_equal(posts, 5);
+    assert_int_equal(store_channel_by_pa_id(s, c.pa_id, &got), STORE_OK);
+    assert_int_equal(got.posts_count, 0);
+    put_posts(s, c.id, fx_tokens(1), 1);
+    assert_int_equal(store_channel_by_pa_id(s, c.pa_id, &got), STORE_OK);
+    assert_int_equal(got.posts_count, 1);
+    store_close(s);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -393,6 +459,7 @@ int main(void)
         cmocka_unit_test(test_refuses_garbage),
         cmocka_unit_test(test_concurrent_first_open),
         cmocka_unit_test(test_second_process_writes),
+        cmocka_unit_test(test_post_counts),
     };
 
     return cmocka_run_group_tests_name("store sqlite", tests, fx_group_setup, fx_group_teardown);

@@ -516,6 +516,23 @@ static enum MHD_Result post_media_checked(struct req *r)
 }
 
 /*
+ * The steps of a post between its token and its message, the same on both
+ * paths below (docs/API.md's order of checks): an injected fault, the
+ * webhook set (10), the rate limit (12).  Returns -1 when a fault answered
+ * (*ret is the result to return), else the status with detail filled.
+ */
+static int post_gates(struct req *r, enum MHD_Result *ret, char *detail, size_t len)
+{
+    if (fault_step(r, FAULT_EP_POST, api_post, ret))
+        return -1;
+    if (r->chan->webhook[0] == '\0') {
+        webhook_not_set(r, detail, len);
+        return VCP_STATUS_WEBHOOK_NOT_SET;
+    }
+    return rate_step(r, detail, len);
+}
+
+/*
  * api_post for a body msg_fast_post took (core/msg.h): the same steps in the
  * same order, with the body already read, checked and in its stored form,
  * so no json-c tree is built (issue 11: the parse, check and normalise
@@ -538,16 +555,11 @@ static enum MHD_Result post_fast(struct req *r, struct msg_fast *f)
         status = api_auth(r, f->auth_token, f->auth_token_len, NULL, detail, sizeof detail);
     if (status != VCP_STATUS_OK)
         goto answer;
-    if (fault_step(r, FAULT_EP_POST, api_post, &ret)) {
+    if ((status = post_gates(r, &ret, detail, sizeof detail)) < 0) {
         free(f->json);
         return ret;
     }
-    if (r->chan->webhook[0] == '\0') {
-        status = VCP_STATUS_WEBHOOK_NOT_SET;
-        webhook_not_set(r, detail, sizeof detail);
-        goto answer;
-    }
-    if ((status = rate_step(r, detail, sizeof detail)) != VCP_STATUS_OK)
+    if (status != VCP_STATUS_OK)
         goto answer;
     /* "from" and "type" are given, "from" is a string: the reader checked */
     sender = NULL;
@@ -594,16 +606,11 @@ enum MHD_Result api_post(struct req *r)
     status = api_begin(r, false, &body, &token, detail, sizeof detail);
     if (status != VCP_STATUS_OK)
         goto answer;
-    if (fault_step(r, FAULT_EP_POST, api_post, &ret)) {
+    if ((status = post_gates(r, &ret, detail, sizeof detail)) < 0) {
         json_object_put(body);
         return ret;
     }
-    if (r->chan->webhook[0] == '\0') {
-        status = VCP_STATUS_WEBHOOK_NOT_SET;
-        webhook_not_set(r, detail, sizeof detail);
-        goto answer;
-    }
-    if ((status = rate_step(r, detail, sizeof detail)) != VCP_STATUS_OK)
+    if (status != VCP_STATUS_OK)
         goto answer;
     if ((status = msg_check_present(body, detail, sizeof detail)) != VCP_STATUS_OK)
         goto answer;

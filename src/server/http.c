@@ -27,6 +27,7 @@
 
 #include "server/accept.h"
 #include "server/chancache.h"
+#include "server/cluster.h"
 #include "server/journal.h"
 #include "server/media.h"
 #include "server/jsonw.h"
@@ -172,6 +173,8 @@ static void commit_done(struct commit_req *cr)
 
     if (!cr->job && cr->rc == STORE_OK)
         streams_publish(r->srv->streams, &cr->post);
+    if (cr->job) /* a change of ours: in force here before its notification comes back */
+        cluster_changed(r->srv->cluster);
     req_resume(r);
 }
 

@@ -21,6 +21,7 @@
 #include "server/admin.h"
 #include "server/auth.h"
 #include "server/chancache.h"
+#include "server/cluster.h"
 #include "server/tokcache.h"
 #include "server/delay.h"
 #include "server/fault.h"
@@ -495,6 +496,8 @@ static int serve(int argc, char **argv)
         goto out;
     if (streams_new(&srv->streams, srv) != 0) /* live streams: heartbeat thread, replay store */
         goto out;
+    if (cluster_start(&srv->cluster, srv) != 0) /* PostgreSQL: hear the other instances */
+        goto out;
     /* A new thread starts with its creator's name: the writer (committer.c)
      * is named so, and CPU per thread can be told apart (bench/run). */
     pthread_setname_np(pthread_self(), "vcpd-writer");
@@ -574,6 +577,7 @@ stop:
         drain(srv, 1000); /* what the stopped threads just resumed: error answers, at once */
 out:
     http_stop(srv);
+    cluster_stop(srv->cluster); /* no request reads srv->store's version any more */
     streams_free(srv->streams); /* after the daemons: their responses hold streams */
     committer_free(srv->committer);
     node_stop(node); /* no token is made after this: release the lease */

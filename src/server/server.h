@@ -41,6 +41,7 @@ struct sandbox;
 struct streams;
 struct acceptor;
 struct chancache;
+struct cluster;
 struct auth_hasher;
 struct tokcache;
 struct chan_entry;
@@ -94,6 +95,7 @@ struct server {
     struct ratelimit *rl;        /* per-channel token buckets */
     struct sandbox *sandbox;     /* pending self-checks; NULL unless --sandbox */
     struct streams *streams;     /* live event streams (stream.h) */
+    struct cluster *cluster;     /* other instances' changes (cluster.h); NULL on SQLite */
     struct faults *faults;       /* fault injection (fault.h); NULL unless --sandbox */
     struct delay *delay;         /* answers later (delay.h); NULL unless --sandbox */
     struct journal *journal;     /* request journal (journal.h); NULL when off */

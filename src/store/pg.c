@@ -34,6 +34,7 @@
  * is never written anywhere.
  */
 #include "store/pg_schema.h"
+#include "store/pg_watch.h"
 #include "store/store.h"
 
 #include <inttypes.h>
@@ -195,9 +196,10 @@ static const char *const stmt_sql[ST_COUNT] = {
 struct pg {
     struct store base;
     PGconn *conn;
-    bool prepared;         /* session set up and statements prepared on conn */
-    bool in_tx;            /* between BEGIN and COMMIT/ROLLBACK */
-    int64_t last_reset_ms; /* monotonic time of the last failed reset attempt */
+    bool prepared;             /* session set up and statements prepared on conn */
+    bool in_tx;                /* between BEGIN and COMMIT/ROLLBACK */
+    int64_t last_reset_ms;     /* monotonic time of the last failed reset attempt */
+    struct store_watch *watch; /* gives config_version (pg_watch.c); NULL: none, version 0 */
     char err[ERR_MAX];
 };
 
@@ -575,18 +577,27 @@ static void pg_close(struct store *st)
     free(s);
 }
 
-/*
- * Connects with our defaults first and the DSN after them (its settings win),
- * migrates and prepares.  Returns STORE_OK with *out set, or STORE_ERROR with
- * err filled (never with the DSN) and *out NULL.
- */
-static int pg_open(const char *dsn, struct store **out, char *err, size_t err_len)
+/* Our defaults first and the DSN after them, so its settings win (pg_watch.h). */
+PGconn *pg_connect(const char *dsn)
 {
     static const char *const keys[] = {
         "connect_timeout",     "keepalives",       "keepalives_idle",
         "keepalives_interval", "keepalives_count", "tcp_user_timeout",
         "application_name",    "dbname",           NULL};
     const char *vals[] = {"5", "1", "10", "2", "3", "10000", "vcpd", dsn, NULL};
+    PGconn *conn = PQconnectdbParams(keys, vals, 1);
+
+    if (conn)
+        PQsetNoticeProcessor(conn, no_notices, NULL);
+    return conn;
+}
+
+/*
+ * Connects (pg_connect), migrates and prepares.  Returns STORE_OK with *out
+ * set, or STORE_ERROR with err filled (never with the DSN) and *out NULL.
+ */
+static int pg_open(const char *dsn, struct store **out, char *err, size_t err_len)
+{
     struct pg *s = calloc(1, sizeof *s);
 
     *out = NULL;
@@ -595,13 +606,12 @@ static int pg_open(const char *dsn, struct store **out, char *err, size_t err_le
         return STORE_ERROR;
     }
     s->base.ops = &store_pg_ops;
-    s->conn = PQconnectdbParams(keys, vals, 1);
+    s->conn = pg_connect(dsn);
     if (!s->conn || PQstatus(s->conn) != CONNECTION_OK) {
         set_err(s, "postgresql: cannot connect", s->conn ? PQerrorMessage(s->conn) : "no memory");
         snprintf(err, err_len, "%s", s->err);
         goto fail;
     }
-    PQsetNoticeProcessor(s->conn, no_notices, NULL);
     if (PQserverVersion(s->conn) < 100000) {
         snprintf(err, err_len, "postgresql: server version %d is too old (10 or later needed)",
                  PQserverVersion(s->conn));
@@ -627,14 +637,20 @@ static const char *pg_errmsg(struct store *st)
 }
 
 /*
- * 0: "cannot tell", so callers cache nothing and read channels from the
- * database each time.  LISTEN/NOTIFY (issue 10, several instances) will
- * give a version that moves with every change made by any instance.
+ * The attached watch's number (pg_watch.c: it moves with every change made
+ * by any connection, and is 0 while the watch cannot hear them); without a
+ * watch 0: "cannot tell", so callers cache nothing.  No query either way.
  */
 static uint64_t pg_config_version(struct store *st)
 {
-    (void)st;
-    return 0;
+    struct pg *s = pg_of(st);
+
+    return s->watch ? pg_watch_version(s->watch) : 0;
+}
+
+static void pg_watch_attach(struct store *st, struct store_watch *w)
+{
+    pg_of(st)->watch = w;
 }
 
 /* One read of the channels table on this connection (after a reset if it was broken). */
@@ -872,8 +888,10 @@ static int pg_reset_all(struct store *st, int64_t *channels, int64_t *posts)
     *channels = *posts = 0;
     if ((ret = begin(s, "reset_all")) != STORE_OK)
         return ret;
+    /* channels last: every other writer locks the row's table first and channels (its
+     * foreign key) after it; the other order deadlocked with a journal_append */
     if ((ret = exec_cmd(s,
-                        "LOCK TABLE channels, members, posts, faults, journal"
+                        "LOCK TABLE journal, faults, posts, members, channels"
                         " IN ACCESS EXCLUSIVE MODE",
                         "reset_all")) != STORE_OK ||
         (ret = count_rows(s, "SELECT count(*) FROM posts", "reset_all", posts)) != STORE_OK ||
@@ -1474,4 +1492,5 @@ const struct store_ops store_pg_ops = {
     .node_renew = pg_node_renew,
     .node_release = pg_node_release,
     .node_last_token = pg_node_last_token,
+    .watch_attach = pg_watch_attach,
 };

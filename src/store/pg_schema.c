@@ -81,6 +81,23 @@ const char *const store_pg_migrations[] = {
     " holder text NOT NULL,"
     " expires_ms bigint NOT NULL"
     ");",
+    /*
+     * 3: every change of configuration NOTIFYs vcp_config in its own transaction (delivered
+     * when it commits), whoever makes it: vcpd, the offline CLI, an operator's SQL.  The
+     * watches of the running instances (pg_watch.c) move their config version on it.  Only
+     * the columns a cache keeps count: posts_count (every post) and the faults' counters
+     * (fault_count) are no configuration.  Statement triggers: a batch is one notification.
+     */
+    "CREATE FUNCTION vcp_config_changed() RETURNS trigger LANGUAGE plpgsql AS"
+    " $$BEGIN PERFORM pg_notify('vcp_config', ''); RETURN NULL; END$$;"
+    "CREATE TRIGGER channels_config AFTER INSERT OR DELETE OR TRUNCATE OR UPDATE OF pa_id,"
+    " token_hash, name, uri, icon, background, category, subcategory, country, lat, lon,"
+    " webhook, state, rate_count, rate_window_s, epoch ON channels"
+    " FOR EACH STATEMENT EXECUTE PROCEDURE vcp_config_changed();"
+    "CREATE TRIGGER members_config AFTER INSERT OR UPDATE OR DELETE OR TRUNCATE ON members"
+    " FOR EACH STATEMENT EXECUTE PROCEDURE vcp_config_changed();"
+    "CREATE TRIGGER faults_config AFTER INSERT OR DELETE OR TRUNCATE OR UPDATE OF channel, spec"
+    " ON faults FOR EACH STATEMENT EXECUTE PROCEDURE vcp_config_changed();",
 };
 
 const size_t store_pg_migrations_n = sizeof store_pg_migrations / sizeof store_pg_migrations[0];

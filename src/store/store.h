@@ -119,7 +119,8 @@ struct node_lease {
     int64_t expires_ms; /* Unix ms the lease ends unless renewed */
 };
 
-struct store; /* one connection; opaque */
+struct store;       /* one connection; opaque */
+struct store_watch; /* a connection that hears of other connections' commits; opaque */
 
 struct store_ops {
     const char *name; /* "sqlite" */
@@ -139,6 +140,13 @@ struct store_ops {
      * backend cannot tell (the read failed), so nothing may be cached.
      * A change moves it in its own transaction: once committed, the next
      * read on any connection sees the new number.
+     *
+     * PostgreSQL: 0 unless a watch (store_watch_open below) is attached to
+     * the connection; then the watch's number, query-free, which moves when
+     * the database's notification of a committed change reaches the watch
+     * (on loopback well under a millisecond after the commit, not in the
+     * committing transaction itself), and is 0 while the watch's connection
+     * is lost: nothing is cached that a missed notification could leave stale.
      */
     uint64_t (*config_version)(struct store *s);
     /*
@@ -289,6 +297,12 @@ struct store_ops {
     int (*node_renew)(struct store *s, int node, const char *holder, int64_t ttl_ms);
     int (*node_release)(struct store *s, int node, const char *holder);
     int (*node_last_token)(struct store *s, int node, uint64_t *token);
+
+    /*
+     * Makes s's config_version the watch's (store_watch_open; w NULL: detach, back to 0).
+     * NULL on a backend without watches.
+     */
+    void (*watch_attach)(struct store *s, struct store_watch *w);
 };
 
 extern const struct store_ops store_sqlite_ops;
@@ -312,6 +326,33 @@ void store_close(struct store *s); /* NULL is a no-op */
  * next call there; truncated past 1023 bytes.
  */
 const char *store_dsn_shown(const char *dsn);
+
+/*
+ * Watching the commits of every other connection, of any process (several vcpd on one
+ * PostgreSQL database: LISTEN/NOTIFY).  A watch is one connection of its own, used by one
+ * thread, that the database tells as transactions commit: a change of configuration
+ * (channels, members, faults; store_config_version) moves the number that the stores it is
+ * attached to give as their config_version -- read from any thread, lock-free.
+ *
+ * store_watch_open: STORE_OK with *out, STORE_NOTFOUND when dsn's backend needs no watch
+ * (SQLite: its config_version reads the database itself), STORE_ERROR with err filled.
+ * store_watch_fd: the socket to poll for input, -1 while the connection is lost.
+ * store_watch_read: takes in what arrived, without waiting; while the connection is lost it
+ * tries to reconnect (at most every 250 ms) and returns STORE_ERROR (store_watch_errmsg says
+ * why), and the attached stores' config_version is 0 meanwhile; once it is back, the version
+ * moves (whatever changed meanwhile is read afresh).  store_watch_close(NULL) is a no-op;
+ * detach the stores first.
+ */
+int store_watch_open(const char *dsn, struct store_watch **out, char *err, size_t err_len);
+int store_watch_fd(struct store_watch *w);
+int store_watch_read(struct store_watch *w);
+/* Moves w's version now (any thread): for a change this process just committed, in force
+ * here before its notification comes back. */
+void store_watch_touch(struct store_watch *w);
+const char *store_watch_errmsg(struct store_watch *w);
+void store_watch_close(struct store_watch *w);
+/* Attaches w to s (w NULL: detaches); a no-op on a backend without watches. */
+void store_watch_attach(struct store *s, struct store_watch *w);
 
 /* Frees the result of journal_list. */
 void store_journal_free(struct journal_row *j, size_t n);

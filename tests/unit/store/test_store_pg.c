@@ -162,6 +162,124 @@ static void test_errors_quote_no_values(void **state)
     assert_null(strstr(store_errmsg(s), "Key ("));
 }
 
+/* Takes in what reached w until s's config version is neither 0 nor old (2 s at most). */
+static uint64_t version_moved(struct store_watch *w, struct store *s, uint64_t old)
+{
+    int64_t t0 = mono_ms();
+    uint64_t v;
+
+    do {
+        store_watch_read(w);
+        v = store_config_version(s);
+        if (v != 0 && v != old)
+            return v;
+        nanosleep(&(struct timespec){0, 1000000}, NULL);
+    } while (mono_ms() - t0 < 2000);
+    fail_msg("config version still %llu", (unsigned long long)v);
+    return 0;
+}
+
+/* What a watch hears for 100 ms: s's config version at the end. */
+static uint64_t version_after_a_while(struct store_watch *w, struct store *s)
+{
+    for (int i = 0; i < 100; i++) {
+        store_watch_read(w);
+        nanosleep(&(struct timespec){0, 1000000}, NULL);
+    }
+    store_watch_read(w);
+    return store_config_version(s);
+}
+
+/*
+ * A watch (LISTEN/NOTIFY) gives the connections it is attached to a config version that
+ * moves with every change of configuration made through any other connection, not with
+ * posts or fault counters; that reads 0 from the moment its connection is lost and moves
+ * to a new number once it is back; and that SQLite has no use for.
+ */
+static void test_watch(void **state)
+{
+    struct fx *f = *state;
+    struct store *s = f->s, *other = NULL;
+    struct store_watch *w = NULL;
+    struct channel c;
+    struct member m;
+    struct fault_row fr = {.spec = "{\"status\":12}", .remaining = 1};
+    uint8_t h[STORE_HASH_LEN];
+    char err[256], body[] = "{\"text\":\"x\"}";
+    uint64_t v;
+    int64_t n;
+    const char *kill = "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity"
+                       " WHERE datname = current_database() AND query LIKE 'LISTEN%'";
+    const char *gone = "SELECT count(*) FROM pg_stat_activity"
+                       " WHERE datname = current_database() AND query LIKE 'LISTEN%'";
+
+    assert_int_equal(store_watch_open("/nonexistent/vcp.db", &w, err, sizeof err), STORE_NOTFOUND);
+    assert_null(w);
+    assert_int_equal(store_config_version(s), 0); /* no watch: cannot tell */
+    assert_int_equal(store_watch_open(f->dsn, &w, err, sizeof err), STORE_OK);
+    assert_int_equal(store_open(f->dsn, &other, err, sizeof err), STORE_OK);
+    store_watch_attach(s, w);
+    v = store_config_version(s);
+    assert_true(v != 0);
+
+    fx_make_channel(other, &c, h);
+    v = version_moved(w, s, v);
+    assert_int_equal(store_channel_set_state(other, c.id, CHANNEL_BLOCKED), STORE_OK);
+    v = version_moved(w, s, v);
+    fx_hash(h, fx_unique());
+    assert_int_equal(store_channel_set_token(other, c.id, h), STORE_OK);
+    v = version_moved(w, s, v);
+    assert_int_equal(store_channel_set_rate(other, c.id, 5, 10), STORE_OK);
+    v = version_moved(w, s, v);
+    assert_int_equal(store_channel_set_webhook(other, c.id, "https://x.example/"), STORE_OK);
+    v = version_moved(w, s, v);
+    memset(&m, 0, sizeof m);
+    snprintf(m.id, sizeof m.id, "w%llu", (unsigned long long)fx_unique());
+    assert_int_equal(store_member_add(other, c.id, &m), STORE_OK);
+    v = version_moved(w, s, v);
+    assert_int_equal(store_member_remove(other, c.id, m.id), STORE_OK);
+    v = version_moved(w, s, v);
+    fr.channel = c.id;
+    assert_int_equal(store_fault_add(other, &fr), STORE_OK);
+    v = version_moved(w, s, v);
+
+    /* posts and fault counters are no configuration */
+    struct post p = {.token = fx_tokens(1),
+                     .channel = c.id,
+                     .created_ms = fx_now_ms(),
+                     .type = "text",
+                     .json = body};
+    assert_int_equal(store_post_insert_batch(other, &p, 1), STORE_OK);
+    assert_int_equal(store_fault_count(other, fr.id, 0, 1, 1), STORE_OK);
+    assert_true(version_after_a_while(w, s) == v);
+
+    assert_int_equal(store_fault_remove(other, c.id, 0, &n), STORE_OK);
+    v = version_moved(w, s, v);
+    assert_int_equal(store_channel_reset(other, c.id, 7, &n), STORE_OK);
+    v = version_moved(w, s, v);
+
+    /* the watch's connection lost: 0 at once (the socket has ended), and after the read that
+     * notices, until it is back with a number not given before */
+    assert_int_equal(query_num(f->dsn, kill), 1);
+    for (int i = 0; i < 2000 && query_num(f->dsn, gone) != 0; i++)
+        nanosleep(&(struct timespec){0, 1000000}, NULL);
+    nanosleep(&(struct timespec){0, 20000000}, NULL);
+    assert_int_equal(store_config_version(s), 0);
+    assert_int_equal(store_watch_read(w), STORE_ERROR);
+    assert_int_equal(store_config_version(s), 0);
+    assert_int_equal(store_watch_fd(w), -1);
+    assert_true(strlen(store_watch_errmsg(w)) > 0);
+    v = version_moved(w, s, v);
+    assert_true(store_watch_fd(w) >= 0);
+    assert_int_equal(store_channel_set_state(other, c.id, CHANNEL_ACTIVE), STORE_OK);
+    v = version_moved(w, s, v); /* and hears again */
+
+    store_watch_attach(s, NULL);
+    assert_int_equal(store_config_version(s), 0);
+    store_watch_close(w);
+    store_close(other);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -169,6 +287,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_newer_schema_refused, fx_setup, fx_teardown),
         cmocka_unit_test_setup_teardown(test_connection_lost_and_found, fx_setup, fx_teardown),
         cmocka_unit_test_setup_teardown(test_errors_quote_no_values, fx_setup, fx_teardown),
+        cmocka_unit_test_setup_teardown(test_watch, fx_setup, fx_teardown),
     };
 
     if (!getenv("VCP_TEST_PG_DSN")) {

@@ -1,0 +1,122 @@
+/*
+ * The watch thread (cluster.h).
+ *
+ * Why a thread of its own and not the HTTP thread's poll loop: the HTTP
+ * thread is libmicrohttpd's, whose loop we do not own, and a notification
+ * must move the version even while no request comes (the next one must find
+ * it moved).  The thread sleeps in poll() on the watch's socket and a wake
+ * pipe, so it costs nothing between notifications.  While the watch's
+ * connection is lost it tries again every RETRY_MS (store_watch_read
+ * bounds the attempts) and config_version reads 0 meanwhile: nothing is
+ * cached until it is back.
+ */
+#define _GNU_SOURCE /* pipe2 */
+#include "server/cluster.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "server/server.h"
+#include "server/util.h"
+
+#define RETRY_MS 250 /* poll timeout while the connection is lost */
+
+struct cluster {
+    struct server *srv;
+    struct store_watch *watch;
+    pthread_t thread;
+    int wake[2]; /* written once by cluster_stop */
+    atomic_bool stop;
+};
+
+static void *run(void *arg)
+{
+    struct cluster *c = arg;
+    bool was_live = true;
+
+    while (!atomic_load(&c->stop)) {
+        struct pollfd p[2] = {{.fd = c->wake[0], .events = POLLIN},
+                              {.fd = store_watch_fd(c->watch), .events = POLLIN}};
+        int live = p[1].fd >= 0;
+
+        if (poll(p, live ? 2 : 1, live ? -1 : RETRY_MS) < 0 && errno != EINTR)
+            break;
+        if (atomic_load(&c->stop))
+            break;
+        if (store_watch_read(c->watch) == STORE_OK) {
+            if (!was_live)
+                log_msg("info", "watch: listening again; channel caches emptied");
+            was_live = true;
+        } else if (was_live) {
+            log_msg("warn", "%s; caching no channel until it is back",
+                    store_watch_errmsg(c->watch));
+            was_live = false;
+        }
+    }
+    return NULL;
+}
+
+int cluster_start(struct cluster **out, struct server *srv)
+{
+    struct cluster *c;
+    struct store_watch *w;
+    char err[256];
+    int rc = store_watch_open(srv->cfg.db, &w, err, sizeof err);
+
+    *out = NULL;
+    if (rc == STORE_NOTFOUND)
+        return 0;
+    if (rc != STORE_OK) {
+        log_msg("error", "database %s: %s", store_dsn_shown(srv->cfg.db), err);
+        return -1;
+    }
+    c = xcalloc(1, sizeof *c);
+    c->srv = srv;
+    c->watch = w;
+    atomic_init(&c->stop, false);
+    if (pipe2(c->wake, O_CLOEXEC) != 0) {
+        log_msg("error", "watch: pipe: %s", strerror(errno));
+        goto fail;
+    }
+    if (pthread_create(&c->thread, NULL, run, c) != 0) {
+        log_msg("error", "watch: cannot start its thread");
+        close(c->wake[0]);
+        close(c->wake[1]);
+        goto fail;
+    }
+    store_watch_attach(srv->store, w);
+    *out = c;
+    return 0;
+fail:
+    store_watch_close(w);
+    free(c);
+    return -1;
+}
+
+void cluster_changed(struct cluster *c)
+{
+    if (c)
+        store_watch_touch(c->watch);
+}
+
+void cluster_stop(struct cluster *c)
+{
+    if (!c)
+        return;
+    store_watch_attach(c->srv->store, NULL);
+    atomic_store(&c->stop, true);
+    if (write(c->wake[1], "x", 1) < 0)
+        log_msg("warn", "watch: wake: %s", strerror(errno));
+    pthread_join(c->thread, NULL);
+    close(c->wake[0]);
+    close(c->wake[1]);
+    store_watch_close(c->watch);
+    free(c);
+}

@@ -1,0 +1,170 @@
+#!/usr/bin/env python3
+"""Several vcpd on one PostgreSQL database agree, live (issue 10).
+
+Configuration changes made through one instance's admin API, or the offline
+CLI, are in force on another instance as soon as the database's notification
+reaches it, though that instance caches channels (LISTEN/NOTIFY moves its
+configuration version; see src/store/pg_watch.c).  Each case first warms the
+other instance's caches, makes the change and then asks the other instance
+at once and again until the change shows: it must show within IN_FORCE_S
+(a stale cache that no notification moves never does), and the figures --
+how many first answers were already the new ones, the longest delay -- are
+printed.  The notification is pushed when the change commits; only the
+database's listening process must still run to write it, so on an idle
+machine the very next request sees the change, and under CPU contention
+(two cores shared by parallel test runs) it can take a few milliseconds.
+When its listening connection is lost, an instance caches nothing until the
+connection is back, so a change made meanwhile is in force there too.
+
+Runs on the PostgreSQL cluster of the ctest run (VCP_TEST_BACKEND=postgresql,
+VCP_PG_STATE); there is nothing to check on SQLite (one file, one server).
+
+Usage: test_cluster.py [path/to/vcpd] [unittest args]
+"""
+import os
+import sys
+import time
+import unittest
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import vcptest  # noqa: E402
+
+ADMIN_KEY = "e2e-admin-key-0123456789abcdef"
+IN_FORCE_S = 2.0  # bound on the notification's delivery, with room for a loaded CI machine
+DELAYS = []  # (case, seconds until in force, first answer already the new one)
+HOOK = "https://127.0.0.1:9/hook"  # stored by the CLI without a check: posts need a webhook
+
+
+def pg():
+    import pgcluster
+    return pgcluster.shared()
+
+
+def dbname(v):
+    return v.db.rsplit("/", 1)[1]
+
+
+@unittest.skipUnless(vcptest.BACKEND == "postgresql", "several instances need PostgreSQL")
+class ConfigAcrossInstances(unittest.TestCase):
+    def setUp(self):
+        self.a = vcptest.Vcpd(name="a", admin_key=ADMIN_KEY).start()
+        self.b = vcptest.Vcpd(name="b", admin_key=ADMIN_KEY, db=self.a.db).start()
+        self.ch = self.a.create_channel("Across", webhook=HOOK)
+        self.warm()
+
+    def tearDown(self):
+        for v in (self.a, self.b):
+            v.stop_checked()
+
+    def post(self, v, token=None, text="hello"):
+        r = v.post(token or self.ch.token, self.ch.text(text))
+        self.assertEqual(r.status, 200, r.short())
+        return r.json.get("status")
+
+    def warm(self):
+        """B has read the channel and keeps it (a few requests: the caches fill)."""
+        for i in range(3):
+            self.assertEqual(self.post(self.b, text="warm %d" % i), 0)
+
+    def in_force(self, ask, want, case):
+        """ask() again until it gives want; records the delay, fails past IN_FORCE_S."""
+        t0 = time.monotonic()
+        got = first = ask()
+        while got != want and time.monotonic() - t0 < IN_FORCE_S:
+            time.sleep(0.001)
+            got = ask()
+        DELAYS.append((case, time.monotonic() - t0, first == want))
+        self.assertEqual(got, want, "%s: not in force after %.1f s" % (case, IN_FORCE_S))
+
+    def account(self, v):
+        r = v.api("/pa/get_account_info", token=self.ch.token)
+        self.assertEqual(r.json.get("status"), 0, r.short())
+        return r.json
+
+    def admin_a(self, method, what, body=None, want=200):
+        r = self.a.admin(method, "/admin/v1/channels/%s%s" % (self.ch.pa_id, what), body)
+        self.assertEqual(r.status, want, r.short())
+        return r.json
+
+    def test_rotated_token_refused_on_the_other_at_once(self):
+        new = self.admin_a("POST", "/rotate-token")["token"]
+        self.in_force(lambda: self.post(self.b), 2, "rotate-token")  # the old token: invalid
+        self.assertEqual(self.post(self.b, token=new), 0)
+
+    def test_states_in_force_on_the_other(self):
+        for verb, status in (("block", 7), ("activate", 0), ("suspend", 9), ("activate", 0),
+                             ("delete", 8)):
+            with self.subTest(verb=verb):
+                self.admin_a("POST", "/" + verb)
+                self.in_force(lambda: self.post(self.b, text=verb), status, verb)
+
+    def test_cli_change_in_force_on_both(self):
+        self.assertEqual(self.post(self.a), 0)  # A warm too
+        self.a.cli("channel", "block", self.ch.pa_id)
+        self.in_force(lambda: self.post(self.b), 7, "cli block")
+        self.in_force(lambda: self.post(self.a), 7, "cli block")
+        self.a.cli("channel", "activate", self.ch.pa_id)
+        self.in_force(lambda: self.post(self.b), 0, "cli activate")
+        self.in_force(lambda: self.post(self.a), 0, "cli activate")
+
+    def test_rate_in_force_on_the_other(self):
+        self.admin_a("PUT", "/rate", {"count": 1, "window": 60})
+        # B's bucket: one post per minute from when B knows (unlimited before)
+        self.in_force(lambda: self.post(self.b, text="x"), 12, "rate")
+        self.assertEqual(self.post(self.b, text="y"), 12)
+
+    def test_webhook_removed_on_the_other(self):
+        self.admin_a("PUT", "/webhook", {"url": ""})
+        self.in_force(lambda: self.post(self.b), 10, "webhook")  # no webhook: posts refused
+
+    def test_members_and_details_on_the_other(self):
+        self.account(self.b)
+        added = self.admin_a("POST", "/members", {"name": "Later Admin", "role": "admin"},
+                             want=201)["member"]["id"]
+        members = lambda: added in [m["id"] for m in self.account(self.b)["members"]]  # noqa
+        self.in_force(members, True, "member add")
+        self.admin_a("DELETE", "/members/" + added)
+        self.in_force(members, False, "member remove")
+        self.admin_a("PATCH", "", {"name": "Renamed Across"})
+        self.in_force(lambda: self.account(self.b)["name"], "Renamed Across", "details")
+
+    def test_watch_lost_nothing_cached_until_back(self):
+        # end B's listening connection (the only session LISTENing in its database), and
+        # wait until it is gone: B may not have read of the loss yet
+        listening = ("FROM pg_stat_activity WHERE datname = '%s' AND query LIKE 'LISTEN%%'"
+                     % dbname(self.b))
+        killed = pg().psql("SELECT count(pg_terminate_backend(pid)) " + listening)
+        self.assertGreaterEqual(int(killed), 1)
+        deadline = time.monotonic() + 5
+        while int(pg().psql("SELECT count(*) " + listening)) and time.monotonic() < deadline:
+            time.sleep(0.01)
+        # a change made meanwhile: B cannot hear it, and must not serve its cache
+        self.admin_a("POST", "/block")
+        self.assertEqual(self.post(self.b), 7)
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline:
+            with open(self.b.stderr_path) as f:
+                log = f.read()
+            if "listening again" in log:
+                break
+            time.sleep(0.05)
+        self.assertIn("watch connection lost", log)
+        self.assertIn("listening again", log)
+        # back: caching again, and hearing again
+        self.admin_a("POST", "/activate")
+        self.warm()
+        self.admin_a("POST", "/rotate-token")
+        self.in_force(lambda: self.post(self.b), 2, "rotate-token after the loss")
+
+
+def tearDownModule():
+    if DELAYS:
+        first = sum(1 for d in DELAYS if d[2])
+        sys.stderr.write("config changes in force on the other instance: %d of %d at its very "
+                         "next request; longest delay %.1f ms (%s)\n" % (
+                             first, len(DELAYS), max(d[1] for d in DELAYS) * 1e3,
+                             max(DELAYS, key=lambda d: d[1])[0]))
+
+
+if __name__ == "__main__":
+    vcptest.main()

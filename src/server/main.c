@@ -522,6 +522,7 @@ static int serve(int argc, char **argv)
         goto out;
     }
     srv->rl = ratelimit_new();
+    ratelimit_share(srv->rl, srv->store); /* PostgreSQL: one bucket per channel for all */
     srv->cache = chancache_new();
     srv->tokens = tokcache_new();
     srv->hasher = auth_hasher_new();

@@ -84,7 +84,8 @@ struct server {
     struct config cfg;
     struct MHD_Daemon *mhd;      /* the HTTP daemon (the API, pages, ...) */
     struct acceptor *acceptor;   /* listens; hands connections to mhd or streams */
-    struct store *store;         /* API thread's connection: reads only (writes: committer) */
+    struct store *store;         /* API thread's connection: reads only (writes: committer),
+                                    but PostgreSQL's rate-bucket claims (ratelimit.h) */
     struct chancache *cache;     /* token hash -> channel (HTTP thread only) */
     struct auth_hasher *hasher;  /* token hashing (HTTP thread only) */
     struct tokcache *tokens;     /* token -> channel, before hashing (HTTP thread only) */

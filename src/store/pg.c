@@ -56,6 +56,11 @@
 /* Now in Unix ms on the database's clock. */
 #define NOW_MS "(extract(epoch FROM clock_timestamp()) * 1000)::bigint"
 
+/* A rate bucket's tokens now (rate_claim): refilled since its last claim, full in a new epoch. */
+#define RATE_LEVEL                                                                  \
+    "(CASE WHEN b.epoch = $2 THEN least($3::float8, b.tokens + greatest(0, " NOW_MS \
+    " - b.at_ms) * $3::float8 / ($4::float8 * 1000)) ELSE $3::float8 END)"
+
 /* Session settings, run after every (re)connect. */
 static const char session_sql[] = "SET statement_timeout = '15s';"
                                   "SET idle_in_transaction_session_timeout = '30s';"
@@ -103,6 +108,7 @@ enum stmt_id {
     ST_NODE_RENEW,
     ST_NODE_RELEASE,
     ST_NODE_LAST,
+    ST_RATE_CLAIM,
     ST_COUNT
 };
 
@@ -190,6 +196,17 @@ static const char *const stmt_sql[ST_COUNT] = {
     /* walks the primary key back from the newest post; read once at start */
     [ST_NODE_LAST] = "SELECT token FROM posts WHERE (token >> 12) & 1023 = $1"
                      " ORDER BY token DESC LIMIT 1",
+    /*
+     * rate_claim: $1 channel, $2 epoch, $3 count, $4 window_s, $5 want.  The row is locked
+     * by the upsert, so concurrent claims queue; `granted` carries what this one took back
+     * through RETURNING (the tokens left could not tell "took all it wanted" from "took what
+     * there was").
+     */
+    [ST_RATE_CLAIM] = "INSERT INTO rate_buckets AS b (channel, epoch, tokens, at_ms, granted)"
+                      " VALUES ($1, $2, $3::float8 - least($5, $3), " NOW_MS ", least($5, $3))"
+                      " ON CONFLICT (channel) DO UPDATE SET tokens = " RATE_LEVEL
+                      " - least($5, floor(" RATE_LEVEL ")), granted = least($5, floor(" RATE_LEVEL
+                      ")), epoch = $2, at_ms = " NOW_MS " RETURNING granted",
 };
 
 /* One connection.  base must come first: store.h's wrappers read s->ops. */
@@ -1457,6 +1474,27 @@ static int pg_node_last_token(struct store *st, int node, uint64_t *token)
     return STORE_OK;
 }
 
+static int pg_rate_claim(struct store *st, int64_t channel, uint64_t epoch, int count, int window_s,
+                         int want, int *got)
+{
+    struct pg *s = pg_of(st);
+    struct params p = {0};
+    PGresult *res;
+    int ret;
+
+    *got = 0;
+    p_int(&p, channel);
+    p_int(&p, (int64_t)epoch);
+    p_int(&p, count);
+    p_int(&p, window_s > 0 ? window_s : 1);
+    p_int(&p, want);
+    if (!(res = run(s, ST_RATE_CLAIM, &p, false, "rate_claim", &ret)))
+        return ret;
+    *got = (int)col_int(res, 0, 0);
+    PQclear(res);
+    return STORE_OK;
+}
+
 const struct store_ops store_pg_ops = {
     .name = "postgresql",
     .open = pg_open,
@@ -1493,4 +1531,5 @@ const struct store_ops store_pg_ops = {
     .node_release = pg_node_release,
     .node_last_token = pg_node_last_token,
     .watch_attach = pg_watch_attach,
+    .rate_claim = pg_rate_claim,
 };

@@ -98,6 +98,18 @@ const char *const store_pg_migrations[] = {
     " FOR EACH STATEMENT EXECUTE PROCEDURE vcp_config_changed();"
     "CREATE TRIGGER faults_config AFTER INSERT OR DELETE OR TRUNCATE OR UPDATE OF channel, spec"
     " ON faults FOR EACH STATEMENT EXECUTE PROCEDURE vcp_config_changed();",
+    /*
+     * 4: every channel's rate bucket, shared by the instances (store.h, rate_claim).  No
+     * foreign key: reset_all truncates channels without it, and a bucket of another epoch
+     * (a reset channel, a row id used again) starts full anyway.
+     */
+    "CREATE TABLE rate_buckets ("
+    " channel bigint PRIMARY KEY,"
+    " epoch bigint NOT NULL,"
+    " tokens double precision NOT NULL," /* left after the last claim */
+    " at_ms bigint NOT NULL,"            /* the last claim, on the database's clock */
+    " granted integer NOT NULL"          /* what the last claim took */
+    ");",
 };
 
 const size_t store_pg_migrations_n = sizeof store_pg_migrations / sizeof store_pg_migrations[0];

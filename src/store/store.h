@@ -299,6 +299,17 @@ struct store_ops {
     int (*node_last_token)(struct store *s, int node, uint64_t *token);
 
     /*
+     * A channel's rate bucket shared by every instance on the database (server/ratelimit.h):
+     * takes up to want tokens (>= 1) from channel's bucket -- count tokens at most, refilled
+     * at count per window_s seconds on the database's clock, full again when epoch is not
+     * the one it was last taken under -- in one statement, so instances taking at once each
+     * get their own.  *got: how many it took (0: empty).  NULL on a backend with one server
+     * per database (SQLite: the bucket stays in that server's memory).
+     */
+    int (*rate_claim)(struct store *s, int64_t channel, uint64_t epoch, int count, int window_s,
+                      int want, int *got);
+
+    /*
      * Makes s's config_version the watch's (store_watch_open; w NULL: detach, back to 0).
      * NULL on a backend without watches.
      */
@@ -404,5 +415,7 @@ struct store {
 #define store_node_renew(s, n, h, t)      ((s)->ops->node_renew((s), (n), (h), (t)))
 #define store_node_release(s, n, h)       ((s)->ops->node_release((s), (n), (h)))
 #define store_node_last_token(s, n, t)    ((s)->ops->node_last_token((s), (n), (t)))
+#define store_rate_claim(s, ch, e, c, w, want, got) \
+    ((s)->ops->rate_claim((s), (ch), (e), (c), (w), (want), (got)))
 
 #endif

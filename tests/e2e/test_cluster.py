@@ -23,6 +23,7 @@ Usage: test_cluster.py [path/to/vcpd] [unittest args]
 """
 import os
 import sys
+import threading
 import time
 import unittest
 
@@ -155,6 +156,59 @@ class ConfigAcrossInstances(unittest.TestCase):
         self.warm()
         self.admin_a("POST", "/rotate-token")
         self.in_force(lambda: self.post(self.b), 2, "rotate-token after the loss")
+
+
+@unittest.skipUnless(vcptest.BACKEND == "postgresql", "several instances need PostgreSQL")
+class RateAcrossInstances(unittest.TestCase):
+    """A channel's rate limit holds across three instances: accepted posts stay within what
+    one token bucket allows (count at once, refilled at count per window) plus the
+    documented margin, one chunk per instance (src/server/ratelimit.h): at most 10 %."""
+    COUNT, WINDOW, SECONDS, CLIENTS = 100, 4, 3.0, 2  # clients per instance
+
+    def setUp(self):
+        self.vs = [vcptest.Vcpd(name="r0").start()]
+        self.vs += [vcptest.Vcpd(name="r%d" % i, db=self.vs[0].db).start() for i in (1, 2)]
+        self.ch = self.vs[0].create_channel("Rated", webhook=HOOK,
+                                            rate="%d/%d" % (self.COUNT, self.WINDOW))
+
+    def tearDown(self):
+        for v in self.vs:
+            v.stop_checked()
+
+    def test_limit_holds_across_three_instances(self):
+        lock = threading.Lock()
+        accepted, answers = [], {}
+        start = time.monotonic()
+
+        def client(v, n):
+            i = 0
+            while time.monotonic() - start < self.SECONDS:
+                r = v.post(self.ch.token, self.ch.text("c%d p%d" % (n, i)))
+                st = r.json.get("status")
+                with lock:
+                    answers[st] = answers.get(st, 0) + 1
+                    if st == 0:
+                        accepted.append(time.monotonic())
+                i += 1
+
+        threads = [threading.Thread(target=client, args=(v, k * 10 + j))
+                   for k, v in enumerate(self.vs) for j in range(self.CLIENTS)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join(self.SECONDS + 30)
+        took = time.monotonic() - start
+        allowed = self.COUNT + self.COUNT * took / self.WINDOW  # one bucket, full at the start
+        sys.stderr.write("rate %d/%d s on three instances: %d accepted in %.2f s of %d answers "
+                         "%s; one bucket allows %.0f; %.1f %% of it\n" % (
+                             self.COUNT, self.WINDOW, len(accepted), took, sum(answers.values()),
+                             answers, allowed, 100.0 * len(accepted) / allowed))
+        self.assertEqual(set(answers) - {0, 12}, set(), answers)
+        self.assertGreater(answers.get(12, 0), 0, "the limit was never reached")
+        self.assertLessEqual(len(accepted), allowed * 1.10)
+        self.assertGreaterEqual(len(accepted), allowed * 0.5)  # stricter, not closed
+        stored = pg().psql("SELECT count(*) FROM posts", dbname=dbname(self.vs[0]))
+        self.assertEqual(int(stored), len(accepted))
 
 
 def tearDownModule():

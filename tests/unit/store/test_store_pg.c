@@ -280,6 +280,40 @@ static void test_watch(void **state)
     store_close(other);
 }
 
+/* Claims on a shared rate bucket take what there is, never more, refilled on the database's
+ * clock; another epoch starts full. */
+static void test_rate_claim(void **state)
+{
+    struct fx *f = *state;
+    struct store *s = f->s, *other = NULL;
+    char err[256];
+    int got, sum = 0;
+
+    assert_int_equal(store_open(f->dsn, &other, err, sizeof err), STORE_OK);
+    assert_int_equal(store_rate_claim(s, 7, 1, 10, 100000, 4, &got), STORE_OK);
+    assert_int_equal(got, 4); /* a new bucket starts full */
+    assert_int_equal(store_rate_claim(other, 7, 1, 10, 100000, 4, &got), STORE_OK);
+    assert_int_equal(got, 4); /* the same bucket from another connection */
+    assert_int_equal(store_rate_claim(s, 7, 1, 10, 100000, 4, &got), STORE_OK);
+    assert_int_equal(got, 2); /* what is left */
+    assert_int_equal(store_rate_claim(other, 7, 1, 10, 100000, 4, &got), STORE_OK);
+    assert_int_equal(got, 0);
+    assert_int_equal(store_rate_claim(s, 8, 1, 10, 100000, 4, &got), STORE_OK);
+    assert_int_equal(got, 4); /* another channel, another bucket */
+    assert_int_equal(store_rate_claim(s, 7, 2, 10, 100000, 10, &got), STORE_OK);
+    assert_int_equal(got, 10); /* a new epoch: full again */
+    /* 100 per second: 0.2 s later about 20 are back, never more than count */
+    nanosleep(&(struct timespec){0, 200000000}, NULL);
+    assert_int_equal(store_rate_claim(s, 7, 2, 100, 1, 1000, &got), STORE_OK);
+    assert_in_range(got, 10, 100);
+    for (int i = 0; i < 50; i++) {
+        assert_int_equal(store_rate_claim(i % 2 ? s : other, 9, 1, 30, 100000, 1, &got), STORE_OK);
+        sum += got;
+    }
+    assert_int_equal(sum, 30);
+    store_close(other);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -288,6 +322,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_connection_lost_and_found, fx_setup, fx_teardown),
         cmocka_unit_test_setup_teardown(test_errors_quote_no_values, fx_setup, fx_teardown),
         cmocka_unit_test_setup_teardown(test_watch, fx_setup, fx_teardown),
+        cmocka_unit_test_setup_teardown(test_rate_claim, fx_setup, fx_teardown),
     };
 
     if (!getenv("VCP_TEST_PG_DSN")) {

@@ -4,7 +4,9 @@
  * store_watch_*: LISTEN/NOTIFY) and so moves the configuration version of
  * the HTTP thread's store connection whenever any instance, the offline CLI
  * or an operator's SQL changes a channel: its caches never serve a change
- * made elsewhere for longer than the notification takes to arrive.
+ * made elsewhere for longer than the notification takes to arrive.  The
+ * same thread publishes every committed post, of any instance, to this
+ * instance's live streams (cluster.c says why all of them, in which order).
  *
  * On SQLite there is nothing to hear (one file, one server; config_version
  * reads the database itself): cluster_start then does nothing.

@@ -171,7 +171,7 @@ static void commit_done(struct commit_req *cr)
 {
     struct req *r = cr->arg;
 
-    if (!cr->job && cr->rc == STORE_OK)
+    if (!cr->job && cr->rc == STORE_OK && !r->srv->cluster) /* else cluster.c publishes */
         streams_publish(r->srv->streams, &cr->post);
     if (cr->job) /* a change of ours: in force here before its notification comes back */
         cluster_changed(r->srv->cluster);

@@ -507,6 +507,7 @@ static int serve(int argc, char **argv)
         log_msg("error", "database %s: %s", store_dsn_shown(cfg->db), err);
         goto out;
     }
+    committer_set_tokgen(srv->committer, &srv->tokgen); /* PostgreSQL may raise tokens */
     if (cfg->journal_size > 0 &&
         journal_new(&srv->journal, srv, cfg->db, cfg->journal_size, err, sizeof err) != 0) {
         log_msg("error", "journal: database %s: %s", store_dsn_shown(cfg->db), err);

@@ -33,6 +33,7 @@
  * messages name the host and user, never the password, and the DSN itself
  * is never written anywhere.
  */
+#include "core/tokgen.h"
 #include "store/pg_schema.h"
 #include "store/pg_watch.h"
 #include "store/store.h"
@@ -109,6 +110,8 @@ enum stmt_id {
     ST_NODE_RELEASE,
     ST_NODE_LAST,
     ST_RATE_CLAIM,
+    ST_POST_LOCK,
+    ST_POST_GET,
     ST_COUNT
 };
 
@@ -165,10 +168,12 @@ static const char *const stmt_sql[ST_COUNT] = {
     [ST_POST_BATCH] =
         "WITH ins AS (INSERT INTO posts (token, channel, created_ms, type, sender, body)"
         " SELECT * FROM unnest($1::bigint[], $2::bigint[], $3::bigint[], $4::text[], $5::text[],"
-        " $6::text[]) RETURNING channel)"
-        " UPDATE channels SET posts_count = posts_count + k.n"
-        " FROM (SELECT channel, count(*) AS n FROM ins GROUP BY channel) AS k"
-        " WHERE channels.id = k.channel",
+        " $6::text[]) RETURNING channel, token),"
+        " upd AS (UPDATE channels SET posts_count = posts_count + k.n,"
+        " last_token = greatest(last_token, k.m)"
+        " FROM (SELECT channel, count(*) AS n, max(token) AS m FROM ins GROUP BY channel) AS k"
+        " WHERE channels.id = k.channel)"
+        " SELECT pg_notify('" PG_POSTS_CHANNEL "', x) FROM unnest($7::text[]) AS x",
     [ST_POST_LIST] = "SELECT token, created_ms, type, sender, body FROM posts"
                      " WHERE channel = $1 AND token <= $2 AND ($3::text IS NULL OR type = $3)"
                      " ORDER BY token DESC LIMIT $4",
@@ -202,6 +207,13 @@ static const char *const stmt_sql[ST_COUNT] = {
      * through RETURNING (the tokens left could not tell "took all it wanted" from "took what
      * there was").
      */
+    /* the batch's channel rows, locked in id order (two batches never wait on each other
+     * crosswise), with the highest token each has stored */
+    [ST_POST_LOCK] = "SELECT id, last_token FROM channels WHERE id = ANY($1::bigint[])"
+                     " ORDER BY id FOR UPDATE",
+    [ST_POST_GET] = "SELECT p.token, p.created_ms, p.type, p.sender, p.body, p.channel"
+                    " FROM unnest($1::bigint[]) WITH ORDINALITY AS t(token, i)"
+                    " JOIN posts p ON p.token = t.token ORDER BY t.i",
     [ST_RATE_CLAIM] = "INSERT INTO rate_buckets AS b (channel, epoch, tokens, at_ms, granted)"
                       " VALUES ($1, $2, $3::float8 - least($5, $3), " NOW_MS ", least($5, $3))"
                       " ON CONFLICT (channel) DO UPDATE SET tokens = " RATE_LEVEL
@@ -217,6 +229,7 @@ struct pg {
     bool in_tx;                /* between BEGIN and COMMIT/ROLLBACK */
     int64_t last_reset_ms;     /* monotonic time of the last failed reset attempt */
     struct store_watch *watch; /* gives config_version (pg_watch.c); NULL: none, version 0 */
+    struct tokgen *tokgen;     /* raises posts' tokens (post_insert_batch); NULL: arithmetic */
     char err[ERR_MAX];
 };
 
@@ -1249,15 +1262,68 @@ static void sb_elem_text(struct sbuf *b, const char *s, size_t len, bool first)
     sb_add(b, "\"", 1);
 }
 
+static int read_posts(struct pg *s, PGresult *res, int64_t channel, const char *what,
+                      struct post **out, size_t *n);
+
+#define NODE_OF(token) ((unsigned)(((token) >> 12) & TOKGEN_NODE_MAX))
+
+/* Most bytes of one NOTIFY payload of tokens (PostgreSQL's limit is 8000). */
+#define NOTIFY_PAYLOAD_MAX 7000
+
 /*
- * All n posts in one statement (so one transaction), or none: see
- * ST_POST_BATCH.  Array literals carry the columns, one element per post.
+ * Under the locks of the batch's channel rows (ST_POST_LOCK: row ids and
+ * their last_token in res), raises every token of s->tokgen's node that is
+ * not above its channel's last one (store.h): in batch order, so a
+ * channel's posts also increase within the batch.  Its own node's tokens
+ * too: those made before an earlier raise and still on their way lie below
+ * it.  Only with a generator: the raised token must be one that no
+ * generator of that node makes again, and only the generator can promise
+ * it (so with one, a token of its node is never refused as stored twice:
+ * the server never hands the writer one).
  */
-static int pg_post_insert_batch(struct store *st, const struct post *p, size_t n)
+static void raise_tokens(struct pg *s, const PGresult *res, struct post *p, size_t n)
+{
+    int rows = PQntuples(res);
+    uint64_t *last = calloc((size_t)rows + 1, sizeof *last);
+    int64_t *id = calloc((size_t)rows + 1, sizeof *id);
+
+    if (!last || !id) /* cannot happen but out of memory: the database has the last word */
+        goto out;
+    for (int r = 0; r < rows; r++) {
+        id[r] = col_int(res, r, 0);
+        last[r] = (uint64_t)col_int(res, r, 1);
+    }
+    for (size_t i = 0; i < n; i++) {
+        int r = 0;
+
+        while (r < rows && id[r] != p[i].channel)
+            r++;
+        if (r == rows)
+            continue; /* no such channel: the insert says so */
+        if (p[i].token <= last[r] && NODE_OF(p[i].token) == s->tokgen->node)
+            p[i].token = tokgen_raise(s->tokgen, last[r]);
+        if (p[i].token > last[r])
+            last[r] = p[i].token;
+    }
+out:
+    free(last);
+    free(id);
+}
+
+/*
+ * All n posts in one transaction, or none: lock the channel rows (after
+ * posts' table, the order reset_all takes them in), raise tokens where
+ * needed, then ST_POST_BATCH -- the rows from array literals, one element
+ * per post, the channels' counters and last tokens, and the NOTIFY of the
+ * stored tokens (several payloads for a large batch) -- and commit.
+ */
+static int pg_post_insert_batch(struct store *st, struct post *p, size_t n)
 {
     struct pg *s = pg_of(st);
-    struct sbuf col[6] = {{0}};
-    struct params prm = {0};
+    struct sbuf col[7] = {{0}}, chans = {0};
+    struct params prm = {0}, lk = {0};
+    size_t payload = 0;
+    PGresult *res;
     int ret = STORE_OK;
 
     if (n == 0)
@@ -1266,10 +1332,31 @@ static int pg_post_insert_batch(struct store *st, const struct post *p, size_t n
         if (p[i].token == 0 || p[i].token > (uint64_t)INT64_MAX || !p[i].json)
             return fail_msg(s, "post_insert_batch",
                             p[i].json ? "message token out of range 1..2^63-1" : "no body");
-    for (int c = 0; c < 6; c++)
+    sb_add(&chans, "{", 1);
+    for (size_t i = 0; i < n; i++)
+        sb_elem_int(&chans, p[i].channel, i == 0);
+    sb_add(&chans, "}", 1);
+    if (chans.oom) {
+        ret = fail_msg(s, "post_insert_batch", "out of memory");
+        goto out;
+    }
+    lk.v[0] = chans.p;
+    lk.n = 1;
+    if ((ret = begin(s, "post_insert_batch")) != STORE_OK)
+        goto out;
+    if ((ret = exec_cmd(s, "LOCK TABLE posts IN ROW EXCLUSIVE MODE", "post_insert_batch")) !=
+            STORE_OK ||
+        !(res = run(s, ST_POST_LOCK, &lk, false, "post_insert_batch", &ret)))
+        goto undo;
+    if (s->tokgen)
+        raise_tokens(s, res, p, n);
+    PQclear(res);
+    for (int c = 0; c < 7; c++)
         sb_add(&col[c], "{", 1);
     for (size_t i = 0; i < n; i++) {
         bool first = i == 0;
+        char tok[24];
+        int len = snprintf(tok, sizeof tok, "%" PRIu64, p[i].token);
 
         sb_elem_int(&col[0], (int64_t)p[i].token, first);
         sb_elem_int(&col[1], p[i].channel, first);
@@ -1277,22 +1364,88 @@ static int pg_post_insert_batch(struct store *st, const struct post *p, size_t n
         sb_elem_text(&col[3], p[i].type, strnlen(p[i].type, sizeof p[i].type), first);
         sb_elem_text(&col[4], p[i].from, strnlen(p[i].from, sizeof p[i].from), first);
         sb_elem_text(&col[5], p[i].json, strlen(p[i].json), first);
+        /* the payloads: "t1,t2,..." elements of a text array, each under the limit */
+        if (first || payload + (size_t)len + 1 > NOTIFY_PAYLOAD_MAX) {
+            sb_add(&col[6], first ? "\"" : "\",\"", first ? 1 : 3);
+            payload = 0;
+        } else {
+            sb_add(&col[6], ",", 1);
+        }
+        sb_add(&col[6], tok, (size_t)len);
+        payload += (size_t)len + 1;
     }
-    for (int c = 0; c < 6; c++) {
+    sb_add(&col[6], "\"", 1);
+    for (int c = 0; c < 7; c++) {
         sb_add(&col[c], "}", 1);
         if (col[c].oom) {
             ret = fail_msg(s, "post_insert_batch", "out of memory");
-            goto out;
+            goto undo;
         }
         prm.v[c] = col[c].p;
         prm.fmt[c] = 0;
     }
-    prm.n = 6;
-    ret = run_write(s, ST_POST_BATCH, &prm, "post_insert_batch", NULL);
+    prm.n = 7;
+    if ((ret = run_write(s, ST_POST_BATCH, &prm, "post_insert_batch", NULL)) != STORE_OK ||
+        (ret = commit(s, "post_insert_batch")) != STORE_OK)
+        goto undo;
+    goto out;
+undo:
+    rollback(s);
 out:
-    for (int c = 0; c < 6; c++)
+    for (int c = 0; c < 7; c++)
         free(col[c].p);
+    free(chans.p);
     return ret;
+}
+
+static int pg_post_get(struct store *st, const uint64_t *tokens, size_t n, struct post **out,
+                       size_t *nout)
+{
+    struct pg *s = pg_of(st);
+    struct sbuf arr = {0};
+    struct params p = {0};
+    struct post *v = NULL;
+    int64_t *ch = NULL;
+    PGresult *res;
+    int ret, rows;
+
+    *out = NULL;
+    *nout = 0;
+    if (n == 0)
+        return STORE_OK;
+    sb_add(&arr, "{", 1);
+    for (size_t i = 0; i < n; i++)
+        sb_elem_int(&arr, (int64_t)tokens[i], i == 0);
+    sb_add(&arr, "}", 1);
+    if (arr.oom) {
+        free(arr.p);
+        return fail_msg(s, "post_get", "out of memory");
+    }
+    p.v[0] = arr.p;
+    p.n = 1;
+    res = run(s, ST_POST_GET, &p, true, "post_get", &ret);
+    free(arr.p);
+    if (!res)
+        return ret;
+    rows = PQntuples(res);
+    if (rows > 0 && !(ch = calloc((size_t)rows, sizeof *ch))) {
+        PQclear(res);
+        return fail_msg(s, "post_get", "out of memory");
+    }
+    for (int i = 0; i < rows; i++)
+        ch[i] = col_int(res, i, 5);
+    if ((ret = read_posts(s, res, 0, "post_get", &v, nout)) == STORE_OK) { /* clears res */
+        for (int i = 0; i < rows; i++)
+            v[i].channel = ch[i];
+        *out = v;
+    }
+    free(ch);
+    return ret;
+}
+
+static void pg_set_tokgen(struct store *st, struct tokgen *g)
+{
+    pg_of(st)->tokgen = g;
 }
 
 /* Collects the rows of (token, created_ms, type, sender, body) of res as posts of channel. */
@@ -1532,4 +1685,6 @@ const struct store_ops store_pg_ops = {
     .node_last_token = pg_node_last_token,
     .watch_attach = pg_watch_attach,
     .rate_claim = pg_rate_claim,
+    .post_get = pg_post_get,
+    .set_tokgen = pg_set_tokgen,
 };

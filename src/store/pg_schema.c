@@ -110,6 +110,14 @@ const char *const store_pg_migrations[] = {
     " at_ms bigint NOT NULL,"            /* the last claim, on the database's clock */
     " granted integer NOT NULL"          /* what the last claim took */
     ");",
+    /*
+     * 5: each channel's highest stored token, kept by post_insert_batch under the channel
+     * row's lock: a post not above it is raised above it, so a channel's tokens increase in
+     * commit order across instances (store.h).
+     */
+    "ALTER TABLE channels ADD COLUMN last_token bigint NOT NULL DEFAULT 0;"
+    "UPDATE channels c SET last_token = coalesce((SELECT max(token) FROM posts p"
+    " WHERE p.channel = c.id), 0);",
 };
 
 const size_t store_pg_migrations_n = sizeof store_pg_migrations / sizeof store_pg_migrations[0];

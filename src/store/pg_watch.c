@@ -3,7 +3,9 @@
  * that LISTENs on the channel every configuration change NOTIFYs (the
  * triggers of schema step 3, pg_schema.c, so no writer can forget one: vcpd,
  * the offline CLI, or an operator's own SQL), and turns each notification
- * into a new configuration version.
+ * into a new configuration version; and on the channel every batch of
+ * posts notifies with its tokens (pg.c), which store_watch_tokens hands
+ * on, in commit order (PostgreSQL delivers notifications so).
  *
  * Why a version that moves on notifications and not a version row read per
  * request: config_version is on every request's path and must cost no
@@ -50,6 +52,8 @@ struct store_watch {
     atomic_bool busy;         /* the thread is taking input in: version may be about to move */
     atomic_int fd;            /* conn's socket while live */
     int64_t last_try_ms;      /* monotonic time of the last failed reconnect */
+    uint64_t *tokens;         /* posts committed, heard by the last read (store_watch_tokens) */
+    size_t ntokens, captokens;
     char err[256];
 };
 
@@ -79,7 +83,7 @@ static void lost(struct store_watch *w, const char *why)
 /* LISTENs on the configuration channel; then the version moves and may be trusted. */
 static int start_listening(struct store_watch *w)
 {
-    PGresult *res = PQexec(w->conn, "LISTEN " PG_CONFIG_CHANNEL);
+    PGresult *res = PQexec(w->conn, "LISTEN " PG_CONFIG_CHANNEL "; LISTEN " PG_POSTS_CHANNEL);
     int ok = PQresultStatus(res) == PGRES_COMMAND_OK;
 
     if (!ok)
@@ -128,7 +132,40 @@ void store_watch_close(struct store_watch *w)
     if (!w)
         return;
     PQfinish(w->conn);
+    free(w->tokens);
     free(w);
+}
+
+const uint64_t *store_watch_tokens(struct store_watch *w, size_t *n)
+{
+    *n = w->ntokens;
+    return w->tokens;
+}
+
+/* Appends the tokens of a posts payload ("t1,t2,..."); false without memory. */
+static bool add_tokens(struct store_watch *w, const char *payload)
+{
+    const char *p = payload;
+
+    while (*p) {
+        char *end;
+        unsigned long long t = strtoull(p, &end, 10);
+
+        if (end == p)
+            break; /* not ours: the rest is ignored */
+        if (w->ntokens == w->captokens) {
+            size_t cap = w->captokens ? 2 * w->captokens : 256;
+            uint64_t *nt = realloc(w->tokens, cap * sizeof *nt);
+
+            if (!nt)
+                return false;
+            w->tokens = nt;
+            w->captokens = cap;
+        }
+        w->tokens[w->ntokens++] = t;
+        p = *end == ',' ? end + 1 : end;
+    }
+    return true;
 }
 
 int store_watch_fd(struct store_watch *w)
@@ -181,6 +218,8 @@ int store_watch_read(struct store_watch *w)
     PGnotify *n;
     int64_t now;
 
+    w->ntokens = 0;
+
     if (!atomic_load(&w->live)) {
         now = mono_ms();
         if (w->last_try_ms && now - w->last_try_ms < RETRY_MS)
@@ -207,7 +246,13 @@ int store_watch_read(struct store_watch *w)
     while ((n = PQnotifies(w->conn))) {
         if (strcmp(n->relname, PG_CONFIG_CHANNEL) == 0)
             atomic_fetch_add(&w->version, 1);
+        else if (strcmp(n->relname, PG_POSTS_CHANNEL) == 0 && !add_tokens(w, n->extra))
+            lost(w, "out of memory: posts not heard"); /* as if lost: the same recovery */
         PQfreemem(n);
+    }
+    if (!atomic_load(&w->live)) {
+        atomic_store(&w->busy, false);
+        return STORE_ERROR;
     }
     atomic_store(&w->busy, false);
     return STORE_OK;

@@ -14,6 +14,9 @@
 
 /* The channel every configuration change notifies (schema step 3's triggers). */
 #define PG_CONFIG_CHANNEL "vcp_config"
+/* The channel every committed batch of posts notifies with its tokens ("t1,t2,...", each
+ * payload under PostgreSQL's 8000 bytes: pg.c splits a batch's into several). */
+#define PG_POSTS_CHANNEL "vcp_posts"
 
 /*
  * A new connection to dsn with vcpd's defaults before the DSN's own settings

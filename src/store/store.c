@@ -95,6 +95,12 @@ void store_watch_attach(struct store *s, struct store_watch *w)
         s->ops->watch_attach(s, w);
 }
 
+void store_set_tokgen(struct store *s, struct tokgen *g)
+{
+    if (s->ops->set_tokgen)
+        s->ops->set_tokgen(s, g);
+}
+
 /*
  * Copies the value at *p (key=value syntax: bare up to a space, or quoted
  * with '...' and backslash escapes) past, returning where it ends.

@@ -119,6 +119,7 @@ struct node_lease {
     int64_t expires_ms; /* Unix ms the lease ends unless renewed */
 };
 
+struct tokgen;      /* core/tokgen.h */
 struct store;       /* one connection; opaque */
 struct store_watch; /* a connection that hears of other connections' commits; opaque */
 
@@ -252,8 +253,16 @@ struct store_ops {
      * database failing: locked past the busy timeout, full, I/O error, its file deleted or
      * moved since it was opened -- every write checks that, SQLite would go on writing into
      * the unlinked file).
+     *
+     * A post may be stored under a larger token than it came with, written back into
+     * p[i].token (which the caller then answers and publishes): on PostgreSQL with a
+     * generator (set_tokgen), under the lock of each post's channel row, a token of the
+     * generator's node that is not above the channel's last stored one is raised above it
+     * (tokgen_raise: same node bits, so still unique, and never made again), so that each channel's
+     * tokens increase in commit order across instances -- what a stream resumed with Last-Event-ID
+     * relies on.  The transaction also NOTIFYs the stored tokens (store_watch_tokens).
      */
-    int (*post_insert_batch)(struct store *s, const struct post *p, size_t n);
+    int (*post_insert_batch)(struct store *s, struct post *p, size_t n);
     /*
      * Up to limit posts of channel with token < before (0: from the newest),
      * newest first, only of type when type is non-NULL.  *out and every
@@ -297,6 +306,20 @@ struct store_ops {
     int (*node_renew)(struct store *s, int node, const char *holder, int64_t ttl_ms);
     int (*node_release)(struct store *s, int node, const char *holder);
     int (*node_last_token)(struct store *s, int node, uint64_t *token);
+
+    /*
+     * The posts with these tokens, in the order given (tokens not stored are skipped), each
+     * with its channel; *out and every json malloc'd (store_posts_free).  NULL on SQLite
+     * (used by instances that hear of other instances' posts: cluster.h).
+     */
+    int (*post_get)(struct store *s, const uint64_t *tokens, size_t n, struct post **out,
+                    size_t *nout);
+    /*
+     * The generator whose node's tokens post_insert_batch raises (tokgen_raise; its owner
+     * keeps it alive while s is open).  NULL on a backend that never raises (SQLite: one
+     * server per file, so its tokens increase in commit order anyway).
+     */
+    void (*set_tokgen)(struct store *s, struct tokgen *g);
 
     /*
      * A channel's rate bucket shared by every instance on the database (server/ratelimit.h):
@@ -357,6 +380,9 @@ const char *store_dsn_shown(const char *dsn);
 int store_watch_open(const char *dsn, struct store_watch **out, char *err, size_t err_len);
 int store_watch_fd(struct store_watch *w);
 int store_watch_read(struct store_watch *w);
+/* The tokens of the posts committed (by any instance) that the last store_watch_read took
+ * in, in commit order; *n how many.  Owned by w, valid until its next read. */
+const uint64_t *store_watch_tokens(struct store_watch *w, size_t *n);
 /* Moves w's version now (any thread): for a change this process just committed, in force
  * here before its notification comes back. */
 void store_watch_touch(struct store_watch *w);
@@ -364,6 +390,9 @@ const char *store_watch_errmsg(struct store_watch *w);
 void store_watch_close(struct store_watch *w);
 /* Attaches w to s (w NULL: detaches); a no-op on a backend without watches. */
 void store_watch_attach(struct store *s, struct store_watch *w);
+
+/* s->ops->set_tokgen when the backend has it; a no-op otherwise. */
+void store_set_tokgen(struct store *s, struct tokgen *g);
 
 /* Frees the result of journal_list. */
 void store_journal_free(struct journal_row *j, size_t n);
@@ -415,6 +444,7 @@ struct store {
 #define store_node_renew(s, n, h, t)      ((s)->ops->node_renew((s), (n), (h), (t)))
 #define store_node_release(s, n, h)       ((s)->ops->node_release((s), (n), (h)))
 #define store_node_last_token(s, n, t)    ((s)->ops->node_last_token((s), (n), (t)))
+#define store_post_get(s, t, n, o, no)    ((s)->ops->post_get((s), (t), (n), (o), (no)))
 #define store_rate_claim(s, ch, e, c, w, want, got) \
     ((s)->ops->rate_claim((s), (ch), (e), (c), (w), (want), (got)))
 

@@ -19,6 +19,7 @@
 
 #include <libpq-fe.h>
 
+#include "core/tokgen.h"
 #include "fixture.h"
 #include "store/pg_schema.h"
 
@@ -314,6 +315,84 @@ static void test_rate_claim(void **state)
     store_close(other);
 }
 
+/* Takes in what reached w until it heard of want posts (2 s at most); their tokens in out. */
+static size_t heard(struct store_watch *w, uint64_t *out, size_t want)
+{
+    int64_t t0 = mono_ms();
+    size_t got = 0, n;
+
+    while (got < want && mono_ms() - t0 < 2000) {
+        const uint64_t *t;
+
+        store_watch_read(w);
+        t = store_watch_tokens(w, &n);
+        for (size_t i = 0; i < n && got < want; i++)
+            out[got++] = t[i];
+        nanosleep(&(struct timespec){0, 1000000}, NULL);
+    }
+    return got;
+}
+
+/*
+ * A channel's tokens increase in commit order across nodes: a post of this node below the
+ * channel's last token (another node's, or one raised before it) is stored above it (written
+ * back, and never made by the generator again).  Every committed
+ * batch is heard by a watch, tokens in commit order, and read back by token with its channel.
+ */
+static void test_token_order(void **state)
+{
+    struct fx *f = *state;
+    struct store *s = f->s, *other = NULL;
+    struct store_watch *w = NULL;
+    struct tokgen g;
+    struct channel c;
+    char err[256], body[] = "{\"text\":\"x\"}";
+    uint64_t now = (uint64_t)fx_now_ms(), x, tok[8];
+    struct post *got = NULL;
+    size_t n;
+
+    assert_int_equal(tokgen_init(&g, 3), 0);
+    assert_int_equal(store_open(f->dsn, &other, err, sizeof err), STORE_OK);
+    assert_int_equal(store_watch_open(f->dsn, &w, err, sizeof err), STORE_OK);
+    store_set_tokgen(s, &g);
+    fx_make_channel(s, &c, NULL);
+    /* another node (5) stored a post 100 ms ahead of our clock */
+    x = ((now + 100 - TOKGEN_EPOCH_MS) << 22) | (5ULL << 12) | 7;
+    struct post o = {
+        .token = x, .channel = c.id, .created_ms = (int64_t)now, .type = "text", .json = body};
+    assert_int_equal(store_post_insert_batch(other, &o, 1), STORE_OK);
+    /* ours, made now: below it, so stored above it */
+    struct post p[3];
+    for (int i = 0; i < 3; i++)
+        p[i] = (struct post){.token = tokgen_next(&g, now),
+                             .channel = c.id,
+                             .created_ms = (int64_t)now,
+                             .type = "text",
+                             .json = body};
+    uint64_t first = p[0].token;
+    assert_true(first < x);
+    assert_int_equal(store_post_insert_batch(s, p, 3), STORE_OK);
+    assert_true(p[0].token > x);
+    assert_true(p[1].token > p[0].token && p[2].token > p[1].token);
+    assert_int_equal((p[0].token >> 12) & 1023, 3);
+    assert_true(tokgen_next(&g, now) > p[2].token); /* never made again */
+    /* heard in commit order, read back by token */
+    assert_int_equal(heard(w, tok, 4), 4);
+    assert_true(tok[0] == x && tok[1] == p[0].token && tok[2] == p[1].token &&
+                tok[3] == p[2].token);
+    assert_int_equal(store_post_get(other, tok, 4, &got, &n), STORE_OK);
+    assert_int_equal(n, 4);
+    for (size_t i = 0; i < n; i++) {
+        assert_true(got[i].token == tok[i]);
+        assert_int_equal(got[i].channel, c.id);
+        assert_string_equal(got[i].json, body);
+    }
+    store_posts_free(got, n);
+    store_set_tokgen(s, NULL);
+    store_watch_close(w);
+    store_close(other);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -323,6 +402,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_errors_quote_no_values, fx_setup, fx_teardown),
         cmocka_unit_test_setup_teardown(test_watch, fx_setup, fx_teardown),
         cmocka_unit_test_setup_teardown(test_rate_claim, fx_setup, fx_teardown),
+        cmocka_unit_test_setup_teardown(test_token_order, fx_setup, fx_teardown),
     };
 
     if (!getenv("VCP_TEST_PG_DSN")) {

@@ -108,7 +108,7 @@ int cluster_start(struct cluster **out, struct server *srv)
     struct cluster *c;
     struct store_watch *w;
     char err[256];
-    int rc = store_watch_open(srv->cfg.db, &w, err, sizeof err);
+    int rc = store_watch_open(srv->cfg.db, (int)srv->tokgen.node, &w, err, sizeof err);
 
     *out = NULL;
     if (rc == STORE_NOTFOUND)

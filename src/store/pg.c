@@ -44,6 +44,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <poll.h>
+#include <unistd.h>
 
 #include <libpq-fe.h>
 
@@ -1648,6 +1650,108 @@ static int pg_rate_claim(struct store *st, int64_t channel, uint64_t epoch, int 
     return STORE_OK;
 }
 
+/* ---- a change in force everywhere once done ------------------------------------------- */
+
+/*
+ * After a configuration change of s committed: sends a marker behind it and
+ * waits (at most STORE_SYNC_MAX_MS) until the watch of every live node lease
+ * has answered that it heard it, and so the change (store.h,
+ * store_watch_open): then the change is in force on every running instance.
+ * Notifications are delivered in commit order, so the marker comes after the
+ * change at every watch.  Returns ret unchanged: the change is done either
+ * way, the wait only decides when the caller hears so.
+ */
+static int synced(struct pg *s, int ret)
+{
+    bool pending[TOKGEN_NODE_MAX + 1] = {false}; /* nodes whose answer is awaited */
+    struct timespec ts;
+    char sql[384];
+    int64_t deadline;
+    uint64_t nonce;
+    PGresult *res;
+    PGnotify *n;
+    int count = 0;
+
+    if (ret != STORE_OK || s->in_tx || PQstatus(s->conn) != CONNECTION_OK)
+        return ret;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    nonce = ((uint64_t)ts.tv_sec % 100000 * 1000000000ULL + (uint64_t)ts.tv_nsec) * 1000 +
+            (uint64_t)getpid() % 1000;
+    snprintf(sql, sizeof sql,
+             "LISTEN " PG_ACK_CHANNEL ";"
+             "SELECT pg_notify('" PG_CONFIG_CHANNEL "', '" PG_SYNC_PREFIX "%" PRIu64 "'),"
+             " (SELECT string_agg(node::text, ',') FROM node_leases WHERE expires_ms > " NOW_MS ")",
+             nonce);
+    res = PQexec(s->conn, sql);
+    if (PQresultStatus(res) == PGRES_TUPLES_OK && PQntuples(res) == 1) {
+        for (const char *p = PQgetvalue(res, 0, 1); *p;) {
+            char *end;
+            long node = strtol(p, &end, 10);
+
+            if (end == p)
+                break;
+            if (node >= 0 && node <= TOKGEN_NODE_MAX && !pending[node]) {
+                pending[node] = true;
+                count++;
+            }
+            p = *end == ',' ? end + 1 : end;
+        }
+    }
+    PQclear(res);
+    deadline = mono_ms() + STORE_SYNC_MAX_MS;
+    while (count > 0 && mono_ms() < deadline) {
+        struct pollfd pfd = {.fd = PQsocket(s->conn), .events = POLLIN};
+
+        if (poll(&pfd, 1, (int)(deadline - mono_ms())) <= 0 || !PQconsumeInput(s->conn))
+            break;
+        while ((n = PQnotifies(s->conn))) {
+            char *end;
+            unsigned long long got = strtoull(n->extra, &end, 10);
+            long node = *end == ' ' ? strtol(end + 1, NULL, 10) : -1;
+
+            if (strcmp(n->relname, PG_ACK_CHANNEL) == 0 && got == nonce && node >= 0 &&
+                node <= TOKGEN_NODE_MAX && pending[node]) {
+                pending[node] = false;
+                count--;
+            }
+            PQfreemem(n);
+        }
+    }
+    PQclear(PQexec(s->conn, "UNLISTEN " PG_ACK_CHANNEL));
+    while ((n = PQnotifies(s->conn)))
+        PQfreemem(n);
+    return ret;
+}
+
+/* A configuration op that returns once its change is in force everywhere (synced). */
+#define SYNCED(op, params, args)           \
+    static int op##_synced params          \
+    {                                      \
+        return synced(pg_of(st), op args); \
+    }
+SYNCED(pg_channel_create,
+       (struct store * st, struct channel *c, const uint8_t hash[STORE_HASH_LEN],
+        const struct member *members, size_t n),
+       (st, c, hash, members, n))
+SYNCED(pg_channel_set_state, (struct store * st, int64_t id, int state), (st, id, state))
+SYNCED(pg_channel_set_token, (struct store * st, int64_t id, const uint8_t hash[STORE_HASH_LEN]),
+       (st, id, hash))
+SYNCED(pg_channel_set_webhook, (struct store * st, int64_t id, const char *url), (st, id, url))
+SYNCED(pg_channel_set_rate, (struct store * st, int64_t id, int count, int window_s),
+       (st, id, count, window_s))
+SYNCED(pg_channel_set_details, (struct store * st, int64_t id, const struct channel *c),
+       (st, id, c))
+SYNCED(pg_channel_reset, (struct store * st, int64_t id, uint64_t epoch, int64_t *posts),
+       (st, id, epoch, posts))
+SYNCED(pg_reset_all, (struct store * st, int64_t *channels, int64_t *posts), (st, channels, posts))
+SYNCED(pg_fault_add, (struct store * st, struct fault_row *f), (st, f))
+SYNCED(pg_fault_remove, (struct store * st, int64_t channel, int64_t id, int64_t *n),
+       (st, channel, id, n))
+SYNCED(pg_member_add, (struct store * st, int64_t channel, const struct member *m),
+       (st, channel, m))
+SYNCED(pg_member_remove, (struct store * st, int64_t channel, const char *member_id),
+       (st, channel, member_id))
+
 const struct store_ops store_pg_ops = {
     .name = "postgresql",
     .open = pg_open,
@@ -1655,25 +1759,25 @@ const struct store_ops store_pg_ops = {
     .errmsg = pg_errmsg,
     .config_version = pg_config_version,
     .ping = pg_ping,
-    .channel_create = pg_channel_create,
+    .channel_create = pg_channel_create_synced,
     .channel_by_token = pg_channel_by_token,
     .channel_by_pa_id = pg_channel_by_pa_id,
     .channel_list = pg_channel_list,
-    .channel_set_state = pg_channel_set_state,
-    .channel_set_token = pg_channel_set_token,
-    .channel_set_webhook = pg_channel_set_webhook,
-    .channel_set_rate = pg_channel_set_rate,
-    .channel_set_details = pg_channel_set_details,
-    .channel_reset = pg_channel_reset,
-    .reset_all = pg_reset_all,
-    .fault_add = pg_fault_add,
+    .channel_set_state = pg_channel_set_state_synced,
+    .channel_set_token = pg_channel_set_token_synced,
+    .channel_set_webhook = pg_channel_set_webhook_synced,
+    .channel_set_rate = pg_channel_set_rate_synced,
+    .channel_set_details = pg_channel_set_details_synced,
+    .channel_reset = pg_channel_reset_synced,
+    .reset_all = pg_reset_all_synced,
+    .fault_add = pg_fault_add_synced,
     .fault_list = pg_fault_list,
-    .fault_remove = pg_fault_remove,
+    .fault_remove = pg_fault_remove_synced,
     .fault_count = pg_fault_count,
     .journal_append = pg_journal_append,
     .journal_list = pg_journal_list,
-    .member_add = pg_member_add,
-    .member_remove = pg_member_remove,
+    .member_add = pg_member_add_synced,
+    .member_remove = pg_member_remove_synced,
     .member_list = pg_member_list,
     .member_role = pg_member_role,
     .post_insert_batch = pg_post_insert_batch,

@@ -52,6 +52,7 @@ struct store_watch {
     atomic_bool busy;         /* the thread is taking input in: version may be about to move */
     atomic_int fd;            /* conn's socket while live */
     int64_t last_try_ms;      /* monotonic time of the last failed reconnect */
+    int node;                 /* the node id answered for (store.h); -1: none */
     uint64_t *tokens;         /* posts committed, heard by the last read (store_watch_tokens) */
     size_t ntokens, captokens;
     char err[256];
@@ -83,7 +84,9 @@ static void lost(struct store_watch *w, const char *why)
 /* LISTENs on the configuration channel; then the version moves and may be trusted. */
 static int start_listening(struct store_watch *w)
 {
-    PGresult *res = PQexec(w->conn, "LISTEN " PG_CONFIG_CHANNEL "; LISTEN " PG_POSTS_CHANNEL);
+    /* named, so an operator tells it in pg_stat_activity */
+    PGresult *res = PQexec(w->conn, "SET application_name = 'vcpd watch'; LISTEN " PG_CONFIG_CHANNEL
+                                    "; LISTEN " PG_POSTS_CHANNEL);
     int ok = PQresultStatus(res) == PGRES_COMMAND_OK;
 
     if (!ok)
@@ -99,7 +102,7 @@ static int start_listening(struct store_watch *w)
     return STORE_OK;
 }
 
-int pg_watch_open(const char *dsn, struct store_watch **out, char *err, size_t err_len)
+int pg_watch_open(const char *dsn, int node, struct store_watch **out, char *err, size_t err_len)
 {
     struct store_watch *w = calloc(1, sizeof *w);
 
@@ -108,6 +111,7 @@ int pg_watch_open(const char *dsn, struct store_watch **out, char *err, size_t e
         snprintf(err, err_len, "postgresql: out of memory");
         return STORE_ERROR;
     }
+    w->node = node;
     atomic_init(&w->version, 0);
     atomic_init(&w->live, false);
     atomic_init(&w->busy, false);
@@ -140,6 +144,21 @@ const uint64_t *store_watch_tokens(struct store_watch *w, size_t *n)
 {
     *n = w->ntokens;
     return w->tokens;
+}
+
+/*
+ * Answers a writer's marker (store.h): the version has moved for everything
+ * committed before it.  A failure is the writer's wait running out, no more.
+ */
+static void answer(struct store_watch *w, const char *nonce)
+{
+    char sql[128];
+    size_t len = strspn(nonce, "0123456789");
+
+    if (w->node < 0 || len == 0 || len > 20 || nonce[len])
+        return; /* not a marker of ours: digits only go into the statement */
+    snprintf(sql, sizeof sql, "SELECT pg_notify('" PG_ACK_CHANNEL "', '%s %d')", nonce, w->node);
+    PQclear(PQexec(w->conn, sql));
 }
 
 /* Appends the tokens of a posts payload ("t1,t2,..."); false without memory. */
@@ -244,9 +263,13 @@ int store_watch_read(struct store_watch *w)
             return STORE_ERROR;
         }
     while ((n = PQnotifies(w->conn))) {
-        if (strcmp(n->relname, PG_CONFIG_CHANNEL) == 0)
-            atomic_fetch_add(&w->version, 1);
-        else if (strcmp(n->relname, PG_POSTS_CHANNEL) == 0 && !add_tokens(w, n->extra))
+        if (strcmp(n->relname, PG_CONFIG_CHANNEL) == 0) {
+            /* a marker is no change: the change before it moved the version already */
+            if (strncmp(n->extra, PG_SYNC_PREFIX, strlen(PG_SYNC_PREFIX)) == 0)
+                answer(w, n->extra + strlen(PG_SYNC_PREFIX));
+            else
+                atomic_fetch_add(&w->version, 1);
+        } else if (strcmp(n->relname, PG_POSTS_CHANNEL) == 0 && !add_tokens(w, n->extra))
             lost(w, "out of memory: posts not heard"); /* as if lost: the same recovery */
         PQfreemem(n);
     }

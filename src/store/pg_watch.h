@@ -17,6 +17,10 @@
 /* The channel every committed batch of posts notifies with its tokens ("t1,t2,...", each
  * payload under PostgreSQL's 8000 bytes: pg.c splits a batch's into several). */
 #define PG_POSTS_CHANNEL "vcp_posts"
+/* A writer's marker behind its configuration change, on PG_CONFIG_CHANNEL: "sync NONCE". */
+#define PG_SYNC_PREFIX "sync "
+/* The watches' answers to a marker: "NONCE NODE". */
+#define PG_ACK_CHANNEL "vcp_config_ack"
 
 /*
  * A new connection to dsn with vcpd's defaults before the DSN's own settings
@@ -29,6 +33,6 @@ PGconn *pg_connect(const char *dsn);
  * lost.  Any thread, lock-free. */
 uint64_t pg_watch_version(const struct store_watch *w);
 
-int pg_watch_open(const char *dsn, struct store_watch **out, char *err, size_t err_len);
+int pg_watch_open(const char *dsn, int node, struct store_watch **out, char *err, size_t err_len);
 
 #endif

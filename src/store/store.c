@@ -80,13 +80,13 @@ int store_open(const char *dsn, struct store **out, char *err, size_t err_len)
     return ops->open(dsn, out, err, err_len);
 }
 
-int store_watch_open(const char *dsn, struct store_watch **out, char *err, size_t err_len)
+int store_watch_open(const char *dsn, int node, struct store_watch **out, char *err, size_t err_len)
 {
     *out = NULL;
     /* only PostgreSQL has watches (pg_watch.c): one SQLite file is one server's */
     if (store_backend(dsn) != &store_pg_ops)
         return STORE_NOTFOUND;
-    return pg_watch_open(dsn, out, err, err_len);
+    return pg_watch_open(dsn, node, out, err, err_len);
 }
 
 void store_watch_attach(struct store *s, struct store_watch *w)

@@ -123,6 +123,9 @@ struct tokgen;      /* core/tokgen.h */
 struct store;       /* one connection; opaque */
 struct store_watch; /* a connection that hears of other connections' commits; opaque */
 
+/* Longest wait of a configuration write for the watches' answers (store_watch_open). */
+#define STORE_SYNC_MAX_MS 500
+
 struct store_ops {
     const char *name; /* "sqlite" */
     /* Opens (creating and migrating as needed) the database named by dsn. */
@@ -368,6 +371,13 @@ const char *store_dsn_shown(const char *dsn);
  * (channels, members, faults; store_config_version) moves the number that the stores it is
  * attached to give as their config_version -- read from any thread, lock-free.
  *
+ * A change is in force everywhere once it is reported done: after each configuration write
+ * (of any connection of any process) the writer sends a marker behind it and waits until
+ * the watch of every live node lease (node_acquire) has answered that it heard it -- and so
+ * everything before it -- at most STORE_SYNC_MAX_MS (a watch that is lost does not answer,
+ * and its stores cache nothing meanwhile anyway).  node: the node id this process leases,
+ * which its watch answers for (-1: none).
+ *
  * store_watch_open: STORE_OK with *out, STORE_NOTFOUND when dsn's backend needs no watch
  * (SQLite: its config_version reads the database itself), STORE_ERROR with err filled.
  * store_watch_fd: the socket to poll for input, -1 while the connection is lost.
@@ -377,7 +387,8 @@ const char *store_dsn_shown(const char *dsn);
  * moves (whatever changed meanwhile is read afresh).  store_watch_close(NULL) is a no-op;
  * detach the stores first.
  */
-int store_watch_open(const char *dsn, struct store_watch **out, char *err, size_t err_len);
+int store_watch_open(const char *dsn, int node, struct store_watch **out, char *err,
+                     size_t err_len);
 int store_watch_fd(struct store_watch *w);
 int store_watch_read(struct store_watch *w);
 /* The tokens of the posts committed (by any instance) that the last store_watch_read took

@@ -210,14 +210,15 @@ static void test_watch(void **state)
     uint64_t v;
     int64_t n;
     const char *kill = "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity"
-                       " WHERE datname = current_database() AND query LIKE 'LISTEN%'";
+                       " WHERE datname = current_database() AND application_name = 'vcpd watch'";
     const char *gone = "SELECT count(*) FROM pg_stat_activity"
-                       " WHERE datname = current_database() AND query LIKE 'LISTEN%'";
+                       " WHERE datname = current_database() AND application_name = 'vcpd watch'";
 
-    assert_int_equal(store_watch_open("/nonexistent/vcp.db", &w, err, sizeof err), STORE_NOTFOUND);
+    assert_int_equal(store_watch_open("/nonexistent/vcp.db", -1, &w, err, sizeof err),
+                     STORE_NOTFOUND);
     assert_null(w);
     assert_int_equal(store_config_version(s), 0); /* no watch: cannot tell */
-    assert_int_equal(store_watch_open(f->dsn, &w, err, sizeof err), STORE_OK);
+    assert_int_equal(store_watch_open(f->dsn, -1, &w, err, sizeof err), STORE_OK);
     assert_int_equal(store_open(f->dsn, &other, err, sizeof err), STORE_OK);
     store_watch_attach(s, w);
     v = store_config_version(s);
@@ -353,7 +354,7 @@ static void test_token_order(void **state)
 
     assert_int_equal(tokgen_init(&g, 3), 0);
     assert_int_equal(store_open(f->dsn, &other, err, sizeof err), STORE_OK);
-    assert_int_equal(store_watch_open(f->dsn, &w, err, sizeof err), STORE_OK);
+    assert_int_equal(store_watch_open(f->dsn, -1, &w, err, sizeof err), STORE_OK);
     store_set_tokgen(s, &g);
     fx_make_channel(s, &c, NULL);
     /* another node (5) stored a post 100 ms ahead of our clock */
@@ -393,6 +394,70 @@ static void test_token_order(void **state)
     store_close(other);
 }
 
+struct reader {
+    struct store_watch *w;
+    volatile int stop;
+};
+
+/* A watch's owner thread, as vcpd's cluster.c: takes in whatever arrives. */
+static void *read_watch(void *arg)
+{
+    struct reader *r = arg;
+
+    while (!r->stop) {
+        store_watch_read(r->w);
+        nanosleep(&(struct timespec){0, 200000}, NULL);
+    }
+    return NULL;
+}
+
+/*
+ * A change reported done is in force on every running instance: a configuration write
+ * returns only once the watch of every live node lease answered that it heard it, so the
+ * version moved before the write returned; a watch that does not answer holds a write up
+ * for STORE_SYNC_MAX_MS at most.
+ */
+static void test_synced(void **state)
+{
+    struct fx *f = *state;
+    struct store *s = f->s, *other = NULL;
+    struct reader r = {0};
+    struct node_lease lease;
+    struct channel c;
+    pthread_t t;
+    char err[256];
+    uint64_t v;
+    int64_t t0;
+
+    assert_int_equal(store_open(f->dsn, &other, err, sizeof err), STORE_OK);
+    assert_int_equal(store_node_acquire(s, -1, "test_synced", 60000, &lease), STORE_OK);
+    assert_int_equal(store_watch_open(f->dsn, lease.node, &r.w, err, sizeof err), STORE_OK);
+    store_watch_attach(s, r.w);
+    assert_int_equal(pthread_create(&t, NULL, read_watch, &r), 0);
+    fx_make_channel(other, &c, NULL);
+    for (int i = 0; i < 20; i++) {
+        uint64_t after;
+
+        while ((v = store_config_version(s)) == 0) /* the thread taking input in: wait */
+            nanosleep(&(struct timespec){0, 100000}, NULL);
+        assert_int_equal(
+            store_channel_set_state(other, c.id, i % 2 ? CHANNEL_ACTIVE : CHANNEL_BLOCKED),
+            STORE_OK);
+        after = store_config_version(s); /* at once: no waiting here; 0 caches nothing */
+        assert_true(after != v);
+    }
+    r.stop = 1;
+    pthread_join(t, NULL);
+    /* nobody answers now: the write is held up, for a bounded time */
+    t0 = mono_ms();
+    assert_int_equal(store_channel_set_state(other, c.id, CHANNEL_ACTIVE), STORE_OK);
+    assert_in_range(mono_ms() - t0, STORE_SYNC_MAX_MS - 50, STORE_SYNC_MAX_MS + 1500);
+    store_watch_attach(s, NULL);
+    store_watch_close(r.w);
+    assert_int_equal(store_node_release(s, lease.node, "test_synced"), STORE_OK);
+    store_close(other);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -403,6 +468,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_watch, fx_setup, fx_teardown),
         cmocka_unit_test_setup_teardown(test_rate_claim, fx_setup, fx_teardown),
         cmocka_unit_test_setup_teardown(test_token_order, fx_setup, fx_teardown),
+        cmocka_unit_test_setup_teardown(test_synced, fx_setup, fx_teardown),
     };
 
     if (!getenv("VCP_TEST_PG_DSN")) {

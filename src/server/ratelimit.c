@@ -19,6 +19,7 @@ struct bucket {
 
 struct ratelimit {
     struct store *shared; /* the database's buckets (ratelimit_share); NULL: in memory */
+    bool claim_failing;   /* the last claim failed: logged once, not on every request */
     struct bucket *slots;
     size_t cap; /* power of two */
     size_t used;
@@ -91,10 +92,13 @@ static bool take_shared(struct ratelimit *rl, struct bucket *b, uint64_t epoch, 
     if (b->tokens < 1.0) {
         if (store_rate_claim(rl->shared, b->channel, epoch, count, window_s, chunk, &got) !=
             STORE_OK) {
-            log_msg("warn", "rate limit of channel %lld: %s", (long long)b->channel,
-                    store_errmsg(rl->shared));
+            if (!rl->claim_failing)
+                log_msg("warn", "rate limits: %s; requests let through until it answers",
+                        store_errmsg(rl->shared));
+            rl->claim_failing = true;
             return true;
         }
+        rl->claim_failing = false;
         if (got == 0)
             return false;
         b->tokens = got;

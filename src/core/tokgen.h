@@ -11,19 +11,23 @@
  * testable.  A clock that steps backwards does not produce duplicates: the
  * generator keeps using its last millisecond until the clock catches up, and
  * borrows the next millisecond when 4096 ids were taken in one.
+ *
+ * Threads: the state is one atomic word, so tokgen_next (vcpd's HTTP thread)
+ * and tokgen_raise (its writer, which may store a post under a larger token
+ * than it was given: store.h, post_insert_batch) may run at once.
  */
 #ifndef VCP_CORE_TOKGEN_H
 #define VCP_CORE_TOKGEN_H
 
+#include <stdatomic.h>
 #include <stdint.h>
 
 #define TOKGEN_EPOCH_MS 1577836800000ULL /* 2020-01-01T00:00:00Z */
 #define TOKGEN_NODE_MAX 1023
 
 struct tokgen {
-    uint64_t last_ms; /* milliseconds since the epoch of the last id */
-    uint32_t seq;     /* sequence used within last_ms */
-    uint32_t node;    /* 0..TOKGEN_NODE_MAX */
+    _Atomic uint64_t last; /* (ms since the epoch << 12) | seq of the last id: taken */
+    uint32_t node;         /* 0..TOKGEN_NODE_MAX; set once by tokgen_init */
 };
 
 /* Sets up g for node (must be <= TOKGEN_NODE_MAX, else returns -1). */
@@ -36,8 +40,21 @@ int tokgen_init(struct tokgen *g, unsigned node);
  */
 int tokgen_resume(struct tokgen *g, uint64_t last);
 
-/* Next id for a clock reading now_ms (Unix ms).  Never returns 0. Not thread-safe. */
+/* Next id for a clock reading now_ms (Unix ms).  Never returns 0.  Thread-safe. */
 uint64_t tokgen_next(struct tokgen *g, uint64_t now_ms);
+
+/*
+ * The smallest id of g's node above both floor and every id g made so far, which g then
+ * counts as made: tokgen_next never gives it, nor anything below it.  For a post that must
+ * be stored above another node's token (store.h, post_insert_batch).  Thread-safe.
+ */
+uint64_t tokgen_raise(struct tokgen *g, uint64_t floor);
+
+/*
+ * The smallest id of node (0..TOKGEN_NODE_MAX) above floor, pure arithmetic: what
+ * tokgen_raise gives when no generator of that node is at hand (a tool, a test).
+ */
+uint64_t tokgen_above(uint64_t floor, unsigned node);
 
 /* The Unix ms timestamp encoded in a token. */
 uint64_t tokgen_time_ms(uint64_t token);

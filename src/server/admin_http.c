@@ -26,6 +26,7 @@
 #include "core/body.h"
 #include "server/admin.h"
 #include "server/auth.h"
+#include "server/cluster.h"
 #include "server/server.h"
 #include "server/http.h"
 #include "server/admin_http.h"
@@ -69,6 +70,7 @@ static enum MHD_Result reset_all(struct req *r)
         log_msg("error", "admin sandbox.reset: %s", detail);
         return reply_error(r, 500, "internal error", "see the server log");
     }
+    cluster_changed(r->srv->cluster); /* in force here before the notification comes back */
     return http_reply_json(r, 200, out);
 }
 

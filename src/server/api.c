@@ -62,6 +62,13 @@ enum MHD_Result api_reply_status(struct req *r, int status, const char *detail)
     return ret;
 }
 
+/*
+ * The detail of a request whose channel could not be looked up because the
+ * database did not answer (stopped, unreachable): the client learns it may
+ * try again, the log gets the database's own words.
+ */
+static const char db_unavailable[] = "database unavailable; try again later";
+
 /* Answers a general error and logs why: internal failures are never silent. */
 static enum MHD_Result general_error(struct req *r, const char *what)
 {
@@ -143,7 +150,9 @@ static int api_auth(struct req *r, const char *token, size_t len, struct json_ob
         return VCP_STATUS_INVALID_AUTH_TOKEN;
     }
     if (rc != STORE_OK) {
-        snprintf(detail, detail_len, "store: %s", store_errmsg(r->srv->store));
+        log_msg("error", "%s %s: channel lookup: %s", r->method, r->path,
+                store_errmsg(r->srv->store));
+        snprintf(detail, detail_len, "%s", db_unavailable);
         return VCP_STATUS_GENERAL_ERROR;
     }
     r->chan = &r->ent->ch;
@@ -203,8 +212,8 @@ static int rate_step(struct req *r, char *detail, size_t detail_len)
 /* Answers status with detail, or a general error that is also logged. */
 static enum MHD_Result fail(struct req *r, int status, const char *detail)
 {
-    if (status == VCP_STATUS_GENERAL_ERROR)
-        return general_error(r, detail);
+    if (status == VCP_STATUS_GENERAL_ERROR && strcmp(detail, db_unavailable) != 0)
+        return general_error(r, detail); /* db_unavailable: logged already, and says it all */
     return api_reply_status(r, status, detail);
 }
 

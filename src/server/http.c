@@ -27,6 +27,7 @@
 
 #include "server/accept.h"
 #include "server/chancache.h"
+#include "server/cluster.h"
 #include "server/journal.h"
 #include "server/media.h"
 #include "server/strbuf.h"
@@ -182,8 +183,10 @@ static void commit_done(struct commit_req *cr)
 {
     struct req *r = cr->arg;
 
-    if (!cr->job && cr->rc == STORE_OK)
+    if (!cr->job && cr->rc == STORE_OK && !r->srv->cluster) /* else cluster.c publishes */
         streams_publish(r->srv->streams, &cr->post);
+    if (cr->job) /* a change of ours: in force here before its notification comes back */
+        cluster_changed(r->srv->cluster);
     req_resume(r);
 }
 

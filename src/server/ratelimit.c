@@ -9,6 +9,7 @@
 
 #include "server/htab.h"
 #include "server/util.h"
+#include "store/store.h"
 
 struct bucket {
     int64_t channel;
@@ -18,7 +19,9 @@ struct bucket {
 };
 
 struct ratelimit {
-    struct htab tab; /* of struct bucket, malloc'd */
+    struct store *shared; /* the database's buckets (ratelimit_share); NULL: in memory */
+    bool claim_failing;   /* the last claim failed: logged once, not on every request */
+    struct htab tab;      /* of struct bucket, malloc'd */
 };
 
 struct ratelimit *ratelimit_new(void)
@@ -52,6 +55,45 @@ static struct bucket *find(struct ratelimit *rl, int64_t channel, uint64_t h)
     return NULL;
 }
 
+void ratelimit_share(struct ratelimit *rl, struct store *s)
+{
+    if (s->ops->rate_claim)
+        rl->shared = s;
+}
+
+/*
+ * A shared bucket (ratelimit.h): b->tokens is what is left of the chunk this
+ * instance took at b->last_us, spendable for one window.
+ */
+static bool take_shared(struct ratelimit *rl, struct bucket *b, uint64_t epoch, int count,
+                        int window_s, uint64_t now_us)
+{
+    uint64_t window_us = (uint64_t)(window_s > 0 ? window_s : 1) * 1000000;
+    int chunk = count / RATELIMIT_CHUNK_DIV > 0 ? count / RATELIMIT_CHUNK_DIV : 1;
+    int got = 0;
+
+    if (b->epoch != epoch || now_us - b->last_us > window_us || b->tokens > chunk)
+        b->tokens = 0; /* another epoch, too old, or taken in memory before: not ours to spend */
+    b->epoch = epoch;
+    if (b->tokens < 1.0) {
+        if (store_rate_claim(rl->shared, b->channel, epoch, count, window_s, chunk, &got) !=
+            STORE_OK) {
+            if (!rl->claim_failing)
+                log_msg("warn", "rate limits: %s; requests let through until it answers",
+                        store_errmsg(rl->shared));
+            rl->claim_failing = true;
+            return true;
+        }
+        rl->claim_failing = false;
+        if (got == 0)
+            return false;
+        b->tokens = got;
+        b->last_us = now_us;
+    }
+    b->tokens -= 1.0;
+    return true;
+}
+
 bool ratelimit_take(struct ratelimit *rl, int64_t channel, uint64_t epoch, int count, int window_s,
                     uint64_t now_us)
 {
@@ -65,10 +107,12 @@ bool ratelimit_take(struct ratelimit *rl, int64_t channel, uint64_t epoch, int c
         b = xcalloc(1, sizeof *b);
         b->channel = channel;
         b->epoch = epoch;
-        b->tokens = count;
+        b->tokens = rl->shared ? 0 : count;
         b->last_us = now_us;
         htab_add(&rl->tab, h, b);
     }
+    if (rl->shared)
+        return take_shared(rl, b, epoch, count, window_s, now_us);
     if (b->epoch != epoch) { /* reset since: start clean */
         b->epoch = epoch;
         b->tokens = count;

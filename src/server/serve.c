@@ -20,6 +20,7 @@
 #include "core/body.h"
 #include "server/auth.h"
 #include "server/chancache.h"
+#include "server/cluster.h"
 #include "server/delay.h"
 #include "server/fault.h"
 #include "server/journal.h"
@@ -395,6 +396,8 @@ int serve_main(int argc, char **argv)
         goto out;
     if (streams_new(&srv->streams, srv) != 0) /* live streams: heartbeat thread, replay store */
         goto out;
+    if (cluster_start(&srv->cluster, srv) != 0) /* PostgreSQL: hear the other instances */
+        goto out;
     /* A new thread starts with its creator's name: the writer (committer.c)
      * is named so, and CPU per thread can be told apart (bench/run). */
     pthread_setname_np(pthread_self(), "vcpd-writer");
@@ -404,6 +407,7 @@ int serve_main(int argc, char **argv)
         log_msg("error", "database %s: %s", store_dsn_shown(cfg->db), err);
         goto out;
     }
+    committer_set_tokgen(srv->committer, &srv->tokgen); /* PostgreSQL may raise tokens */
     if (cfg->journal_size > 0 &&
         journal_new(&srv->journal, srv, cfg->db, cfg->journal_size, err, sizeof err) != 0) {
         log_msg("error", "journal: database %s: %s", store_dsn_shown(cfg->db), err);
@@ -419,6 +423,7 @@ int serve_main(int argc, char **argv)
         goto out;
     }
     srv->rl = ratelimit_new();
+    ratelimit_share(srv->rl, srv->store); /* PostgreSQL: one bucket per channel for all */
     srv->cache = chancache_new();
     srv->tokens = tokcache_new();
     srv->hasher = auth_hasher_new();
@@ -475,6 +480,7 @@ stop:
         drain(srv, 1000); /* what the stopped threads just resumed: error answers, at once */
 out:
     http_stop(srv);
+    cluster_stop(srv->cluster); /* no request reads srv->store's version any more */
     streams_free(srv->streams); /* after the daemons: their responses hold streams */
     committer_free(srv->committer);
     node_stop(node); /* no token is made after this: release the lease */

@@ -43,6 +43,7 @@ struct sandbox;
 struct streams;
 struct acceptor;
 struct chancache;
+struct cluster;
 struct auth_hasher;
 struct tokcache;
 struct chan_entry;
@@ -87,7 +88,8 @@ struct server {
     struct config cfg;
     struct MHD_Daemon *mhd;      /* the HTTP daemon (the API, pages, ...) */
     struct acceptor *acceptor;   /* listens; hands connections to mhd or streams */
-    struct store *store;         /* API thread's connection: reads only (writes: committer) */
+    struct store *store;         /* API thread's connection: reads only (writes: committer),
+                                    but PostgreSQL's rate-bucket claims (ratelimit.h) */
     struct chancache *cache;     /* token hash -> channel (HTTP thread only) */
     struct auth_hasher *hasher;  /* token hashing (HTTP thread only) */
     struct tokcache *tokens;     /* token -> channel, before hashing (HTTP thread only) */
@@ -98,6 +100,7 @@ struct server {
     struct ratelimit *rl;        /* per-channel token buckets */
     struct sandbox *sandbox;     /* pending self-checks; NULL unless --sandbox */
     struct streams *streams;     /* live event streams (stream.h) */
+    struct cluster *cluster;     /* other instances' changes (cluster.h); NULL on SQLite */
     struct faults *faults;       /* fault injection (fault.h); NULL unless --sandbox */
     struct delay *delay;         /* answers later (delay.h); NULL unless --sandbox */
     struct journal *journal;     /* request journal (journal.h); NULL when off */

@@ -493,6 +493,29 @@ static enum MHD_Result refuse(struct req *r, unsigned status, const char *detail
     return ret;
 }
 
+/*
+ * Where a stream that does not resume starts.  With several instances
+ * (cluster.c) a post is published when its notification comes, a moment
+ * after its commit: a new stream starts above the newest post stored when
+ * it opens, so one committed before it is not shown late.  Posts committed
+ * after have larger tokens (store.h, post_insert_batch).  Alone, a post is
+ * published before it is answered, and a new stream starts at after (0).
+ */
+static uint64_t start_cursor(struct streams *st, struct store *store, int64_t channel,
+                             uint64_t after, bool resume)
+{
+    struct post *p = NULL;
+    size_t n = 0;
+    uint64_t newest = after;
+
+    if (resume || !st->srv->cluster)
+        return after;
+    if (store_post_list(store, channel, 0, NULL, 1, &p, &n) == STORE_OK && n == 1)
+        newest = p[0].token;
+    store_posts_free(p, n);
+    return newest;
+}
+
 enum MHD_Result streams_open(struct streams *st, struct req *r, int64_t channel, uint64_t after,
                              bool resume)
 {
@@ -507,7 +530,7 @@ enum MHD_Result streams_open(struct streams *st, struct req *r, int64_t channel,
     s->conn = r->conn;
     s->store = r->srv->store; /* the callbacks run on libmicrohttpd's thread */
     s->channel = channel;
-    s->cursor = after;
+    s->cursor = start_cursor(st, s->store, channel, after, resume);
     s->replaying = resume;
     ci = MHD_get_connection_info(r->conn, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
     if (ci && ci->client_addr &&
@@ -906,7 +929,7 @@ static void own_begin(struct streams *st, struct sub *s, size_t n)
         own_refuse(st, s, status, why);
         return;
     }
-    s->cursor = h.after;
+    s->cursor = start_cursor(st, st->store, s->channel, h.after, h.resume);
     s->replaying = h.resume;
     s->streaming = true;
     s->http_status = 200;
@@ -1146,6 +1169,19 @@ void streams_publish(struct streams *st, const struct post *p)
         }
     }
     ev_put(st, e);
+    pthread_mutex_unlock(&st->lock);
+}
+
+void streams_end_all(struct streams *st)
+{
+    if (!st)
+        return;
+    pthread_mutex_lock(&st->lock);
+    for (size_t b = 0; b < CHAN_BUCKETS; b++)
+        for (struct chan *c = st->chans[b]; c; c = c->next)
+            for (uint32_t i = 0; i < c->n; i++)
+                if (!c->subs[i]->closed)
+                    sub_close(st, c->subs[i]); /* it resumes with Last-Event-ID */
     pthread_mutex_unlock(&st->lock);
 }
 

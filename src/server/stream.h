@@ -78,6 +78,13 @@ void streams_adopt(struct streams *st, int fd, const struct sockaddr *sa, sockle
  */
 void streams_publish(struct streams *st, const struct post *p);
 
+/*
+ * Ends every stream (each client resumes with Last-Event-ID and replays from the database):
+ * for when posts may have been published to none of them (cluster.h: the instance did not
+ * hear of other instances' posts for a while).  Any thread; NULL is a no-op.
+ */
+void streams_end_all(struct streams *st);
+
 /* Open streams of a channel row id.  Any thread. */
 unsigned streams_viewers(struct streams *st, int64_t channel);
 

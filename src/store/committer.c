@@ -48,7 +48,7 @@ struct committer {
  * Commits reqs[0..n) (whose posts are in posts[0..n)) and sets each rc.  A
  * failure caused by a row splits the range and retries the halves.
  */
-static void commit_range(struct committer *c, struct commit_req **reqs, const struct post *posts,
+static void commit_range(struct committer *c, struct commit_req **reqs, struct post *posts,
                          size_t n)
 {
     int rc = store_post_insert_batch(c->store, posts, n);
@@ -136,6 +136,11 @@ static void *writer(void *arg)
     }
     pthread_mutex_unlock(&c->mu);
     return NULL;
+}
+
+void committer_set_tokgen(struct committer *c, struct tokgen *g)
+{
+    store_set_tokgen(c->store, g); /* read by the writer only after a submission's lock */
 }
 
 int committer_new(struct committer **out, const char *dsn, char *err, size_t err_len)

@@ -27,6 +27,7 @@
 #define COMMITTER_BATCH_MAX 1024
 
 struct committer;
+struct tokgen; /* core/tokgen.h */
 
 /*
  * One post to store.  The submitter owns the request and everything it
@@ -57,6 +58,12 @@ struct commit_req {
  * NULL.  Free with committer_free.
  */
 int committer_new(struct committer **out, const char *dsn, char *err, size_t err_len);
+
+/*
+ * The generator whose tokens the writer's connection may raise (store.h, set_tokgen).
+ * Before the first committer_submit.
+ */
+void committer_set_tokgen(struct committer *c, struct tokgen *g);
 
 /*
  * Queues r for the next commit.  Thread-safe; takes a mutex for a few

@@ -33,7 +33,9 @@
  * messages name the host and user, never the password, and the DSN itself
  * is never written anywhere.
  */
+#include "core/tokgen.h"
 #include "store/pg_schema.h"
+#include "store/pg_watch.h"
 #include "store/store.h"
 
 #include <inttypes.h>
@@ -42,6 +44,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <poll.h>
+#include <unistd.h>
 
 #include <libpq-fe.h>
 
@@ -54,6 +58,11 @@
 #define NODE_LOCK "7627633"
 /* Now in Unix ms on the database's clock. */
 #define NOW_MS "(extract(epoch FROM clock_timestamp()) * 1000)::bigint"
+
+/* A rate bucket's tokens now (rate_claim): refilled since its last claim, full in a new epoch. */
+#define RATE_LEVEL                                                                  \
+    "(CASE WHEN b.epoch = $2 THEN least($3::float8, b.tokens + greatest(0, " NOW_MS \
+    " - b.at_ms) * $3::float8 / ($4::float8 * 1000)) ELSE $3::float8 END)"
 
 /* Session settings, run after every (re)connect. */
 static const char session_sql[] = "SET statement_timeout = '15s';"
@@ -102,6 +111,9 @@ enum stmt_id {
     ST_NODE_RENEW,
     ST_NODE_RELEASE,
     ST_NODE_LAST,
+    ST_RATE_CLAIM,
+    ST_POST_LOCK,
+    ST_POST_GET,
     ST_COUNT
 };
 
@@ -158,10 +170,12 @@ static const char *const stmt_sql[ST_COUNT] = {
     [ST_POST_BATCH] =
         "WITH ins AS (INSERT INTO posts (token, channel, created_ms, type, sender, body)"
         " SELECT * FROM unnest($1::bigint[], $2::bigint[], $3::bigint[], $4::text[], $5::text[],"
-        " $6::text[]) RETURNING channel)"
-        " UPDATE channels SET posts_count = posts_count + k.n"
-        " FROM (SELECT channel, count(*) AS n FROM ins GROUP BY channel) AS k"
-        " WHERE channels.id = k.channel",
+        " $6::text[]) RETURNING channel, token),"
+        " upd AS (UPDATE channels SET posts_count = posts_count + k.n,"
+        " last_token = greatest(last_token, k.m)"
+        " FROM (SELECT channel, count(*) AS n, max(token) AS m FROM ins GROUP BY channel) AS k"
+        " WHERE channels.id = k.channel)"
+        " SELECT pg_notify('" PG_POSTS_CHANNEL "', x) FROM unnest($7::text[]) AS x",
     [ST_POST_LIST] = "SELECT token, created_ms, type, sender, body FROM posts"
                      " WHERE channel = $1 AND token <= $2 AND ($3::text IS NULL OR type = $3)"
                      " ORDER BY token DESC LIMIT $4",
@@ -189,15 +203,35 @@ static const char *const stmt_sql[ST_COUNT] = {
     /* walks the primary key back from the newest post; read once at start */
     [ST_NODE_LAST] = "SELECT token FROM posts WHERE (token >> 12) & 1023 = $1"
                      " ORDER BY token DESC LIMIT 1",
+    /*
+     * rate_claim: $1 channel, $2 epoch, $3 count, $4 window_s, $5 want.  The row is locked
+     * by the upsert, so concurrent claims queue; `granted` carries what this one took back
+     * through RETURNING (the tokens left could not tell "took all it wanted" from "took what
+     * there was").
+     */
+    /* the batch's channel rows, locked in id order (two batches never wait on each other
+     * crosswise), with the highest token each has stored */
+    [ST_POST_LOCK] = "SELECT id, last_token FROM channels WHERE id = ANY($1::bigint[])"
+                     " ORDER BY id FOR UPDATE",
+    [ST_POST_GET] = "SELECT p.token, p.created_ms, p.type, p.sender, p.body, p.channel"
+                    " FROM unnest($1::bigint[]) WITH ORDINALITY AS t(token, i)"
+                    " JOIN posts p ON p.token = t.token ORDER BY t.i",
+    [ST_RATE_CLAIM] = "INSERT INTO rate_buckets AS b (channel, epoch, tokens, at_ms, granted)"
+                      " VALUES ($1, $2, $3::float8 - least($5, $3), " NOW_MS ", least($5, $3))"
+                      " ON CONFLICT (channel) DO UPDATE SET tokens = " RATE_LEVEL
+                      " - least($5, floor(" RATE_LEVEL ")), granted = least($5, floor(" RATE_LEVEL
+                      ")), epoch = $2, at_ms = " NOW_MS " RETURNING granted",
 };
 
 /* One connection.  base must come first: store.h's wrappers read s->ops. */
 struct pg {
     struct store base;
     PGconn *conn;
-    bool prepared;         /* session set up and statements prepared on conn */
-    bool in_tx;            /* between BEGIN and COMMIT/ROLLBACK */
-    int64_t last_reset_ms; /* monotonic time of the last failed reset attempt */
+    bool prepared;             /* session set up and statements prepared on conn */
+    bool in_tx;                /* between BEGIN and COMMIT/ROLLBACK */
+    int64_t last_reset_ms;     /* monotonic time of the last failed reset attempt */
+    struct store_watch *watch; /* gives config_version (pg_watch.c); NULL: none, version 0 */
+    struct tokgen *tokgen;     /* raises posts' tokens (post_insert_batch); NULL: arithmetic */
     char err[ERR_MAX];
 };
 
@@ -575,18 +609,27 @@ static void pg_close(struct store *st)
     free(s);
 }
 
-/*
- * Connects with our defaults first and the DSN after them (its settings win),
- * migrates and prepares.  Returns STORE_OK with *out set, or STORE_ERROR with
- * err filled (never with the DSN) and *out NULL.
- */
-static int pg_open(const char *dsn, struct store **out, char *err, size_t err_len)
+/* Our defaults first and the DSN after them, so its settings win (pg_watch.h). */
+PGconn *pg_connect(const char *dsn)
 {
     static const char *const keys[] = {
         "connect_timeout",     "keepalives",       "keepalives_idle",
         "keepalives_interval", "keepalives_count", "tcp_user_timeout",
         "application_name",    "dbname",           NULL};
     const char *vals[] = {"5", "1", "10", "2", "3", "10000", "vcpd", dsn, NULL};
+    PGconn *conn = PQconnectdbParams(keys, vals, 1);
+
+    if (conn)
+        PQsetNoticeProcessor(conn, no_notices, NULL);
+    return conn;
+}
+
+/*
+ * Connects (pg_connect), migrates and prepares.  Returns STORE_OK with *out
+ * set, or STORE_ERROR with err filled (never with the DSN) and *out NULL.
+ */
+static int pg_open(const char *dsn, struct store **out, char *err, size_t err_len)
+{
     struct pg *s = calloc(1, sizeof *s);
 
     *out = NULL;
@@ -595,13 +638,12 @@ static int pg_open(const char *dsn, struct store **out, char *err, size_t err_le
         return STORE_ERROR;
     }
     s->base.ops = &store_pg_ops;
-    s->conn = PQconnectdbParams(keys, vals, 1);
+    s->conn = pg_connect(dsn);
     if (!s->conn || PQstatus(s->conn) != CONNECTION_OK) {
         set_err(s, "postgresql: cannot connect", s->conn ? PQerrorMessage(s->conn) : "no memory");
         snprintf(err, err_len, "%s", s->err);
         goto fail;
     }
-    PQsetNoticeProcessor(s->conn, no_notices, NULL);
     if (PQserverVersion(s->conn) < 100000) {
         snprintf(err, err_len, "postgresql: server version %d is too old (10 or later needed)",
                  PQserverVersion(s->conn));
@@ -627,14 +669,20 @@ static const char *pg_errmsg(struct store *st)
 }
 
 /*
- * 0: "cannot tell", so callers cache nothing and read channels from the
- * database each time.  LISTEN/NOTIFY (issue 10, several instances) will
- * give a version that moves with every change made by any instance.
+ * The attached watch's number (pg_watch.c: it moves with every change made
+ * by any connection, and is 0 while the watch cannot hear them); without a
+ * watch 0: "cannot tell", so callers cache nothing.  No query either way.
  */
 static uint64_t pg_config_version(struct store *st)
 {
-    (void)st;
-    return 0;
+    struct pg *s = pg_of(st);
+
+    return s->watch ? pg_watch_version(s->watch) : 0;
+}
+
+static void pg_watch_attach(struct store *st, struct store_watch *w)
+{
+    pg_of(st)->watch = w;
 }
 
 /* One read of the channels table on this connection (after a reset if it was broken). */
@@ -872,8 +920,10 @@ static int pg_reset_all(struct store *st, int64_t *channels, int64_t *posts)
     *channels = *posts = 0;
     if ((ret = begin(s, "reset_all")) != STORE_OK)
         return ret;
+    /* channels last: every other writer locks the row's table first and channels (its
+     * foreign key) after it; the other order deadlocked with a journal_append */
     if ((ret = exec_cmd(s,
-                        "LOCK TABLE channels, members, posts, faults, journal"
+                        "LOCK TABLE journal, faults, posts, members, channels"
                         " IN ACCESS EXCLUSIVE MODE",
                         "reset_all")) != STORE_OK ||
         (ret = count_rows(s, "SELECT count(*) FROM posts", "reset_all", posts)) != STORE_OK ||
@@ -1214,15 +1264,68 @@ static void sb_elem_text(struct sbuf *b, const char *s, size_t len, bool first)
     sb_add(b, "\"", 1);
 }
 
+static int read_posts(struct pg *s, PGresult *res, int64_t channel, const char *what,
+                      struct post **out, size_t *n);
+
+#define NODE_OF(token) ((unsigned)(((token) >> 12) & TOKGEN_NODE_MAX))
+
+/* Most bytes of one NOTIFY payload of tokens (PostgreSQL's limit is 8000). */
+#define NOTIFY_PAYLOAD_MAX 7000
+
 /*
- * All n posts in one statement (so one transaction), or none: see
- * ST_POST_BATCH.  Array literals carry the columns, one element per post.
+ * Under the locks of the batch's channel rows (ST_POST_LOCK: row ids and
+ * their last_token in res), raises every token of s->tokgen's node that is
+ * not above its channel's last one (store.h): in batch order, so a
+ * channel's posts also increase within the batch.  Its own node's tokens
+ * too: those made before an earlier raise and still on their way lie below
+ * it.  Only with a generator: the raised token must be one that no
+ * generator of that node makes again, and only the generator can promise
+ * it (so with one, a token of its node is never refused as stored twice:
+ * the server never hands the writer one).
  */
-static int pg_post_insert_batch(struct store *st, const struct post *p, size_t n)
+static void raise_tokens(struct pg *s, const PGresult *res, struct post *p, size_t n)
+{
+    int rows = PQntuples(res);
+    uint64_t *last = calloc((size_t)rows + 1, sizeof *last);
+    int64_t *id = calloc((size_t)rows + 1, sizeof *id);
+
+    if (!last || !id) /* cannot happen but out of memory: the database has the last word */
+        goto out;
+    for (int r = 0; r < rows; r++) {
+        id[r] = col_int(res, r, 0);
+        last[r] = (uint64_t)col_int(res, r, 1);
+    }
+    for (size_t i = 0; i < n; i++) {
+        int r = 0;
+
+        while (r < rows && id[r] != p[i].channel)
+            r++;
+        if (r == rows)
+            continue; /* no such channel: the insert says so */
+        if (p[i].token <= last[r] && NODE_OF(p[i].token) == s->tokgen->node)
+            p[i].token = tokgen_raise(s->tokgen, last[r]);
+        if (p[i].token > last[r])
+            last[r] = p[i].token;
+    }
+out:
+    free(last);
+    free(id);
+}
+
+/*
+ * All n posts in one transaction, or none: lock the channel rows (after
+ * posts' table, the order reset_all takes them in), raise tokens where
+ * needed, then ST_POST_BATCH -- the rows from array literals, one element
+ * per post, the channels' counters and last tokens, and the NOTIFY of the
+ * stored tokens (several payloads for a large batch) -- and commit.
+ */
+static int pg_post_insert_batch(struct store *st, struct post *p, size_t n)
 {
     struct pg *s = pg_of(st);
-    struct sbuf col[6] = {{0}};
-    struct params prm = {0};
+    struct sbuf col[7] = {{0}}, chans = {0};
+    struct params prm = {0}, lk = {0};
+    size_t payload = 0;
+    PGresult *res;
     int ret = STORE_OK;
 
     if (n == 0)
@@ -1231,10 +1334,31 @@ static int pg_post_insert_batch(struct store *st, const struct post *p, size_t n
         if (p[i].token == 0 || p[i].token > (uint64_t)INT64_MAX || !p[i].json)
             return fail_msg(s, "post_insert_batch",
                             p[i].json ? "message token out of range 1..2^63-1" : "no body");
-    for (int c = 0; c < 6; c++)
+    sb_add(&chans, "{", 1);
+    for (size_t i = 0; i < n; i++)
+        sb_elem_int(&chans, p[i].channel, i == 0);
+    sb_add(&chans, "}", 1);
+    if (chans.oom) {
+        ret = fail_msg(s, "post_insert_batch", "out of memory");
+        goto out;
+    }
+    lk.v[0] = chans.p;
+    lk.n = 1;
+    if ((ret = begin(s, "post_insert_batch")) != STORE_OK)
+        goto out;
+    if ((ret = exec_cmd(s, "LOCK TABLE posts IN ROW EXCLUSIVE MODE", "post_insert_batch")) !=
+            STORE_OK ||
+        !(res = run(s, ST_POST_LOCK, &lk, false, "post_insert_batch", &ret)))
+        goto undo;
+    if (s->tokgen)
+        raise_tokens(s, res, p, n);
+    PQclear(res);
+    for (int c = 0; c < 7; c++)
         sb_add(&col[c], "{", 1);
     for (size_t i = 0; i < n; i++) {
         bool first = i == 0;
+        char tok[24];
+        int len = snprintf(tok, sizeof tok, "%" PRIu64, p[i].token);
 
         sb_elem_int(&col[0], (int64_t)p[i].token, first);
         sb_elem_int(&col[1], p[i].channel, first);
@@ -1242,22 +1366,88 @@ static int pg_post_insert_batch(struct store *st, const struct post *p, size_t n
         sb_elem_text(&col[3], p[i].type, strnlen(p[i].type, sizeof p[i].type), first);
         sb_elem_text(&col[4], p[i].from, strnlen(p[i].from, sizeof p[i].from), first);
         sb_elem_text(&col[5], p[i].json, strlen(p[i].json), first);
+        /* the payloads: "t1,t2,..." elements of a text array, each under the limit */
+        if (first || payload + (size_t)len + 1 > NOTIFY_PAYLOAD_MAX) {
+            sb_add(&col[6], first ? "\"" : "\",\"", first ? 1 : 3);
+            payload = 0;
+        } else {
+            sb_add(&col[6], ",", 1);
+        }
+        sb_add(&col[6], tok, (size_t)len);
+        payload += (size_t)len + 1;
     }
-    for (int c = 0; c < 6; c++) {
+    sb_add(&col[6], "\"", 1);
+    for (int c = 0; c < 7; c++) {
         sb_add(&col[c], "}", 1);
         if (col[c].oom) {
             ret = fail_msg(s, "post_insert_batch", "out of memory");
-            goto out;
+            goto undo;
         }
         prm.v[c] = col[c].p;
         prm.fmt[c] = 0;
     }
-    prm.n = 6;
-    ret = run_write(s, ST_POST_BATCH, &prm, "post_insert_batch", NULL);
+    prm.n = 7;
+    if ((ret = run_write(s, ST_POST_BATCH, &prm, "post_insert_batch", NULL)) != STORE_OK ||
+        (ret = commit(s, "post_insert_batch")) != STORE_OK)
+        goto undo;
+    goto out;
+undo:
+    rollback(s);
 out:
-    for (int c = 0; c < 6; c++)
+    for (int c = 0; c < 7; c++)
         free(col[c].p);
+    free(chans.p);
     return ret;
+}
+
+static int pg_post_get(struct store *st, const uint64_t *tokens, size_t n, struct post **out,
+                       size_t *nout)
+{
+    struct pg *s = pg_of(st);
+    struct sbuf arr = {0};
+    struct params p = {0};
+    struct post *v = NULL;
+    int64_t *ch = NULL;
+    PGresult *res;
+    int ret, rows;
+
+    *out = NULL;
+    *nout = 0;
+    if (n == 0)
+        return STORE_OK;
+    sb_add(&arr, "{", 1);
+    for (size_t i = 0; i < n; i++)
+        sb_elem_int(&arr, (int64_t)tokens[i], i == 0);
+    sb_add(&arr, "}", 1);
+    if (arr.oom) {
+        free(arr.p);
+        return fail_msg(s, "post_get", "out of memory");
+    }
+    p.v[0] = arr.p;
+    p.n = 1;
+    res = run(s, ST_POST_GET, &p, true, "post_get", &ret);
+    free(arr.p);
+    if (!res)
+        return ret;
+    rows = PQntuples(res);
+    if (rows > 0 && !(ch = calloc((size_t)rows, sizeof *ch))) {
+        PQclear(res);
+        return fail_msg(s, "post_get", "out of memory");
+    }
+    for (int i = 0; i < rows; i++)
+        ch[i] = col_int(res, i, 5);
+    if ((ret = read_posts(s, res, 0, "post_get", &v, nout)) == STORE_OK) { /* clears res */
+        for (int i = 0; i < rows; i++)
+            v[i].channel = ch[i];
+        *out = v;
+    }
+    free(ch);
+    return ret;
+}
+
+static void pg_set_tokgen(struct store *st, struct tokgen *g)
+{
+    pg_of(st)->tokgen = g;
 }
 
 /* Collects the rows of (token, created_ms, type, sender, body) of res as posts of channel. */
@@ -1439,6 +1629,129 @@ static int pg_node_last_token(struct store *st, int node, uint64_t *token)
     return STORE_OK;
 }
 
+static int pg_rate_claim(struct store *st, int64_t channel, uint64_t epoch, int count, int window_s,
+                         int want, int *got)
+{
+    struct pg *s = pg_of(st);
+    struct params p = {0};
+    PGresult *res;
+    int ret;
+
+    *got = 0;
+    p_int(&p, channel);
+    p_int(&p, (int64_t)epoch);
+    p_int(&p, count);
+    p_int(&p, window_s > 0 ? window_s : 1);
+    p_int(&p, want);
+    if (!(res = run(s, ST_RATE_CLAIM, &p, false, "rate_claim", &ret)))
+        return ret;
+    *got = (int)col_int(res, 0, 0);
+    PQclear(res);
+    return STORE_OK;
+}
+
+/* ---- a change in force everywhere once done ------------------------------------------- */
+
+/*
+ * After a configuration change of s committed: sends a marker behind it and
+ * waits (at most STORE_SYNC_MAX_MS) until the watch of every live node lease
+ * has answered that it heard it, and so the change (store.h,
+ * store_watch_open): then the change is in force on every running instance.
+ * Notifications are delivered in commit order, so the marker comes after the
+ * change at every watch.  Returns ret unchanged: the change is done either
+ * way, the wait only decides when the caller hears so.
+ */
+static int synced(struct pg *s, int ret)
+{
+    bool pending[TOKGEN_NODE_MAX + 1] = {false}; /* nodes whose answer is awaited */
+    struct timespec ts;
+    char sql[384];
+    int64_t deadline;
+    uint64_t nonce;
+    PGresult *res;
+    PGnotify *n;
+    int count = 0;
+
+    if (ret != STORE_OK || s->in_tx || PQstatus(s->conn) != CONNECTION_OK)
+        return ret;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    nonce = ((uint64_t)ts.tv_sec % 100000 * 1000000000ULL + (uint64_t)ts.tv_nsec) * 1000 +
+            (uint64_t)getpid() % 1000;
+    snprintf(sql, sizeof sql,
+             "LISTEN " PG_ACK_CHANNEL ";"
+             "SELECT pg_notify('" PG_CONFIG_CHANNEL "', '" PG_SYNC_PREFIX "%" PRIu64 "'),"
+             " (SELECT string_agg(node::text, ',') FROM node_leases WHERE expires_ms > " NOW_MS ")",
+             nonce);
+    res = PQexec(s->conn, sql);
+    if (PQresultStatus(res) == PGRES_TUPLES_OK && PQntuples(res) == 1) {
+        for (const char *p = PQgetvalue(res, 0, 1); *p;) {
+            char *end;
+            long node = strtol(p, &end, 10);
+
+            if (end == p)
+                break;
+            if (node >= 0 && node <= TOKGEN_NODE_MAX && !pending[node]) {
+                pending[node] = true;
+                count++;
+            }
+            p = *end == ',' ? end + 1 : end;
+        }
+    }
+    PQclear(res);
+    deadline = mono_ms() + STORE_SYNC_MAX_MS;
+    while (count > 0 && mono_ms() < deadline) {
+        struct pollfd pfd = {.fd = PQsocket(s->conn), .events = POLLIN};
+
+        if (poll(&pfd, 1, (int)(deadline - mono_ms())) <= 0 || !PQconsumeInput(s->conn))
+            break;
+        while ((n = PQnotifies(s->conn))) {
+            char *end;
+            unsigned long long got = strtoull(n->extra, &end, 10);
+            long node = *end == ' ' ? strtol(end + 1, NULL, 10) : -1;
+
+            if (strcmp(n->relname, PG_ACK_CHANNEL) == 0 && got == nonce && node >= 0 &&
+                node <= TOKGEN_NODE_MAX && pending[node]) {
+                pending[node] = false;
+                count--;
+            }
+            PQfreemem(n);
+        }
+    }
+    PQclear(PQexec(s->conn, "UNLISTEN " PG_ACK_CHANNEL));
+    while ((n = PQnotifies(s->conn)))
+        PQfreemem(n);
+    return ret;
+}
+
+/* A configuration op that returns once its change is in force everywhere (synced). */
+#define SYNCED(op, params, args)           \
+    static int op##_synced params          \
+    {                                      \
+        return synced(pg_of(st), op args); \
+    }
+SYNCED(pg_channel_create,
+       (struct store * st, struct channel *c, const uint8_t hash[STORE_HASH_LEN],
+        const struct member *members, size_t n),
+       (st, c, hash, members, n))
+SYNCED(pg_channel_set_state, (struct store * st, int64_t id, int state), (st, id, state))
+SYNCED(pg_channel_set_token, (struct store * st, int64_t id, const uint8_t hash[STORE_HASH_LEN]),
+       (st, id, hash))
+SYNCED(pg_channel_set_webhook, (struct store * st, int64_t id, const char *url), (st, id, url))
+SYNCED(pg_channel_set_rate, (struct store * st, int64_t id, int count, int window_s),
+       (st, id, count, window_s))
+SYNCED(pg_channel_set_details, (struct store * st, int64_t id, const struct channel *c),
+       (st, id, c))
+SYNCED(pg_channel_reset, (struct store * st, int64_t id, uint64_t epoch, int64_t *posts),
+       (st, id, epoch, posts))
+SYNCED(pg_reset_all, (struct store * st, int64_t *channels, int64_t *posts), (st, channels, posts))
+SYNCED(pg_fault_add, (struct store * st, struct fault_row *f), (st, f))
+SYNCED(pg_fault_remove, (struct store * st, int64_t channel, int64_t id, int64_t *n),
+       (st, channel, id, n))
+SYNCED(pg_member_add, (struct store * st, int64_t channel, const struct member *m),
+       (st, channel, m))
+SYNCED(pg_member_remove, (struct store * st, int64_t channel, const char *member_id),
+       (st, channel, member_id))
+
 const struct store_ops store_pg_ops = {
     .name = "postgresql",
     .open = pg_open,
@@ -1446,25 +1759,25 @@ const struct store_ops store_pg_ops = {
     .errmsg = pg_errmsg,
     .config_version = pg_config_version,
     .ping = pg_ping,
-    .channel_create = pg_channel_create,
+    .channel_create = pg_channel_create_synced,
     .channel_by_token = pg_channel_by_token,
     .channel_by_pa_id = pg_channel_by_pa_id,
     .channel_list = pg_channel_list,
-    .channel_set_state = pg_channel_set_state,
-    .channel_set_token = pg_channel_set_token,
-    .channel_set_webhook = pg_channel_set_webhook,
-    .channel_set_rate = pg_channel_set_rate,
-    .channel_set_details = pg_channel_set_details,
-    .channel_reset = pg_channel_reset,
-    .reset_all = pg_reset_all,
-    .fault_add = pg_fault_add,
+    .channel_set_state = pg_channel_set_state_synced,
+    .channel_set_token = pg_channel_set_token_synced,
+    .channel_set_webhook = pg_channel_set_webhook_synced,
+    .channel_set_rate = pg_channel_set_rate_synced,
+    .channel_set_details = pg_channel_set_details_synced,
+    .channel_reset = pg_channel_reset_synced,
+    .reset_all = pg_reset_all_synced,
+    .fault_add = pg_fault_add_synced,
     .fault_list = pg_fault_list,
-    .fault_remove = pg_fault_remove,
+    .fault_remove = pg_fault_remove_synced,
     .fault_count = pg_fault_count,
     .journal_append = pg_journal_append,
     .journal_list = pg_journal_list,
-    .member_add = pg_member_add,
-    .member_remove = pg_member_remove,
+    .member_add = pg_member_add_synced,
+    .member_remove = pg_member_remove_synced,
     .member_list = pg_member_list,
     .member_role = pg_member_role,
     .post_insert_batch = pg_post_insert_batch,
@@ -1474,4 +1787,8 @@ const struct store_ops store_pg_ops = {
     .node_renew = pg_node_renew,
     .node_release = pg_node_release,
     .node_last_token = pg_node_last_token,
+    .watch_attach = pg_watch_attach,
+    .rate_claim = pg_rate_claim,
+    .post_get = pg_post_get,
+    .set_tokgen = pg_set_tokgen,
 };

@@ -81,6 +81,43 @@ const char *const store_pg_migrations[] = {
     " holder text NOT NULL,"
     " expires_ms bigint NOT NULL"
     ");",
+    /*
+     * 3: every change of configuration NOTIFYs vcp_config in its own transaction (delivered
+     * when it commits), whoever makes it: vcpd, the offline CLI, an operator's SQL.  The
+     * watches of the running instances (pg_watch.c) move their config version on it.  Only
+     * the columns a cache keeps count: posts_count (every post) and the faults' counters
+     * (fault_count) are no configuration.  Statement triggers: a batch is one notification.
+     */
+    "CREATE FUNCTION vcp_config_changed() RETURNS trigger LANGUAGE plpgsql AS"
+    " $$BEGIN PERFORM pg_notify('vcp_config', ''); RETURN NULL; END$$;"
+    "CREATE TRIGGER channels_config AFTER INSERT OR DELETE OR TRUNCATE OR UPDATE OF pa_id,"
+    " token_hash, name, uri, icon, background, category, subcategory, country, lat, lon,"
+    " webhook, state, rate_count, rate_window_s, epoch ON channels"
+    " FOR EACH STATEMENT EXECUTE PROCEDURE vcp_config_changed();"
+    "CREATE TRIGGER members_config AFTER INSERT OR UPDATE OR DELETE OR TRUNCATE ON members"
+    " FOR EACH STATEMENT EXECUTE PROCEDURE vcp_config_changed();"
+    "CREATE TRIGGER faults_config AFTER INSERT OR DELETE OR TRUNCATE OR UPDATE OF channel, spec"
+    " ON faults FOR EACH STATEMENT EXECUTE PROCEDURE vcp_config_changed();",
+    /*
+     * 4: every channel's rate bucket, shared by the instances (store.h, rate_claim).  No
+     * foreign key: reset_all truncates channels without it, and a bucket of another epoch
+     * (a reset channel, a row id used again) starts full anyway.
+     */
+    "CREATE TABLE rate_buckets ("
+    " channel bigint PRIMARY KEY,"
+    " epoch bigint NOT NULL,"
+    " tokens double precision NOT NULL," /* left after the last claim */
+    " at_ms bigint NOT NULL,"            /* the last claim, on the database's clock */
+    " granted integer NOT NULL"          /* what the last claim took */
+    ");",
+    /*
+     * 5: each channel's highest stored token, kept by post_insert_batch under the channel
+     * row's lock: a post not above it is raised above it, so a channel's tokens increase in
+     * commit order across instances (store.h).
+     */
+    "ALTER TABLE channels ADD COLUMN last_token bigint NOT NULL DEFAULT 0;"
+    "UPDATE channels c SET last_token = coalesce((SELECT max(token) FROM posts p"
+    " WHERE p.channel = c.id), 0);",
 };
 
 const size_t store_pg_migrations_n = sizeof store_pg_migrations / sizeof store_pg_migrations[0];

@@ -1345,7 +1345,7 @@ out:
  * a channel that does not exist, STORE_ERROR for anything else (a token
  * outside 1..2^63-1 or no body, or the database failing).
  */
-static int sq_post_insert_batch(struct store *st, const struct post *p, size_t n)
+static int sq_post_insert_batch(struct store *st, struct post *p, size_t n)
 {
     struct sq *s = sq_of(st);
     int ret = STORE_OK;

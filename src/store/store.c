@@ -7,6 +7,7 @@
  * SQLite.  Messages written here
  * never repeat the DSN, because a PostgreSQL DSN may carry a password.
  */
+#include "store/pg_watch.h"
 #include "store/store.h"
 
 #include <ctype.h>
@@ -78,6 +79,27 @@ int store_open(const char *dsn, struct store **out, char *err, size_t err_len)
         return STORE_ERROR;
     }
     return ops->open(dsn, out, err, err_len);
+}
+
+int store_watch_open(const char *dsn, int node, struct store_watch **out, char *err, size_t err_len)
+{
+    *out = NULL;
+    /* only PostgreSQL has watches (pg_watch.c): one SQLite file is one server's */
+    if (store_backend(dsn) != &store_pg_ops)
+        return STORE_NOTFOUND;
+    return pg_watch_open(dsn, node, out, err, err_len);
+}
+
+void store_watch_attach(struct store *s, struct store_watch *w)
+{
+    if (s->ops->watch_attach)
+        s->ops->watch_attach(s, w);
+}
+
+void store_set_tokgen(struct store *s, struct tokgen *g)
+{
+    if (s->ops->set_tokgen)
+        s->ops->set_tokgen(s, g);
 }
 
 /*

@@ -119,7 +119,12 @@ struct node_lease {
     int64_t expires_ms; /* Unix ms the lease ends unless renewed */
 };
 
-struct store; /* one connection; opaque */
+struct tokgen;      /* core/tokgen.h */
+struct store;       /* one connection; opaque */
+struct store_watch; /* a connection that hears of other connections' commits; opaque */
+
+/* Longest wait of a configuration write for the watches' answers (store_watch_open). */
+#define STORE_SYNC_MAX_MS 500
 
 struct store_ops {
     const char *name; /* "sqlite" */
@@ -139,6 +144,13 @@ struct store_ops {
      * backend cannot tell (the read failed), so nothing may be cached.
      * A change moves it in its own transaction: once committed, the next
      * read on any connection sees the new number.
+     *
+     * PostgreSQL: 0 unless a watch (store_watch_open below) is attached to
+     * the connection; then the watch's number, query-free, which moves when
+     * the database's notification of a committed change reaches the watch
+     * (on loopback well under a millisecond after the commit, not in the
+     * committing transaction itself), and is 0 while the watch's connection
+     * is lost: nothing is cached that a missed notification could leave stale.
      */
     uint64_t (*config_version)(struct store *s);
     /*
@@ -244,8 +256,16 @@ struct store_ops {
      * database failing: locked past the busy timeout, full, I/O error, its file deleted or
      * moved since it was opened -- every write checks that, SQLite would go on writing into
      * the unlinked file).
+     *
+     * A post may be stored under a larger token than it came with, written back into
+     * p[i].token (which the caller then answers and publishes): on PostgreSQL with a
+     * generator (set_tokgen), under the lock of each post's channel row, a token of the
+     * generator's node that is not above the channel's last stored one is raised above it
+     * (tokgen_raise: same node bits, so still unique, and never made again), so that each channel's
+     * tokens increase in commit order across instances -- what a stream resumed with Last-Event-ID
+     * relies on.  The transaction also NOTIFYs the stored tokens (store_watch_tokens).
      */
-    int (*post_insert_batch)(struct store *s, const struct post *p, size_t n);
+    int (*post_insert_batch)(struct store *s, struct post *p, size_t n);
     /*
      * Up to limit posts of channel with token < before (0: from the newest),
      * newest first, only of type when type is non-NULL.  *out and every
@@ -289,6 +309,37 @@ struct store_ops {
     int (*node_renew)(struct store *s, int node, const char *holder, int64_t ttl_ms);
     int (*node_release)(struct store *s, int node, const char *holder);
     int (*node_last_token)(struct store *s, int node, uint64_t *token);
+
+    /*
+     * The posts with these tokens, in the order given (tokens not stored are skipped), each
+     * with its channel; *out and every json malloc'd (store_posts_free).  NULL on SQLite
+     * (used by instances that hear of other instances' posts: cluster.h).
+     */
+    int (*post_get)(struct store *s, const uint64_t *tokens, size_t n, struct post **out,
+                    size_t *nout);
+    /*
+     * The generator whose node's tokens post_insert_batch raises (tokgen_raise; its owner
+     * keeps it alive while s is open).  NULL on a backend that never raises (SQLite: one
+     * server per file, so its tokens increase in commit order anyway).
+     */
+    void (*set_tokgen)(struct store *s, struct tokgen *g);
+
+    /*
+     * A channel's rate bucket shared by every instance on the database (server/ratelimit.h):
+     * takes up to want tokens (>= 1) from channel's bucket -- count tokens at most, refilled
+     * at count per window_s seconds on the database's clock, full again when epoch is not
+     * the one it was last taken under -- in one statement, so instances taking at once each
+     * get their own.  *got: how many it took (0: empty).  NULL on a backend with one server
+     * per database (SQLite: the bucket stays in that server's memory).
+     */
+    int (*rate_claim)(struct store *s, int64_t channel, uint64_t epoch, int count, int window_s,
+                      int want, int *got);
+
+    /*
+     * Makes s's config_version the watch's (store_watch_open; w NULL: detach, back to 0).
+     * NULL on a backend without watches.
+     */
+    void (*watch_attach)(struct store *s, struct store_watch *w);
 };
 
 extern const struct store_ops store_sqlite_ops;
@@ -312,6 +363,47 @@ void store_close(struct store *s); /* NULL is a no-op */
  * next call there; truncated past 1023 bytes.
  */
 const char *store_dsn_shown(const char *dsn);
+
+/*
+ * Watching the commits of every other connection, of any process (several vcpd on one
+ * PostgreSQL database: LISTEN/NOTIFY).  A watch is one connection of its own, used by one
+ * thread, that the database tells as transactions commit: a change of configuration
+ * (channels, members, faults; store_config_version) moves the number that the stores it is
+ * attached to give as their config_version -- read from any thread, lock-free.
+ *
+ * A change is in force everywhere once it is reported done: after each configuration write
+ * (of any connection of any process) the writer sends a marker behind it and waits until
+ * the watch of every live node lease (node_acquire) has answered that it heard it -- and so
+ * everything before it -- at most STORE_SYNC_MAX_MS (a watch that is lost does not answer,
+ * and its stores cache nothing meanwhile anyway).  node: the node id this process leases,
+ * which its watch answers for (-1: none).
+ *
+ * store_watch_open: STORE_OK with *out, STORE_NOTFOUND when dsn's backend needs no watch
+ * (SQLite: its config_version reads the database itself), STORE_ERROR with err filled.
+ * store_watch_fd: the socket to poll for input, -1 while the connection is lost.
+ * store_watch_read: takes in what arrived, without waiting; while the connection is lost it
+ * tries to reconnect (at most every 250 ms) and returns STORE_ERROR (store_watch_errmsg says
+ * why), and the attached stores' config_version is 0 meanwhile; once it is back, the version
+ * moves (whatever changed meanwhile is read afresh).  store_watch_close(NULL) is a no-op;
+ * detach the stores first.
+ */
+int store_watch_open(const char *dsn, int node, struct store_watch **out, char *err,
+                     size_t err_len);
+int store_watch_fd(struct store_watch *w);
+int store_watch_read(struct store_watch *w);
+/* The tokens of the posts committed (by any instance) that the last store_watch_read took
+ * in, in commit order; *n how many.  Owned by w, valid until its next read. */
+const uint64_t *store_watch_tokens(struct store_watch *w, size_t *n);
+/* Moves w's version now (any thread): for a change this process just committed, in force
+ * here before its notification comes back. */
+void store_watch_touch(struct store_watch *w);
+const char *store_watch_errmsg(struct store_watch *w);
+void store_watch_close(struct store_watch *w);
+/* Attaches w to s (w NULL: detaches); a no-op on a backend without watches. */
+void store_watch_attach(struct store *s, struct store_watch *w);
+
+/* s->ops->set_tokgen when the backend has it; a no-op otherwise. */
+void store_set_tokgen(struct store *s, struct tokgen *g);
 
 /* Frees the result of journal_list. */
 void store_journal_free(struct journal_row *j, size_t n);
@@ -363,5 +455,8 @@ struct store {
 #define store_node_renew(s, n, h, t)      ((s)->ops->node_renew((s), (n), (h), (t)))
 #define store_node_release(s, n, h)       ((s)->ops->node_release((s), (n), (h)))
 #define store_node_last_token(s, n, t)    ((s)->ops->node_last_token((s), (n), (t)))
+#define store_post_get(s, t, n, o, no)    ((s)->ops->post_get((s), (t), (n), (o), (no)))
+#define store_rate_claim(s, ch, e, c, w, want, got) \
+    ((s)->ops->rate_claim((s), (ch), (e), (c), (w), (want), (got)))
 
 #endif

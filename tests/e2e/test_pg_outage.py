@@ -132,6 +132,11 @@ class Outage(unittest.TestCase):
         self.assertTrue(down, "no post was made while the database was away")
         self.assertTrue(all(a[2] == 99 and a[4] for a in down),
                         [a for a in down if a[2] != 99 or not a[4]][:3])
+        # a refusal says why: the database, not an unexplained internal error
+        self.assertTrue(all("database unavailable" in a[4] or "not stored" in a[4]
+                            for a in down), sorted({a[4] for a in down})[:5])
+        self.assertTrue(any("database unavailable" in a[4] for a in down),
+                        sorted({a[4] for a in down})[:5])
         sys.stderr.write("outage: a refusal said %r\n" % down[-1][4])
         acked = [a[3] for a in answers if a[2] == 0]
         self.assertEqual(len(acked), len(set(acked)), "a message_token answered twice")

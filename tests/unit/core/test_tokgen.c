@@ -149,6 +149,37 @@ static void test_resume(void **state)
     assert_int_equal(tokgen_resume(&g, last), -1);
 }
 
+/* tokgen_raise: the smallest id of the node above a floor of any node and above everything
+ * made, which is then taken; tokgen_above the same by arithmetic alone. */
+static void test_raise(void **state)
+{
+    struct tokgen g;
+    uint64_t made, other, r;
+
+    (void)state;
+    assert_int_equal(tokgen_init(&g, 5), 0);
+    made = tokgen_next(&g, NOW);
+    /* a floor of a higher node in the same ms: the next ms, seq 0 */
+    other = (((NOW - TOKGEN_EPOCH_MS) << 22) | (9ULL << 12) | 7);
+    r = tokgen_raise(&g, other);
+    assert_true(r > other);
+    assert_int_equal(r, (((NOW - TOKGEN_EPOCH_MS + 1) << 22) | (5ULL << 12)));
+    assert_int_equal(tokgen_above(other, 5), r);
+    assert_true(tokgen_next(&g, NOW) > r); /* never given again, nor below */
+    /* a floor of a lower node: same ms, seq 0 -- unless already made: then above all made */
+    other = (((NOW - TOKGEN_EPOCH_MS + 50) << 22) | (1ULL << 12) | 3);
+    assert_int_equal(tokgen_above(other, 5), ((NOW - TOKGEN_EPOCH_MS + 50) << 22) | (5ULL << 12));
+    r = tokgen_raise(&g, other);
+    assert_int_equal(r, ((NOW - TOKGEN_EPOCH_MS + 50) << 22) | (5ULL << 12));
+    made = tokgen_next(&g, NOW + 50);
+    assert_int_equal(made, r + 1);
+    assert_int_equal(tokgen_raise(&g, other), made + 1); /* floor below what was made */
+    /* a floor of its own node: the next id */
+    assert_int_equal(tokgen_above(made, 5), made + 1);
+    assert_int_equal(node_of(tokgen_above(made | 0xfff, 5)), 5);
+    assert_int_equal(tokgen_above(made | 0xfff, 5), ((made >> 22) + 1) << 22 | (5ULL << 12));
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -160,6 +191,7 @@ int main(void)
         cmocka_unit_test(test_nodes_differ),
         cmocka_unit_test(test_far_future_positive),
         cmocka_unit_test(test_resume),
+        cmocka_unit_test(test_raise),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -112,7 +112,6 @@ enum stmt_id {
     ST_NODE_RELEASE,
     ST_NODE_LAST,
     ST_RATE_CLAIM,
-    ST_POST_LOCK,
     ST_POST_GET,
     ST_COUNT
 };
@@ -211,8 +210,6 @@ static const char *const stmt_sql[ST_COUNT] = {
      */
     /* the batch's channel rows, locked in id order (two batches never wait on each other
      * crosswise), with the highest token each has stored */
-    [ST_POST_LOCK] = "SELECT id, last_token FROM channels WHERE id = ANY($1::bigint[])"
-                     " ORDER BY id FOR UPDATE",
     [ST_POST_GET] = "SELECT p.token, p.created_ms, p.type, p.sender, p.body, p.channel"
                     " FROM unnest($1::bigint[]) WITH ORDINALITY AS t(token, i)"
                     " JOIN posts p ON p.token = t.token ORDER BY t.i",
@@ -782,28 +779,69 @@ static int pg_channel_by_pa_id(struct store *st, const char *pa_id, struct chann
     return channel_one(pg_of(st), ST_CH_BY_PA_ID, &p, out, 1, "channel_by_pa_id");
 }
 
+/*
+ * Fills row (zeroed) from row i of res, a row of channel's (for the types that
+ * carry it); -1 when out of memory, with what it took so far left in row.
+ */
+typedef int (*row_fill)(const PGresult *res, int i, void *row, int64_t channel);
+
+/*
+ * The rows of res as an array of size-byte elements, each filled by fill: *out
+ * malloc'd (NULL and *n 0 when there are none).  Clears res.  Out of memory:
+ * what was read goes through drop (which frees the array) and the op fails.
+ * The one list-reading path of this file (channels, members, faults, journal
+ * rows, posts), as read_rows is sqlite.c's.
+ */
+static int read_rows(struct pg *s, PGresult *res, size_t size, row_fill fill, int64_t channel,
+                     void (*drop)(void *v, size_t n), const char *what, void *out, size_t *n)
+{
+    int rows = PQntuples(res);
+    char *v = NULL;
+
+    *n = 0;
+    memset(out, 0, sizeof(void *));
+    if (rows > 0 && !(v = calloc((size_t)rows, size)))
+        goto oom;
+    for (int i = 0; i < rows; i++) {
+        if (fill(res, i, v + (size_t)i * size, channel) != 0) {
+            drop(v, (size_t)i + 1);
+            goto oom;
+        }
+    }
+    PQclear(res);
+    memcpy(out, &v, sizeof v);
+    *n = (size_t)rows;
+    return STORE_OK;
+oom:
+    PQclear(res);
+    return fail_msg(s, what, "out of memory");
+}
+
+/* drop of read_rows for rows that own nothing */
+static void drop_plain(void *v, size_t n)
+{
+    (void)n;
+    free(v);
+}
+
+static int fill_channel(const PGresult *res, int i, void *row, int64_t channel)
+{
+    (void)channel;
+    read_channel(res, i, row, 1);
+    return 0;
+}
+
 static int pg_channel_list(struct store *st, struct channel **out, size_t *n)
 {
     struct pg *s = pg_of(st);
-    struct channel *v = NULL;
-    int ret, rows;
+    int ret;
     PGresult *res = run(s, ST_CH_LIST, NULL, true, "channel_list", &ret);
 
     *out = NULL;
     *n = 0;
     if (!res)
         return ret;
-    rows = PQntuples(res);
-    if (rows > 0 && !(v = calloc((size_t)rows, sizeof *v))) {
-        PQclear(res);
-        return fail_msg(s, "channel_list", "out of memory");
-    }
-    for (int i = 0; i < rows; i++)
-        read_channel(res, i, &v[i], 1);
-    PQclear(res);
-    *out = v;
-    *n = (size_t)rows;
-    return STORE_OK;
+    return read_rows(s, res, sizeof **out, fill_channel, 0, drop_plain, "channel_list", out, n);
 }
 
 static int pg_channel_set_state(struct store *st, int64_t id, int state)
@@ -964,43 +1002,39 @@ static int pg_fault_add(struct store *st, struct fault_row *f)
     return STORE_OK;
 }
 
+static void drop_faults(void *v, size_t n)
+{
+    store_faults_free(v, n);
+}
+
+static int fill_fault(const PGresult *res, int i, void *row, int64_t channel)
+{
+    struct fault_row *f = row;
+
+    if (!(f->spec = strdup(PQgetvalue(res, i, 1))))
+        return -1;
+    f->id = col_int(res, i, 0);
+    f->channel = channel;
+    f->remaining = PQgetisnull(res, i, 2) ? -1 : col_int(res, i, 2);
+    f->seen = col_int(res, i, 3);
+    f->hits = col_int(res, i, 4);
+    f->created_ms = col_int(res, i, 5);
+    return 0;
+}
+
 static int pg_fault_list(struct store *st, int64_t channel, struct fault_row **out, size_t *n)
 {
     struct pg *s = pg_of(st);
     struct params p = {0};
-    struct fault_row *v = NULL;
     PGresult *res;
-    int ret, rows;
+    int ret;
 
     *out = NULL;
     *n = 0;
     p_int(&p, channel);
     if (!(res = run(s, ST_FAULT_LIST, &p, true, "fault_list", &ret)))
         return ret;
-    rows = PQntuples(res);
-    if (rows > 0 && !(v = calloc((size_t)rows, sizeof *v)))
-        goto oom;
-    for (int i = 0; i < rows; i++) {
-        struct fault_row *f = &v[i];
-
-        if (!(f->spec = strdup(PQgetvalue(res, i, 1)))) {
-            store_faults_free(v, (size_t)i);
-            goto oom;
-        }
-        f->id = col_int(res, i, 0);
-        f->channel = channel;
-        f->remaining = PQgetisnull(res, i, 2) ? -1 : col_int(res, i, 2);
-        f->seen = col_int(res, i, 3);
-        f->hits = col_int(res, i, 4);
-        f->created_ms = col_int(res, i, 5);
-    }
-    PQclear(res);
-    *out = v;
-    *n = (size_t)rows;
-    return STORE_OK;
-oom:
-    PQclear(res);
-    return fail_msg(s, "fault_list", "out of memory");
+    return read_rows(s, res, sizeof **out, fill_fault, channel, drop_faults, "fault_list", out, n);
 }
 
 static int pg_fault_remove(struct store *st, int64_t channel, int64_t id, int64_t *n)
@@ -1087,14 +1121,36 @@ static int64_t sql_limit(size_t limit)
     return limit > (size_t)INT64_MAX ? INT64_MAX : (int64_t)limit;
 }
 
+static void drop_journal(void *v, size_t n)
+{
+    store_journal_free(v, n);
+}
+
+static int fill_journal(const PGresult *res, int i, void *row, int64_t channel)
+{
+    struct journal_row *j = row;
+
+    if (!(j->body = strdup(PQgetvalue(res, i, 8))))
+        return -1;
+    j->id = col_int(res, i, 0);
+    j->channel = channel;
+    j->time_ms = col_int(res, i, 1);
+    col_text(res, i, 2, j->endpoint, sizeof j->endpoint);
+    j->http = (int)col_int(res, i, 3);
+    j->status = (int)col_int(res, i, 4);
+    col_text(res, i, 5, j->detail, sizeof j->detail);
+    j->latency_us = col_int(res, i, 6);
+    col_text(res, i, 7, j->fault, sizeof j->fault);
+    return 0;
+}
+
 static int pg_journal_list(struct store *st, int64_t channel, const struct journal_query *q,
                            struct journal_row **out, size_t *n)
 {
     struct pg *s = pg_of(st);
     struct params p = {0};
-    struct journal_row *v = NULL;
     PGresult *res;
-    int ret, rows;
+    int ret;
 
     *out = NULL;
     *n = 0;
@@ -1108,33 +1164,8 @@ static int pg_journal_list(struct store *st, int64_t channel, const struct journ
     p_int(&p, sql_limit(q->limit));
     if (!(res = run(s, ST_JOURNAL_LIST, &p, true, "journal_list", &ret)))
         return ret;
-    rows = PQntuples(res);
-    if (rows > 0 && !(v = calloc((size_t)rows, sizeof *v)))
-        goto oom;
-    for (int i = 0; i < rows; i++) {
-        struct journal_row *j = &v[i];
-
-        if (!(j->body = strdup(PQgetvalue(res, i, 8)))) {
-            store_journal_free(v, (size_t)i);
-            goto oom;
-        }
-        j->id = col_int(res, i, 0);
-        j->channel = channel;
-        j->time_ms = col_int(res, i, 1);
-        col_text(res, i, 2, j->endpoint, sizeof j->endpoint);
-        j->http = (int)col_int(res, i, 3);
-        j->status = (int)col_int(res, i, 4);
-        col_text(res, i, 5, j->detail, sizeof j->detail);
-        j->latency_us = col_int(res, i, 6);
-        col_text(res, i, 7, j->fault, sizeof j->fault);
-    }
-    PQclear(res);
-    *out = v;
-    *n = (size_t)rows;
-    return STORE_OK;
-oom:
-    PQclear(res);
-    return fail_msg(s, "journal_list", "out of memory");
+    return read_rows(s, res, sizeof **out, fill_journal, channel, drop_journal, "journal_list", out,
+                     n);
 }
 
 /* ---- members ------------------------------------------------------------------------------ */
@@ -1165,34 +1196,31 @@ static int pg_member_remove(struct store *st, int64_t channel, const char *membe
     return write_one(pg_of(st), ST_MB_REMOVE, &p, "member_remove");
 }
 
+static int fill_member(const PGresult *res, int i, void *row, int64_t channel)
+{
+    struct member *m = row;
+
+    (void)channel;
+    col_text(res, i, 0, m->id, sizeof m->id);
+    col_text(res, i, 1, m->name, sizeof m->name);
+    col_text(res, i, 2, m->avatar, sizeof m->avatar);
+    m->role = (int)col_int(res, i, 3);
+    return 0;
+}
+
 static int pg_member_list(struct store *st, int64_t channel, struct member **out, size_t *n)
 {
     struct pg *s = pg_of(st);
     struct params p = {0};
-    struct member *v = NULL;
     PGresult *res;
-    int ret, rows;
+    int ret;
 
     *out = NULL;
     *n = 0;
     p_int(&p, channel);
     if (!(res = run(s, ST_MB_LIST, &p, true, "member_list", &ret)))
         return ret;
-    rows = PQntuples(res);
-    if (rows > 0 && !(v = calloc((size_t)rows, sizeof *v))) {
-        PQclear(res);
-        return fail_msg(s, "member_list", "out of memory");
-    }
-    for (int i = 0; i < rows; i++) {
-        col_text(res, i, 0, v[i].id, sizeof v[i].id);
-        col_text(res, i, 1, v[i].name, sizeof v[i].name);
-        col_text(res, i, 2, v[i].avatar, sizeof v[i].avatar);
-        v[i].role = (int)col_int(res, i, 3);
-    }
-    PQclear(res);
-    *out = v;
-    *n = (size_t)rows;
-    return STORE_OK;
+    return read_rows(s, res, sizeof **out, fill_member, channel, drop_plain, "member_list", out, n);
 }
 
 static int pg_member_role(struct store *st, int64_t channel, const char *member_id, int *role)
@@ -1273,7 +1301,18 @@ static int read_posts(struct pg *s, PGresult *res, int64_t channel, const char *
 #define NOTIFY_PAYLOAD_MAX 7000
 
 /*
- * Under the locks of the batch's channel rows (ST_POST_LOCK: row ids and
+ * A batch's transaction opens with: the posts table's lock (taken before
+ * the channel rows', the order reset_all takes them in), then the rows of
+ * the batch's channels, locked in id order, and their last tokens; the
+ * array literal of row ids goes between head and tail.
+ */
+#define LOCK_SQL_HEAD                                                                    \
+    "BEGIN; LOCK TABLE posts IN ROW EXCLUSIVE MODE; SELECT id, last_token FROM channels" \
+    " WHERE id = ANY('"
+#define LOCK_SQL_TAIL "'::bigint[]) ORDER BY id FOR UPDATE"
+
+/*
+ * Under the locks of the batch's channel rows (LOCK_SQL_HEAD: row ids and
  * their last_token in res), raises every token of s->tokgen's node that is
  * not above its channel's last one (store.h): in batch order, so a
  * channel's posts also increase within the batch.  Its own node's tokens
@@ -1323,7 +1362,8 @@ static int pg_post_insert_batch(struct store *st, struct post *p, size_t n)
 {
     struct pg *s = pg_of(st);
     struct sbuf col[7] = {{0}}, chans = {0};
-    struct params prm = {0}, lk = {0};
+    struct sbuf lock_sql = {0};
+    struct params prm = {0};
     size_t payload = 0;
     PGresult *res;
     int ret = STORE_OK;
@@ -1342,14 +1382,25 @@ static int pg_post_insert_batch(struct store *st, struct post *p, size_t n)
         ret = fail_msg(s, "post_insert_batch", "out of memory");
         goto out;
     }
-    lk.v[0] = chans.p;
-    lk.n = 1;
-    if ((ret = begin(s, "post_insert_batch")) != STORE_OK)
+    /* BEGIN, the table lock and the channel rows' locks in one round trip
+     * (a simple query of three statements; its result is the last one's):
+     * chans holds only digits, commas and braces, written above. */
+    sb_add(&lock_sql, LOCK_SQL_HEAD, strlen(LOCK_SQL_HEAD));
+    sb_add(&lock_sql, chans.p, chans.len);
+    sb_add(&lock_sql, LOCK_SQL_TAIL, strlen(LOCK_SQL_TAIL));
+    if (lock_sql.oom) {
+        ret = fail_msg(s, "post_insert_batch", "out of memory");
         goto out;
-    if ((ret = exec_cmd(s, "LOCK TABLE posts IN ROW EXCLUSIVE MODE", "post_insert_batch")) !=
-            STORE_OK ||
-        !(res = run(s, ST_POST_LOCK, &lk, false, "post_insert_batch", &ret)))
+    }
+    if ((ret = ready(s, "post_insert_batch")) != STORE_OK)
+        goto out;
+    s->in_tx = true;
+    res = PQexec(s->conn, lock_sql.p);
+    if (PQresultStatus(res) != PGRES_TUPLES_OK) {
+        ret = fail_res(s, res, "post_insert_batch");
+        PQclear(res);
         goto undo;
+    }
     if (s->tokgen)
         raise_tokens(s, res, p, n);
     PQclear(res);
@@ -1397,6 +1448,7 @@ out:
     for (int c = 0; c < 7; c++)
         free(col[c].p);
     free(chans.p);
+    free(lock_sql.p);
     return ret;
 }
 
@@ -1450,40 +1502,32 @@ static void pg_set_tokgen(struct store *st, struct tokgen *g)
     pg_of(st)->tokgen = g;
 }
 
+static void drop_posts(void *v, size_t n)
+{
+    store_posts_free(v, n);
+}
+
+static int fill_post(const PGresult *res, int i, void *row, int64_t channel)
+{
+    struct post *p = row;
+    char *json = strdup(PQgetvalue(res, i, 4));
+
+    if (!json)
+        return -1;
+    p->json = json;
+    p->token = (uint64_t)col_int(res, i, 0);
+    p->channel = channel;
+    p->created_ms = col_int(res, i, 1);
+    col_text(res, i, 2, p->type, sizeof p->type);
+    col_text(res, i, 3, p->from, sizeof p->from);
+    return 0;
+}
+
 /* Collects the rows of (token, created_ms, type, sender, body) of res as posts of channel. */
 static int read_posts(struct pg *s, PGresult *res, int64_t channel, const char *what,
                       struct post **out, size_t *n)
 {
-    int rows = PQntuples(res);
-    struct post *v;
-
-    if (rows == 0) {
-        PQclear(res);
-        return STORE_OK;
-    }
-    if (!(v = calloc((size_t)rows, sizeof *v)))
-        goto oom;
-    for (int i = 0; i < rows; i++) {
-        char *json = strdup(PQgetvalue(res, i, 4));
-
-        if (!json) {
-            store_posts_free(v, (size_t)i);
-            goto oom;
-        }
-        v[i].json = json;
-        v[i].token = (uint64_t)col_int(res, i, 0);
-        v[i].channel = channel;
-        v[i].created_ms = col_int(res, i, 1);
-        col_text(res, i, 2, v[i].type, sizeof v[i].type);
-        col_text(res, i, 3, v[i].from, sizeof v[i].from);
-    }
-    PQclear(res);
-    *out = v;
-    *n = (size_t)rows;
-    return STORE_OK;
-oom:
-    PQclear(res);
-    return fail_msg(s, what, "out of memory");
+    return read_rows(s, res, sizeof **out, fill_post, channel, drop_posts, what, out, n);
 }
 
 static int pg_post_list(struct store *st, int64_t channel, uint64_t before, const char *type,

@@ -16,6 +16,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <sqlite3.h>
@@ -340,6 +341,7 @@ static void test_second_process_writes(void **state)
     uint64_t t0 = fx_tokens(1000000);
     int ready[2], go[2], status = 0, batches = 0, bad = 0;
     pid_t pid, reaped = 0;
+    time_t start = time(NULL);
 
     (void)state;
     fresh_path(path, sizeof path);
@@ -365,7 +367,10 @@ static void test_second_process_writes(void **state)
         }
         if (++batches >= 200)
             reaped = waitpid(pid, &status, WNOHANG);
-        assert_true(batches < 50000);
+        /* a guard against a child that never ends, in time: the parent's
+         * batches may be very fast (the admin writes each pause 0.5 ms, see
+         * sqlite.c's bump_version) */
+        assert_true(time(NULL) - start < 60);
     }
     assert_int_equal(reaped, pid);
     close(ready[0]);

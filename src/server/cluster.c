@@ -58,7 +58,10 @@ static void fan_out(struct cluster *c)
     const uint64_t *tokens = store_watch_tokens(c->watch, &n);
     struct post *posts = NULL;
 
-    if (n == 0)
+    /* No stream open: nothing to read.  One opened after this check starts
+     * above every post whose notification came before it (stream.c,
+     * start_cursor) or replays them from the database. */
+    if (n == 0 || streams_count(c->srv->streams) == 0)
         return;
     if (store_post_get(c->store, tokens, n, &posts, &got) != STORE_OK) {
         log_msg("error", "live events: reading %zu posts: %s; streams ended (they resume)", n,

@@ -1222,6 +1222,18 @@ static void *pinger(void *arg)
     return NULL;
 }
 
+unsigned streams_count(struct streams *st)
+{
+    unsigned n = 0;
+
+    if (!st)
+        return 0;
+    pthread_mutex_lock(&st->lock);
+    n = st->nsubs;
+    pthread_mutex_unlock(&st->lock);
+    return n;
+}
+
 unsigned streams_viewers(struct streams *st, int64_t channel)
 {
     struct chan *c;

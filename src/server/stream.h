@@ -87,6 +87,8 @@ void streams_end_all(struct streams *st);
 
 /* Open streams of a channel row id.  Any thread. */
 unsigned streams_viewers(struct streams *st, int64_t channel);
+/* Open streams, all channels together (counted from when a stream is accepted).  Any thread. */
+unsigned streams_count(struct streams *st);
 
 /*
  * Answers r (on libmicrohttpd's thread) with a stream of channel's posts:

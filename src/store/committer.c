@@ -76,12 +76,6 @@ static void commit_range(struct committer *c, struct commit_req **reqs, struct p
     commit_range(c, reqs + n / 2, posts + n / 2, n - n / 2);
 }
 
-/* What post_insert_batch refuses before touching the database. */
-static int malformed(const struct post *p)
-{
-    return p->token == 0 || p->token > (uint64_t)INT64_MAX || !p->json;
-}
-
 static void *writer(void *arg)
 {
     struct committer *c = arg;
@@ -105,6 +99,7 @@ static void *writer(void *arg)
         m = 0;
         for (size_t i = 0; i < n; i++) {
             struct commit_req *r = c->taken[i];
+            const char *why;
 
             r->err[0] = '\0';
             if (r->job) {
@@ -114,9 +109,9 @@ static void *writer(void *arg)
                     snprintf(r->err, sizeof r->err, "%s", store_errmsg(c->store));
                 continue;
             }
-            if (malformed(&r->post)) {
+            if ((why = store_post_malformed(&r->post)) != NULL) {
                 r->rc = STORE_ERROR;
-                snprintf(r->err, sizeof r->err, "malformed post (token or body)");
+                snprintf(r->err, sizeof r->err, "malformed post: %s", why);
                 continue;
             }
             c->reqs[m] = r;

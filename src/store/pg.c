@@ -255,18 +255,7 @@ static struct pg *pg_of(struct store *s)
 
 static int64_t mono_ms(void)
 {
-    struct timespec ts;
-
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
-static int64_t now_ms(void)
-{
-    struct timespec ts;
-
-    clock_gettime(CLOCK_REALTIME, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+    return store_mono_ns() / 1000000;
 }
 
 static void p_int(struct params *p, int64_t v)
@@ -584,7 +573,7 @@ static int migrate(struct pg *s, char *err, size_t err_len)
         if (v == latest)
             return exec_cmd(s, "COMMIT", "migration") == STORE_OK ? STORE_OK : STORE_ERROR;
         snprintf(sql, sizeof sql, "INSERT INTO schema_version VALUES (%d, %" PRId64 ")", v + 1,
-                 now_ms());
+                 store_now_ms());
         if (exec_cmd(s, store_pg_migrations[v], "migration") != STORE_OK ||
             exec_cmd(s, sql, "migration") != STORE_OK ||
             exec_cmd(s, "COMMIT", "migration") != STORE_OK)
@@ -702,7 +691,7 @@ static int pg_channel_create(struct store *st, struct channel *c,
 {
     struct pg *s = pg_of(st);
     struct params p = {0};
-    int64_t created = now_ms();
+    int64_t created = store_now_ms();
     PGresult *res;
     int ret;
 
@@ -815,6 +804,22 @@ static int read_rows(struct pg *s, PGresult *res, size_t size, row_fill fill, in
 oom:
     PQclear(res);
     return fail_msg(s, what, "out of memory");
+}
+
+/* read_rows of statement id run for one channel's rows (its one parameter). */
+static int list_of(struct pg *s, enum stmt_id id, int64_t channel, size_t size, row_fill fill,
+                   void (*drop)(void *v, size_t n), const char *what, void *out, size_t *n)
+{
+    struct params p = {0};
+    PGresult *res;
+    int ret;
+
+    *n = 0;
+    memset(out, 0, sizeof(void *));
+    p_int(&p, channel);
+    if (!(res = run(s, id, &p, true, what, &ret)))
+        return ret;
+    return read_rows(s, res, size, fill, channel, drop, what, out, n);
 }
 
 /* drop of read_rows for rows that own nothing */
@@ -982,7 +987,7 @@ static int pg_fault_add(struct store *st, struct fault_row *f)
 {
     struct pg *s = pg_of(st);
     struct params p = {0};
-    int64_t created = now_ms();
+    int64_t created = store_now_ms();
     PGresult *res;
     int ret;
 
@@ -1024,17 +1029,8 @@ static int fill_fault(const PGresult *res, int i, void *row, int64_t channel)
 
 static int pg_fault_list(struct store *st, int64_t channel, struct fault_row **out, size_t *n)
 {
-    struct pg *s = pg_of(st);
-    struct params p = {0};
-    PGresult *res;
-    int ret;
-
-    *out = NULL;
-    *n = 0;
-    p_int(&p, channel);
-    if (!(res = run(s, ST_FAULT_LIST, &p, true, "fault_list", &ret)))
-        return ret;
-    return read_rows(s, res, sizeof **out, fill_fault, channel, drop_faults, "fault_list", out, n);
+    return list_of(pg_of(st), ST_FAULT_LIST, channel, sizeof **out, fill_fault, drop_faults,
+                   "fault_list", out, n);
 }
 
 static int pg_fault_remove(struct store *st, int64_t channel, int64_t id, int64_t *n)
@@ -1210,17 +1206,8 @@ static int fill_member(const PGresult *res, int i, void *row, int64_t channel)
 
 static int pg_member_list(struct store *st, int64_t channel, struct member **out, size_t *n)
 {
-    struct pg *s = pg_of(st);
-    struct params p = {0};
-    PGresult *res;
-    int ret;
-
-    *out = NULL;
-    *n = 0;
-    p_int(&p, channel);
-    if (!(res = run(s, ST_MB_LIST, &p, true, "member_list", &ret)))
-        return ret;
-    return read_rows(s, res, sizeof **out, fill_member, channel, drop_plain, "member_list", out, n);
+    return list_of(pg_of(st), ST_MB_LIST, channel, sizeof **out, fill_member, drop_plain,
+                   "member_list", out, n);
 }
 
 static int pg_member_role(struct store *st, int64_t channel, const char *member_id, int *role)
@@ -1366,14 +1353,14 @@ static int pg_post_insert_batch(struct store *st, struct post *p, size_t n)
     struct params prm = {0};
     size_t payload = 0;
     PGresult *res;
+    const char *why;
     int ret = STORE_OK;
 
     if (n == 0)
         return STORE_OK;
     for (size_t i = 0; i < n; i++)
-        if (p[i].token == 0 || p[i].token > (uint64_t)INT64_MAX || !p[i].json)
-            return fail_msg(s, "post_insert_batch",
-                            p[i].json ? "message token out of range 1..2^63-1" : "no body");
+        if ((why = store_post_malformed(&p[i])) != NULL)
+            return fail_msg(s, "post_insert_batch", why);
     sb_add(&chans, "{", 1);
     for (size_t i = 0; i < n; i++)
         sb_elem_int(&chans, p[i].channel, i == 0);

@@ -60,10 +60,7 @@ struct store_watch {
 
 static int64_t mono_ms(void)
 {
-    struct timespec ts;
-
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+    return store_mono_ns() / 1000000;
 }
 
 /* The first line of msg after what into w->err. */

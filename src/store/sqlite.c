@@ -206,7 +206,7 @@ struct sq {
     uint64_t version;
     int64_t seen_data_version;
     uint64_t seen_own;
-    int64_t checked_ns;   /* mono_ns() of the last PRAGMA data_version */
+    int64_t checked_ns;   /* store_mono_ns() of the last PRAGMA data_version */
     uint64_t own_changes; /* changes this connection committed (bump_version) */
     /* ins[k]: the INSERT of k posts (2..POST_ROWS), prepared at its first use (insert_posts) */
     sqlite3_stmt *ins[POST_ROWS + 1];
@@ -222,22 +222,6 @@ struct sq {
 static struct sq *sq_of(struct store *s)
 {
     return (struct sq *)s;
-}
-
-static int64_t mono_ns(void)
-{
-    struct timespec ts;
-
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
-}
-
-static int64_t now_ms(void)
-{
-    struct timespec ts;
-
-    clock_gettime(CLOCK_REALTIME, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
 /*
@@ -484,7 +468,7 @@ static uint64_t sq_config_version(struct store *st)
 {
     struct sq *s = sq_of(st);
     uint64_t own = s->own_changes;
-    int64_t now = mono_ns();
+    int64_t now = store_mono_ns();
     int64_t dv, v;
 
     if (s->version && own == s->seen_own && now - s->checked_ns < VERSION_LAG_NS)
@@ -632,7 +616,7 @@ static int on_busy(void *arg, int count)
 {
     struct sq *s = arg;
     struct timespec pause = {0, BUSY_POLL_NS};
-    int64_t now = mono_ns();
+    int64_t now = store_mono_ns();
 
     if (count == 0)
         s->busy_since_ns = now;
@@ -825,7 +809,7 @@ static int insert_member(struct sq *s, int64_t channel, const struct member *m);
 static int insert_channel(struct sq *s, struct channel *c, const uint8_t hash[STORE_HASH_LEN])
 {
     sqlite3_stmt *stmt = s->st[ST_CH_INSERT];
-    int64_t created = now_ms();
+    int64_t created = store_now_ms();
     int ret = STORE_OK;
     int rc;
 
@@ -1087,7 +1071,7 @@ static int sq_fault_add(struct store *st, struct fault_row *f)
 {
     struct sq *s = sq_of(st);
     sqlite3_stmt *stmt = s->st[ST_FAULT_ADD];
-    int64_t created = now_ms();
+    int64_t created = store_now_ms();
     int ret = STORE_OK;
     int rc;
 
@@ -1371,14 +1355,14 @@ out:
 static int sq_post_insert_batch(struct store *st, struct post *p, size_t n)
 {
     struct sq *s = sq_of(st);
+    const char *why;
     int ret = STORE_OK;
 
     if (n == 0)
         return STORE_OK;
     for (size_t i = 0; i < n; i++)
-        if (p[i].token == 0 || p[i].token > (uint64_t)INT64_MAX || !p[i].json)
-            return fail_msg(s, "post_insert_batch",
-                            p[i].json ? "message token out of range 1..2^63-1" : "no body");
+        if ((why = store_post_malformed(&p[i])) != NULL)
+            return fail_msg(s, "post_insert_batch", why);
     if ((ret = check_file(s, "post_insert_batch")) != STORE_OK)
         return ret;
     if ((ret = run(s, ST_BEGIN)) != STORE_OK)
@@ -1663,7 +1647,7 @@ static int sq_node_acquire(struct store *st, int want, const char *holder, int64
 {
     struct sq *s = sq_of(st);
     sqlite3_stmt *put = s->st[ST_NODE_PUT];
-    int64_t now = now_ms();
+    int64_t now = store_now_ms();
     int node = want;
     int ret, rc;
 
@@ -1714,7 +1698,7 @@ static int sq_node_renew(struct store *st, int node, const char *holder, int64_t
         return ret;
     BIND(sqlite3_bind_int(stmt, 1, node));
     BIND(sqlite3_bind_text(stmt, 2, holder, -1, SQLITE_STATIC));
-    BIND(sqlite3_bind_int64(stmt, 3, now_ms() + ttl_ms));
+    BIND(sqlite3_bind_int64(stmt, 3, store_now_ms() + ttl_ms));
     if ((ret = step_write(s, stmt, "node_renew", &touched)) != STORE_OK)
         return ret;
     return touched ? STORE_OK : STORE_NOTFOUND;

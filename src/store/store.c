@@ -15,6 +15,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 /* True when s begins with prefix. */
 static int starts(const char *s, const char *prefix)
@@ -235,4 +236,29 @@ void store_faults_free(struct fault_row *f, size_t n)
 void store_journal_free(struct journal_row *j, size_t n)
 {
     free_rows(j, n, sizeof *j, offsetof(struct journal_row, body));
+}
+
+const char *store_post_malformed(const struct post *p)
+{
+    if (!p->json)
+        return "no body";
+    if (p->token == 0 || p->token > (uint64_t)INT64_MAX)
+        return "message token out of range 1..2^63-1";
+    return NULL;
+}
+
+int64_t store_now_ms(void)
+{
+    struct timespec ts;
+
+    clock_gettime(CLOCK_REALTIME, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+int64_t store_mono_ns(void)
+{
+    struct timespec ts;
+
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
 }

@@ -415,6 +415,17 @@ void store_faults_free(struct fault_row *f, size_t n);
 void store_posts_free(struct post *p, size_t n);
 
 /*
+ * Why post_insert_batch refuses p before touching the database (a token
+ * outside 1..2^63-1, no body), or NULL when it does not: the one rule of
+ * both backends and of the committer, which fails such a post alone.
+ */
+const char *store_post_malformed(const struct post *p);
+
+/* Clocks of the backends: wall-clock Unix ms, and monotonic ns. */
+int64_t store_now_ms(void);
+int64_t store_mono_ns(void);
+
+/*
  * Every struct store begins with a pointer to its ops, so these wrappers can
  * dispatch without knowing the backend.
  */

@@ -304,8 +304,13 @@ class FanOut(unittest.TestCase):
                          "; ".join("%s->%s p50 %.1f ms p99 %.1f ms" % (
                              k[0], k[1], percentile(v, 0.5) * 1e3, percentile(v, 0.99) * 1e3)
                              for k, v in sorted(lat.items())))
+        # issue 10's target, p99 under 100 ms across instances; bench/scaleout measures it
+        # on a quiet machine.  Under the sanitizers (make test-sanitize sets ASAN_OPTIONS)
+        # every instruction costs several times more: there the bound is 500 ms, which a
+        # post that only reached the other instance by replay or a stuck reader still fails.
+        bound = 0.500 if "ASAN_OPTIONS" in os.environ else 0.100
         for k in ("ab", "ba"):
-            self.assertLess(percentile(lat[k], 0.99), 0.100, k)
+            self.assertLess(percentile(lat[k], 0.99), bound, k)
 
         # a viewer resuming in the middle, on either instance: the rest, once each, in order
         mid = want[len(want) // 2]

@@ -3,8 +3,9 @@
 
 usage: e2e.py TEST --vcpd PATH --vcp PATH [--lib-test PATH] [--parity-local PATH]
 TEST: lib | cli | usability | parity | backoff | resume | webhook
-Each test starts its own vcpd (ephemeral port, fresh SQLite file) and exits
-non-zero on the first failed check."""
+Each test starts its own vcpd (ephemeral port, a fresh database: a SQLite file,
+or with VCP_TEST_BACKEND=postgresql one of the run's cluster, vcpfix.py) and
+exits non-zero on the first failed check."""
 import argparse
 import json
 import os
@@ -124,7 +125,7 @@ def t_cli():
         posts = srv.posts(ch["id"])
         check(len(posts) == 10, "10 posts stored")
         check(all(p[2] == ch["from"] for p in posts), "--from defaulted to the superadmin")
-        bodies = [json.loads(p[3]) for p in posts]
+        bodies = [p[3] for p in posts]
         check(bodies[3].get("file_name") == "report.pdf", "file name taken from the URL")
         check(bodies[9].get("text") == "from stdin", "text from stdin, newline trimmed")
         check(abs(float(bodies[5]["location"]["lat"]) + 33.9249) < 1e-9, "negative LAT parsed")
@@ -347,7 +348,7 @@ def write_batch(d, n, tag, with_from=None):
 
 
 def stored_texts(srv, ch):
-    return [json.loads(p[3]).get("text") for p in srv.posts(ch["id"])]
+    return [p[3].get("text") for p in srv.posts(ch["id"])]
 
 
 def t_backoff():

@@ -1,21 +1,27 @@
 """Fixtures for the libvcp/vcp end-to-end tests: a real vcpd on an ephemeral
-127.0.0.1 port with its own SQLite file, channels made with vcpd's offline
-admin commands, and read-only access to the stored posts.  Python 3 stdlib
-only."""
+127.0.0.1 port with its own database (a SQLite file, or with
+VCP_TEST_BACKEND=postgresql a new database of the run's cluster: the
+e2e harness's vcptest.new_database), channels made with vcpd's offline
+admin commands, and the stored posts as the read API gives them.  Python 3
+stdlib only."""
 import json
 import os
-import sqlite3
 import subprocess
+import sys
 import tempfile
 import time
+import urllib.parse
 import urllib.request
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "e2e"))
+import vcptest  # noqa: E402
 
 
 class Vcpd:
     def __init__(self, vcpd, workdir, sandbox=True, extra=()):
         self.vcpd = vcpd
         self.dir = workdir
-        self.db = os.path.join(workdir, "vcpd.sqlite")
+        self.db = vcptest.new_database(workdir, "vcpd.sqlite")
         self.proc = None
         self.sandbox = sandbox
         self.extra = list(extra)
@@ -72,16 +78,22 @@ class Vcpd:
             return json.loads(r.read())
 
     def posts(self, pa_id):
-        """[(token, type, sender, body)] of a channel, oldest first, read-only."""
-        con = sqlite3.connect("file:%s?mode=ro" % self.db, uri=True, timeout=10)
-        try:
-            return con.execute(
-                "SELECT p.token, p.type, p.sender, p.body FROM posts p "
-                "JOIN channels c ON c.id = p.channel WHERE c.pa_id = ? ORDER BY p.token",
-                (pa_id,)).fetchall()
-        finally:
-            con.close()
-
+        """[(token, type, sender, message)] of a channel, oldest first, every page of
+        GET /api/v1/channels/ID/posts (docs/API.md §10): what vcpd stored, on either
+        backend; message is the stored message as a dict."""
+        out, before = [], None
+        while True:
+            url = "http://127.0.0.1:%d/api/v1/channels/%s/posts?limit=200" % (
+                self.port, urllib.parse.quote(pa_id, safe=""))
+            if before is not None:
+                url += "&before=%d" % before
+            with urllib.request.urlopen(url, timeout=10) as r:
+                page = json.loads(r.read())
+            out += [(p["message_token"], p["type"], p["from"], p["message"])
+                    for p in page["posts"]]
+            before = page["next"]
+            if before is None:
+                return out[::-1]
 
 def workdir():
     return tempfile.mkdtemp(prefix="vcp-client-test-")

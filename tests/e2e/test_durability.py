@@ -3,16 +3,17 @@
 `kill -9` (docs/API.md §4, post: status 0 only after commit), token rotation takes
 effect at once (CLI and admin API, §1.6), and the admin API wants its key.
 
-Stored posts are read from the SQLite file itself, read-only (schema:
-src/store/sqlite_schema.c: posts(token PRIMARY KEY = message_token, channel,
-created_ms, type, sender, body)).
+Stored posts are read from the database itself, read-only (vcptest.query:
+the SQLite file, or with VCP_TEST_BACKEND=postgresql the test's database of
+the run's cluster; schema: src/store/sqlite_schema.c and pg_schema.c:
+posts(token PRIMARY KEY = message_token, channel, created_ms, type, sender,
+body)).
 
 Usage: test_durability.py [path/to/vcpd] [unittest args]
 """
 import collections
 import json
 import os
-import sqlite3
 import sys
 import threading
 import time
@@ -26,15 +27,12 @@ ADMIN_KEY = "e2e-admin-key-0123456789abcdef"
 
 def stored_posts(db, pa_id):
     """{token: (type, sender, body)} of the channel's posts, read-only."""
-    con = sqlite3.connect("file:%s?mode=ro" % db, uri=True, timeout=10)
-    try:
-        row = con.execute("SELECT id FROM channels WHERE pa_id = ?", (pa_id,)).fetchone()
-        if row is None:
-            raise AssertionError("channel %s not in the database" % pa_id)
-        return {t: (ty, s, b) for t, ty, s, b in con.execute(
-            "SELECT token, type, sender, body FROM posts WHERE channel = ?", (row[0],))}
-    finally:
-        con.close()
+    rows = vcptest.query(db, "SELECT id FROM channels WHERE pa_id = %s"
+                         % vcptest.sql_literal(pa_id))
+    if not rows:
+        raise AssertionError("channel %s not in the database" % pa_id)
+    return {t: (ty, s, b) for t, ty, s, b in vcptest.query(
+        db, "SELECT token, type, sender, body FROM posts WHERE channel = %d" % rows[0][0])}
 
 
 class Base(unittest.TestCase):

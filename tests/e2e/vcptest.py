@@ -25,7 +25,8 @@ Everything here is Python 3 standard library.  The pieces:
   BACKEND         the database every Vcpd gets: "sqlite" (a file in its temp
                   dir), or "postgresql" when VCP_TEST_BACKEND=postgresql -- a
                   new database in the run's throwaway cluster (pgcluster.py,
-                  located by VCP_PG_STATE); new_database() makes one
+                  located by VCP_PG_STATE); new_database() makes one, query()
+                  reads what a test's vcpd stored in it
 
 Safety: every connection made here goes to 127.0.0.1 (assert_loopback), and
 vcpd is only ever asked to call webhooks on loopback addresses.
@@ -46,6 +47,7 @@ import shutil
 import signal
 import socket
 import socketserver
+import sqlite3
 import ssl
 import subprocess
 import sys
@@ -232,6 +234,29 @@ def new_database(directory, name="vcp.db"):
         raise HarnessError("VCP_TEST_BACKEND=postgresql needs VCP_PG_STATE, the state directory "
                            "of a cluster started with tests/e2e/pgcluster.py start")
     return cluster.createdb()
+
+
+def sql_literal(text):
+    """text as an SQL string literal, the same on both backends."""
+    return "'" + text.replace("'", "''") + "'"
+
+
+def query(db, sql):
+    """The rows of one read-only query on a test database of either backend, as a list of
+    tuples: through a read-only connection to the SQLite file, or through psql on
+    PostgreSQL, the rows coming back as JSON so that integers and text keep their types
+    there too (the columns need distinct names; quote values with sql_literal)."""
+    if BACKEND == "sqlite":
+        con = sqlite3.connect("file:%s?mode=ro" % db, uri=True, timeout=30)
+        try:
+            return con.execute(sql).fetchall()
+        finally:
+            con.close()
+    sys.path.insert(0, HERE)
+    import pgcluster
+    text = pgcluster.shared().psql("SELECT coalesce(json_agg(to_json(q)), '[]') FROM (%s) q" % sql,
+                                   dbname=db.rsplit("/", 1)[1])
+    return [tuple(row.values()) for row in json.loads(text)]
 
 
 SANITIZER_MARKS = ("ERROR: AddressSanitizer", "ERROR: LeakSanitizer", "runtime error:",

@@ -14,7 +14,6 @@ write to the real /usr/local while the tests run.
 usage: test_install.py REPO BUILD_DIR [--sanitize]
 """
 import glob
-import json
 import os
 import shutil
 import subprocess
@@ -93,7 +92,7 @@ def main():
                   "installed example runs without LD_LIBRARY_PATH and posts (%s%s)"
                   % (r.stdout, r.stderr))
             posts = srv.posts(ch["id"])
-            check(len(posts) == 1 and json.loads(posts[0][3])["media"]
+            check(len(posts) == 1 and posts[0][3]["media"]
                   == "https://example.com/cat.jpg", "the picture is stored")
         finally:
             srv.stop()

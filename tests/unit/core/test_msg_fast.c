@@ -131,7 +131,7 @@ static const struct fcase cases[] = {
     T("{" FROM ",\"type\":\"sticker\",\"sticker_id\":true}", NULL),
     /* sender: name checked, avatar kept only as a URL, omitted when empty */
     T("{" FROM ",\"type\":\"text\",\"text\":\"hi\",\"sender\":{\"name\":\"Bot\",\"avatar\":\"http:/"
-               "/h/a.jpg\"}}",
+      "/h/a.jpg\"}}",
       "{\"type\":\"text\",\"text\":\"hi\",\"sender\":{\"name\":\"Bot\",\"avatar\":\"http://h/"
       "a.jpg\"}}"),
     T("{" FROM ",\"type\":\"text\",\"text\":\"hi\",\"sender\":{\"avatar\":\"http://h/a.jpg\"}}",

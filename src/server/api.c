@@ -16,6 +16,7 @@
 
 #include "core/body.h"
 #include "core/msg.h"
+#include "server/answers.h"
 #include "server/auth.h"
 #include "server/chancache.h"
 #include "server/delay.h"
@@ -50,16 +51,21 @@ void api_status_json(struct strbuf *w, int status, const char *detail)
 
 enum MHD_Result api_reply_status(struct req *r, int status, const char *detail)
 {
-    struct strbuf w;
-    enum MHD_Result ret;
+    size_t n = detail ? strlen(detail) : 0;
+    struct MHD_Response *resp;
 
-    strbuf_init(&w);
-    api_status_json(&w, status, detail);
     r->api_status = status;
-    snprintf(r->answer_detail, sizeof r->answer_detail, "%s", detail ? detail : "");
-    ret = http_reply(r, 200, w.buf, w.len);
-    strbuf_free(&w);
-    return ret;
+    /* for the access log and the journal (cut as snprintf would) */
+    if (n >= sizeof r->answer_detail)
+        n = sizeof r->answer_detail - 1;
+    memcpy(r->answer_detail, detail ? detail : "", n);
+    r->answer_detail[n] = '\0';
+    /* built once per distinct answer (answers.h): ~3k instructions less
+     * per refused request than formatting it and making a response */
+    resp = answers_status(r->srv->answers, status, detail);
+    if (!resp)
+        return MHD_NO;
+    return http_queue_shared(r, 200, resp);
 }
 
 /*
@@ -284,17 +290,22 @@ enum MHD_Result api_get_account_info(struct req *r)
     e = r->ent;
     viewers = streams_viewers(r->srv->streams, r->chan->id);
     if (!e->account || e->account_viewers != viewers) {
+        struct MHD_Response *resp;
+
         strbuf_init(&w);
         account_json(&w, r->chan, e->members, e->n_members, viewers);
-        free(e->account);
-        e->account = xmalloc(w.len);
-        memcpy(e->account, w.buf, w.len);
-        e->account_len = w.len;
-        e->account_viewers = viewers;
+        resp = http_response(HTTP_TYPE_JSON, w.buf, w.len);
         strbuf_free(&w);
+        if (!resp)
+            return MHD_NO;
+        if (e->account)
+            MHD_destroy_response(e->account);
+        e->account = resp;
+        e->account_viewers = viewers;
     }
     r->api_status = VCP_STATUS_OK;
-    return http_reply(r, 200, e->account, e->account_len);
+    /* the response itself is kept too, headers and all (http_queue_shared) */
+    return http_queue_shared(r, 200, e->account);
 }
 
 /* --- set_webhook ---------------------------------------------------------- */

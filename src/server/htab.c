@@ -11,6 +11,21 @@
 
 #define FIRST_SLOTS 64
 
+uint64_t htab_hash(uint64_t seed, const void *s, size_t len)
+{
+    const unsigned char *p = s;
+    uint64_t h = 0xcbf29ce484222325ULL ^ seed;
+
+    for (size_t i = 0; i < len; i++)
+        h = (h ^ p[i]) * 0x100000001b3ULL;
+    h ^= h >> 30;
+    h *= 0xbf58476d1ce4e5b9ULL;
+    h ^= h >> 27;
+    h *= 0x94d049bb133111ebULL;
+    h ^= h >> 31;
+    return h;
+}
+
 void htab_init(struct htab *t)
 {
     t->slots = xcalloc(FIRST_SLOTS, sizeof *t->slots);

@@ -599,7 +599,7 @@ static bool show_num_exact(const char *str, size_t len, const struct num *n, cha
     if (str) {
         echo(out, str, len);
     } else if (n->kind == NUM_INT) {
-        snprintf(out, SHOWN_MAX, "%" PRId64, n->i);
+        detail_set(out, SHOWN_MAX, 0, "%" PRId64, n->i); /* detail.c: cheaper than snprintf */
     } else if (n->kind == NUM_REAL && fabs(n->d) <= EXACT_INT_MAX) {
         real_repr(n->d, out);
     } else {
@@ -1249,7 +1249,7 @@ static int fast_fields(const struct fobj *o, const struct field *f, struct fout 
                 return rc;
             put_key(out, first, f->key);
             if (f->kind == K_INT) {
-                snprintf(repr, sizeof repr, "%" PRId64, n.i);
+                detail_set(repr, sizeof repr, 0, "%" PRId64, n.i); /* cheaper than snprintf */
             } else {
                 real_repr(n.d, repr);
                 if (strpbrk(repr, ".eE") == NULL) {

@@ -559,10 +559,28 @@ static int check_str(const char *s, size_t len, const struct field *f, struct de
     return VCP_STATUS_OK;
 }
 
+/* The refusal of a value of the wrong JSON type (null included) for f. */
+static int wrong_type(const struct field *f, struct det *d)
+{
+    static const char *const what[] = {
+        [K_TEXT] = "a string",  [K_URL] = "a string",  [K_FILE_NAME] = "a string",
+        [K_INT] = "an integer", [K_REAL] = "a number", [K_OBJECT] = "an object",
+    };
+    return say(d, VCP_STATUS_BAD_DATA, "%s: must be %s", f->path, what[f->kind]);
+}
+
+/* The verdict on an absent field f. */
+static int absent(const struct field *f, struct det *d)
+{
+    if (f->flags & F_REQ)
+        return say(d, VCP_STATUS_MISSING_DATA, "%s: required", f->path);
+    return VCP_STATUS_OK;
+}
+
 static int check_string(const struct json_object *v, const struct field *f, struct det *d)
 {
     if (!json_object_is_type(v, json_type_string))
-        return say(d, VCP_STATUS_BAD_DATA, "%s: must be a string", f->path);
+        return wrong_type(f, d);
     return check_str(json_object_get_string((struct json_object *)v),
                      (size_t)json_object_get_string_len(v), f, d);
 }
@@ -570,12 +588,31 @@ static int check_string(const struct json_object *v, const struct field *f, stru
 #define SHOWN_MAX (ECHO_MAX + 4) /* a number as shown in a detail; >= REAL_REPR_MAX */
 
 /*
- * A number as it was sent, for a detail: a numeric string's own text; a
- * JSON number that reads exactly, as it reads; anything else (too large to
- * be exact, or for a double at all) as json-c prints it, which for a parsed
- * body is the text that was sent (json-c keeps a real's text, and the body
- * reader gives a saturated integer back its own) -- never the rounded
- * value.  Shortened as echo() does.
+ * A number as it was sent, for a detail, when that can be told without the
+ * value's own text: a numeric string's text (str, len bytes; NULL for a JSON
+ * number), or a JSON number that reads exactly, as it reads.  false for a
+ * JSON number too large to be exact (show_num then prints the value's text).
+ * Shortened as echo() does.
+ */
+static bool show_num_exact(const char *str, size_t len, const struct num *n, char *out)
+{
+    if (str) {
+        echo(out, str, len);
+    } else if (n->kind == NUM_INT) {
+        detail_set(out, SHOWN_MAX, 0, "%" PRId64, n->i); /* detail.c: cheaper than snprintf */
+    } else if (n->kind == NUM_REAL && fabs(n->d) <= EXACT_INT_MAX) {
+        real_repr(n->d, out);
+    } else {
+        return false;
+    }
+    return true;
+}
+
+/*
+ * show_num_exact for a json-c value; anything else (too large to be exact,
+ * or for a double at all) as json-c prints it, which for a parsed body is
+ * the text that was sent (json-c keeps a real's text, and the body reader
+ * gives a saturated integer back its own) -- never the rounded value.
  */
 static void show_num(const struct json_object *v, const struct num *n, char *out)
 {
@@ -585,17 +622,45 @@ static void show_num(const struct json_object *v, const struct num *n, char *out
     if (json_object_is_type(v, json_type_string)) {
         s = json_object_get_string((struct json_object *)v);
         len = (size_t)json_object_get_string_len(v);
-    } else if (n->kind == NUM_INT) {
-        snprintf(out, SHOWN_MAX, "%" PRId64, n->i);
-        return;
-    } else if (n->kind == NUM_REAL && fabs(n->d) <= EXACT_INT_MAX) {
-        real_repr(n->d, out);
-        return;
     } else {
-        s = json_object_to_json_string_length((struct json_object *)v, JSON_C_TO_STRING_PLAIN,
-                                              &len);
+        s = NULL;
+        len = 0;
     }
+    if (show_num_exact(s, len, n, out))
+        return;
+    s = json_object_to_json_string_length((struct json_object *)v, JSON_C_TO_STRING_PLAIN, &len);
     echo(out, s, len);
+}
+
+/* Where a number stands against its field's rule. */
+enum num_verdict {
+    NV_OK,    /* a number in range */
+    NV_TYPE,  /* not a number, or a fractional one for an integer field */
+    NV_RANGE, /* out of range (the detail quotes it: show_num) */
+};
+
+static enum num_verdict judge_num(const struct num *n, const struct field *f)
+{
+    if (n->kind == NUM_NONE)
+        return NV_TYPE;
+    if (n->kind == NUM_INT) {
+        if (n->i >= f->lo && n->i <= f->hi)
+            return NV_OK;
+    } else if (n->kind == NUM_REAL) {
+        if (f->kind == K_INT && n->d != trunc(n->d))
+            return NV_TYPE;
+        if (f->kind == K_REAL && n->d >= (double)f->lo && n->d <= (double)f->hi)
+            return NV_OK;
+        /* an integral real past 2^53 is out of every integer range we have */
+    }
+    /* NUM_HUGE is out of every range */
+    return NV_RANGE;
+}
+
+static int out_of_range(const struct field *f, const char *shown, struct det *d)
+{
+    return say(d, VCP_STATUS_BAD_DATA, "%s: %s out of range %" PRId64 "..%" PRId64, f->path, shown,
+               f->lo, f->hi);
 }
 
 static int check_number(const struct json_object *v, const struct field *f, struct det *d)
@@ -604,23 +669,15 @@ static int check_number(const struct json_object *v, const struct field *f, stru
     char shown[SHOWN_MAX];
 
     read_num(v, &n);
-    if (n.kind == NUM_NONE)
-        return say(d, VCP_STATUS_BAD_DATA,
-                   f->kind == K_INT ? "%s: must be an integer" : "%s: must be a number", f->path);
-    if (n.kind == NUM_INT) {
-        if (n.i >= f->lo && n.i <= f->hi)
-            return VCP_STATUS_OK;
-    } else if (n.kind == NUM_REAL) {
-        if (f->kind == K_INT && n.d != trunc(n.d))
-            return say(d, VCP_STATUS_BAD_DATA, "%s: must be an integer", f->path);
-        if (f->kind == K_REAL && n.d >= (double)f->lo && n.d <= (double)f->hi)
-            return VCP_STATUS_OK;
-        /* an integral real past 2^53 is out of every integer range we have */
+    switch (judge_num(&n, f)) {
+    case NV_OK:
+        return VCP_STATUS_OK;
+    case NV_TYPE:
+        return wrong_type(f, d);
+    default:
+        show_num(v, &n, shown);
+        return out_of_range(f, shown, d);
     }
-    /* NUM_HUGE is out of every range */
-    show_num(v, &n, shown);
-    return say(d, VCP_STATUS_BAD_DATA, "%s: %s out of range %" PRId64 "..%" PRId64, f->path, shown,
-               f->lo, f->hi);
 }
 
 static int check_fields(const struct json_object *obj, const struct field *f, struct det *d);
@@ -629,15 +686,12 @@ static int check_field(const struct json_object *obj, const struct field *f, str
 {
     struct json_object *v;
 
-    if (!json_object_object_get_ex(obj, f->key, &v)) {
-        if (f->flags & F_REQ)
-            return say(d, VCP_STATUS_MISSING_DATA, "%s: required", f->path);
-        return VCP_STATUS_OK;
-    }
+    if (!json_object_object_get_ex(obj, f->key, &v))
+        return absent(f, d);
     switch (f->kind) {
     case K_OBJECT:
         if (!json_object_is_type(v, json_type_object))
-            return say(d, VCP_STATUS_BAD_DATA, "%s: must be an object", f->path);
+            return wrong_type(f, d);
         return check_fields(v, f->sub, d);
     case K_INT:
     case K_REAL:
@@ -664,6 +718,16 @@ static bool given(const struct json_object *msg, const char *key)
     if (!json_object_object_get_ex(msg, key, &v))
         return false;
     return !(json_object_is_type(v, json_type_string) && json_object_get_string_len(v) == 0);
+}
+
+/* The refusal of a "type" (len bytes at s) that names no message type. */
+static int unknown_type(const char *s, size_t len, struct det *d)
+{
+    char shown[ECHO_MAX + 4];
+
+    echo(shown, s, len);
+    return say(d, VCP_STATUS_BAD_DATA, "type: unknown message type \"%s\" (one of %.*s)", shown,
+               (int)(sizeof type_list - 3), type_list);
 }
 
 int msg_check_present(const struct json_object *msg, char *detail, size_t detail_len)
@@ -693,12 +757,8 @@ int msg_check_content(const struct json_object *msg, char *detail, size_t detail
     if (len == 0)
         return say(&d, VCP_STATUS_MISSING_DATA, "type: required");
     enum msg_type type = type_of(s, len);
-    if (type == MSG_TYPE_NONE) {
-        char shown[ECHO_MAX + 4];
-        echo(shown, s, len);
-        return say(&d, VCP_STATUS_BAD_DATA, "type: unknown message type \"%s\" (one of %.*s)",
-                   shown, (int)(sizeof type_list - 3), type_list);
-    }
+    if (type == MSG_TYPE_NONE)
+        return unknown_type(s, len, &d);
     int rc = check_fields(msg, type_fields[type], &d);
     if (rc != VCP_STATUS_OK)
         return rc;
@@ -1115,56 +1175,81 @@ static void put_key(struct fout *o, bool *first, const char *key)
 }
 
 /*
- * Checks the fields of table f in o and writes their stored form, as
- * check_fields and norm_fields do; false for anything those would refuse
- * (the caller then leaves the body to the json-c path, which says why).
+ * fast_fields and fast_number: a verdict only json-c can give (a key of
+ * interest given twice, a nested object past the reader's limits).
+ */
+#define FAST_DECLINE (-1)
+
+/* check_number's verdict and detail for a value as the reader saw it; n
+ * gets the number. */
+static int fast_number(const struct fv *v, const struct field *f, struct num *n, struct det *d)
+{
+    char shown[SHOWN_MAX];
+
+    if (v->kind == FV_NUM || v->kind == FV_STR)
+        parse_num(v->s, v->len, n); /* as read_num reads the json-c value (fast_num) */
+    else
+        n->kind = NUM_NONE;
+    switch (judge_num(n, f)) {
+    case NV_OK:
+        return VCP_STATUS_OK;
+    case NV_TYPE:
+        return wrong_type(f, d);
+    default:
+        /* a JSON number the reader takes has at most FAST_DIGITS digits,
+         * so it is always exact: show_num would not need json-c's text */
+        if (!show_num_exact(v->kind == FV_STR ? v->s : NULL, v->len, n, shown))
+            return FAST_DECLINE;
+        return out_of_range(f, shown, d);
+    }
+}
+
+/*
+ * Checks the fields of table f in o as check_fields does -- same order,
+ * same verdict, same detail (into d) -- and writes their stored form as
+ * norm_fields does.  Returns VCP_STATUS_OK, the refusal, or FAST_DECLINE.
  * *first: nothing written in the enclosing object yet (no comma before).
  */
-static bool fast_fields(const struct fobj *o, const struct field *f, struct fout *out, bool *first)
+static int fast_fields(const struct fobj *o, const struct field *f, struct fout *out, bool *first,
+                       struct det *d)
 {
+    int rc;
+
     for (; f->key != NULL; f++) {
         struct fv v;
         struct num n;
-        struct det nodet = {NULL, 0};
         int got = fast_get(o, f->key, &v);
 
         if (got < 0)
-            return false;
+            return FAST_DECLINE;
         if (got == 0) {
-            if (f->flags & F_REQ)
-                return false;
+            if ((rc = absent(f, d)) != VCP_STATUS_OK)
+                return rc;
             continue;
         }
         switch (f->kind) {
         case K_OBJECT: {
             struct fobj sub;
-            if (!fast_sub(&v, &sub))
-                return false;
             bool inner = true;
+            if (v.kind != FV_OBJ)
+                return wrong_type(f, d);
+            if (!fast_sub(&v, &sub))
+                return FAST_DECLINE;
             put_key(out, first, f->key);
             put(out, "{", 1);
-            if (!fast_fields(&sub, f->sub, out, &inner))
-                return false;
+            if ((rc = fast_fields(&sub, f->sub, out, &inner, d)) != VCP_STATUS_OK)
+                return rc;
             put(out, "}", 1);
             break;
         }
         case K_INT:
         case K_REAL: {
             char repr[REAL_REPR_MAX + 2];
-            if (v.kind != FV_NUM && v.kind != FV_STR)
-                return false;
-            parse_num(v.s, v.len, &n);
-            if (n.kind == NUM_INT && n.i >= f->lo && n.i <= f->hi) {
-                /* in range */
-            } else if (n.kind == NUM_REAL && f->kind == K_REAL && n.d >= (double)f->lo &&
-                       n.d <= (double)f->hi) {
-                /* in range */
-            } else {
-                return false;
-            }
+            if ((rc = fast_number(&v, f, &n, d)) != VCP_STATUS_OK)
+                return rc;
             put_key(out, first, f->key);
             if (f->kind == K_INT) {
-                snprintf(repr, sizeof repr, "%" PRId64, n.i);
+                detail_set(repr, sizeof repr, 0, "%" PRId64, n.i); /* cheaper than snprintf */
             } else {
                 real_repr(n.d, repr);
                 if (strpbrk(repr, ".eE") == NULL) {
@@ -1176,8 +1261,10 @@ static bool fast_fields(const struct fobj *o, const struct field *f, struct fout
             break;
         }
         default:
-            if (v.kind != FV_STR || check_str(v.s, v.len, f, &nodet) != VCP_STATUS_OK)
-                return false;
+            if (v.kind != FV_STR)
+                return wrong_type(f, d);
+            if ((rc = check_str(v.s, v.len, f, d)) != VCP_STATUS_OK)
+                return rc;
             if (v.len == 0 && !(f->flags & F_EMPTY_OK))
                 continue; /* "" is absent */
             /* no escapes or control characters came in, and json-c escapes
@@ -1189,7 +1276,26 @@ static bool fast_fields(const struct fobj *o, const struct field *f, struct fout
             break;
         }
     }
-    return true;
+    return VCP_STATUS_OK;
+}
+
+/* msg_check_present's "given" for a key of the top object: 1 given, 0 not
+ * (absent or ""), -1 given twice (json-c's to judge). */
+static int fast_given(const struct fobj *top, const char *key, struct fv *v)
+{
+    int got = fast_get(top, key, v);
+
+    if (got == 1 && v->kind == FV_STR && v->len == 0)
+        return 0;
+    return got;
+}
+
+/* Ends msg_fast_post with a verdict other than MSG_FAST_TAKEN. */
+static int fast_refuse(struct msg_fast *out, enum msg_fast_verdict verdict, int status)
+{
+    out->verdict = verdict;
+    out->status = status;
+    return 0;
 }
 
 int msg_fast_post(const char *body, size_t len, struct msg_fast *out)
@@ -1198,22 +1304,26 @@ int msg_fast_post(const char *body, size_t len, struct msg_fast *out)
     struct fobj top;
     struct fv from, type, tok, sender;
     struct fout o = {NULL, 0, 0, false};
+    struct det d = {out->detail, sizeof out->detail};
     enum msg_type t;
     bool first;
-    int got;
+    int got, rc;
 
-    memset(out, 0, sizeof *out);
+    /* field by field: detail is only written when there is a refusal */
+    out->verdict = MSG_FAST_TAKEN;
+    out->status = VCP_STATUS_OK;
+    out->detail[0] = '\0';
+    out->type = MSG_TYPE_NONE;
+    out->from = NULL;
+    out->from_len = 0;
+    out->auth_token = NULL;
+    out->auth_token_len = 0;
+    out->json = NULL;
+    out->json_len = 0;
     if (len == 0 || len > 30720) /* BODY_MAX (core/body.h): longer is badData */
         return -1;
     p = fast_ws(body, end);
     if (p >= end || *p != '{' || !(p = fast_obj(p, end, 1, &top)) || fast_ws(p, end) != end)
-        return -1;
-    /* msg_check_present, then "from" a string (the server's superadmin step) */
-    if (fast_get(&top, "from", &from) != 1 || from.kind != FV_STR || from.len == 0)
-        return -1;
-    if (fast_get(&top, "type", &type) != 1 || type.kind != FV_STR)
-        return -1;
-    if ((t = type_of(type.s, type.len)) == MSG_TYPE_NONE)
         return -1;
     /* find_token's body field: a non-empty string, else none */
     if ((got = fast_get(&top, "auth_token", &tok)) < 0)
@@ -1222,6 +1332,29 @@ int msg_fast_post(const char *body, size_t len, struct msg_fast *out)
         out->auth_token = tok.s;
         out->auth_token_len = tok.len;
     }
+    /* msg_check_present: "from", then "type", given */
+    rc = FAST_DECLINE;
+    if ((got = fast_given(&top, "from", &from)) < 0)
+        goto fail;
+    if (got == 0)
+        return fast_refuse(out, MSG_FAST_ABSENT,
+                           say(&d, VCP_STATUS_MISSING_DATA, "from: required"));
+    if ((got = fast_given(&top, "type", &type)) < 0)
+        goto fail;
+    if (got == 0)
+        return fast_refuse(out, MSG_FAST_ABSENT,
+                           say(&d, VCP_STATUS_MISSING_DATA, "type: required"));
+    /* the server's superadmin step wants "from" a string */
+    if (from.kind != FV_STR)
+        return fast_refuse(out, MSG_FAST_FROM, VCP_STATUS_BAD_DATA);
+    out->from = from.s;
+    out->from_len = from.len;
+    /* msg_check_content: the type, its fields, the sender */
+    if (type.kind != FV_STR)
+        return fast_refuse(out, MSG_FAST_REFUSED,
+                           say(&d, VCP_STATUS_BAD_DATA, "type: must be a string"));
+    if ((t = type_of(type.s, type.len)) == MSG_TYPE_NONE)
+        return fast_refuse(out, MSG_FAST_REFUSED, unknown_type(type.s, type.len, &d));
 
     /* The stored form is never longer than the body plus a little: values
      * are copied or shortened, except reals that gain ".0" (at most two
@@ -1229,13 +1362,14 @@ int msg_fast_post(const char *body, size_t len, struct msg_fast *out)
     o.cap = len + 64;
     o.buf = malloc(o.cap);
     if (!o.buf)
-        return -1;
+        goto fail;
     put(&o, "{\"type\":\"", 9);
     put(&o, type_names[t], strlen(type_names[t]));
     put(&o, "\"", 1);
     first = false; /* "type" is written */
-    if (!fast_fields(&top, type_fields[t], &o, &first))
+    if ((rc = fast_fields(&top, type_fields[t], &o, &first, &d)) != VCP_STATUS_OK)
         goto fail;
+    rc = FAST_DECLINE;
     /* sender: must be an object when present; name checked; avatar kept
      * when it is a URL; omitted when nothing is kept */
     if ((got = fast_get(&top, "sender", &sender)) < 0)
@@ -1247,11 +1381,16 @@ int msg_fast_post(const char *body, size_t len, struct msg_fast *out)
         size_t mark = o.len;
         bool inner = true;
 
+        if (sender.kind != FV_OBJ) {
+            rc = wrong_type(&sender_field, &d);
+            goto fail;
+        }
         if (!fast_sub(&sender, &sub))
             goto fail;
         put(&o, ",\"sender\":{", 11);
-        if (!fast_fields(&sub, sender_sub, &o, &inner))
+        if ((rc = fast_fields(&sub, sender_sub, &o, &inner, &d)) != VCP_STATUS_OK)
             goto fail;
+        rc = FAST_DECLINE;
         if ((got = fast_get(&sub, "avatar", &av)) < 0)
             goto fail;
         if (got == 1 && av.kind == FV_STR && url_parse(av.s, av.len, &u) == 0) {
@@ -1270,13 +1409,16 @@ int msg_fast_post(const char *body, size_t len, struct msg_fast *out)
         goto fail;
     o.buf[o.len] = '\0';
     out->type = t;
-    out->from = from.s;
-    out->from_len = from.len;
     out->json = o.buf;
     out->json_len = o.len;
     return 0;
-fail:
+fail: /* rc: the refusal, or FAST_DECLINE */
     free(o.buf);
+    if (rc != FAST_DECLINE)
+        return fast_refuse(out, MSG_FAST_REFUSED, rc);
+    out->detail[0] = '\0';
+    out->from = NULL;
+    out->from_len = 0;
     out->auth_token = NULL;
     out->auth_token_len = 0;
     return -1;

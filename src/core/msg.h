@@ -118,28 +118,51 @@ int msg_json_double(const struct json_object *v, double *out);
 
 /*
  * The post path's one pass (issue 11): reads a /pa/post body, checks it and
- * writes its stored form without building a json-c tree.  It takes only
+ * writes its stored form without building a json-c tree.  It decides only
  * bodies it is sure about, and leaves every other one to the json-c path
  * (body_parse, the body's auth_token, msg_check_present, "from" a string,
  * msg_check_content, msg_normalize), whose answer it would have to repeat:
  * bodies with any escape sequence, a number with an exponent, more than 15
- * digits or written "-0...", a key of interest (from, type, auth_token,
- * sender, the type's fields and their members) given twice, more than 32
- * members in an object, nesting deeper than 8, and every body the json-c
- * path would refuse or answer with an error.  So on any body it returns 0
- * only when the json-c path would take it with no error and store exactly
- * out->json (tests/fuzz/fuzz_post_fast.c holds it to that).
+ * digits or written "-0...", a key it reads (from, type, auth_token, sender,
+ * the type's fields and their members) given twice, more than 32 members in
+ * an object, nesting deeper than 8, and every body body_parse refuses.
  *
- * Returns 0 and fills out, or -1 (out holds nothing; also on out-of-memory).
- * body[len] need not be readable.
+ * For a body it decides, the verdict is what the json-c path's steps give,
+ * in their order, with the same status and detail byte for byte:
+ *   MSG_FAST_ABSENT   msg_check_present refuses it (missingData, "from:
+ *                     required" or "type: required");
+ *   MSG_FAST_FROM     "from" is given but not a string (the server's
+ *                     superadmin step refuses it; from is NULL);
+ *   MSG_FAST_REFUSED  msg_check_content refuses it (status, detail); from
+ *                     is the sender's id, to be checked first;
+ *   MSG_FAST_TAKEN    every check passes: json is exactly the stored form
+ *                     msg_normalize gives.
+ * The server still runs its own steps (token, channel, webhook, rate,
+ * superadmin) around them in docs/API.md's order.
+ * tests/fuzz/fuzz_post_fast.c holds the reader to all of this.
+ *
+ * Returns 0 and fills out, or -1: the json-c path must answer (out holds
+ * no token, from or json; also on out-of-memory).  body[len] need not be
+ * readable.
  */
+enum msg_fast_verdict {
+    MSG_FAST_TAKEN,
+    MSG_FAST_ABSENT,
+    MSG_FAST_FROM,
+    MSG_FAST_REFUSED,
+};
+
 struct msg_fast {
-    enum msg_type type;
-    const char *from; /* "from", a slice of the body (no escapes: its bytes) */
+    enum msg_fast_verdict verdict;
+    int status;                  /* VCP_STATUS_OK when taken, else the refusal's */
+    char detail[MSG_DETAIL_MAX]; /* the refusal's detail; "" when taken */
+    enum msg_type type;          /* taken: the message's type */
+    const char *from;            /* "from", a slice of the body (no escapes: its bytes) */
     size_t from_len;
     const char *auth_token; /* the body's auth_token if a non-empty string (a slice), else NULL */
     size_t auth_token_len;
-    char *json; /* the stored form, NUL-terminated; malloc'd, the caller frees it */
+    char *json; /* taken: the stored form, NUL-terminated, malloc'd (the caller frees it); else NULL
+                 */
     size_t json_len;
 };
 int msg_fast_post(const char *body, size_t len, struct msg_fast *out);

@@ -9,6 +9,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <microhttpd.h>
+
 #include "server/htab.h"
 #include "server/util.h"
 
@@ -31,7 +33,8 @@ void chancache_put(struct chan_entry *e)
 {
     if (e && --e->refs == 0) {
         free(e->members);
-        free(e->account);
+        if (e->account)
+            MHD_destroy_response(e->account);
         free(e);
     }
 }

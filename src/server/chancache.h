@@ -18,6 +18,8 @@
 
 #include "store/store.h"
 
+struct MHD_Response;
+
 struct chan_entry {
     uint8_t hash[STORE_HASH_LEN]; /* token hash: the key */
     unsigned refs;                /* the table's and the requests' */
@@ -27,9 +29,9 @@ struct chan_entry {
     /* get_account_info's answer, built from this entry on first use and
      * reused while it lives (api.c): the entry itself is only trusted under
      * one config version, so any change to the channel or its members builds
-     * it anew.  malloc'd, NULL until built. */
-    char *account;
-    size_t account_len;
+     * it anew.  The response itself, queued on every request that gets it
+     * (http_queue_shared); the entry's reference, NULL until built. */
+    struct MHD_Response *account;
     unsigned account_viewers; /* the subscribers_count it was built with */
 };
 

@@ -34,6 +34,14 @@ struct htab {
     size_t used; /* items held */
 };
 
+/*
+ * A slot hash of len bytes at s, keyed with seed: splitmix64's finaliser
+ * over the length, then over each 8 bytes in turn.  A random seed per table
+ * makes the slot of a given key unpredictable to anyone outside the process
+ * (the token cache's, the answers').
+ */
+uint64_t htab_hash(uint64_t seed, const void *s, size_t len);
+
 /* An empty table of 64 slots. */
 void htab_init(struct htab *t);
 

@@ -60,39 +60,62 @@ uint64_t mono_us(void)
     return (uint64_t)ts.tv_sec * 1000000u + (uint64_t)ts.tv_nsec / 1000u;
 }
 
-enum MHD_Result http_queue(struct req *r, unsigned status, struct MHD_Response *resp)
+/* http_queue and http_queue_shared: release says whether the caller's
+ * reference to resp goes with it. */
+static enum MHD_Result queue(struct req *r, unsigned status, struct MHD_Response *resp,
+                             bool release)
 {
     enum MHD_Result ret;
 
     r->http_status = (int)status;
     r->answered = true;
     if (r->fault_drop) { /* an injected fault (fault.h): the answer is lost on the way */
-        MHD_destroy_response(resp);
+        if (release)
+            MHD_destroy_response(resp);
         r->http_status = 0;
         journal_note(r);
         return MHD_NO;
     }
     journal_note(r);
     ret = MHD_queue_response(r->conn, status, resp);
-    MHD_destroy_response(resp);
+    if (release)
+        MHD_destroy_response(resp);
     return ret;
+}
+
+enum MHD_Result http_queue(struct req *r, unsigned status, struct MHD_Response *resp)
+{
+    return queue(r, status, resp, true);
+}
+
+enum MHD_Result http_queue_shared(struct req *r, unsigned status, struct MHD_Response *resp)
+{
+    return queue(r, status, resp, false);
+}
+
+struct MHD_Response *http_response(const char *type, const char *body, size_t len)
+{
+    struct MHD_Response *resp =
+        MHD_create_response_from_buffer(len, (void *)body, MHD_RESPMEM_MUST_COPY);
+
+    if (resp)
+        MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE, type);
+    return resp;
 }
 
 enum MHD_Result http_reply_type(struct req *r, unsigned status, const char *type, const char *body,
                                 size_t len)
 {
-    struct MHD_Response *resp =
-        MHD_create_response_from_buffer(len, (void *)body, MHD_RESPMEM_MUST_COPY);
+    struct MHD_Response *resp = http_response(type, body, len);
 
     if (!resp)
         return MHD_NO;
-    MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE, type);
     return http_queue(r, status, resp);
 }
 
 enum MHD_Result http_reply(struct req *r, unsigned status, const char *body, size_t len)
 {
-    return http_reply_type(r, status, "application/json", body, len);
+    return http_reply_type(r, status, HTTP_TYPE_JSON, body, len);
 }
 
 enum MHD_Result http_reply_json(struct req *r, unsigned status, struct json_object *o)

@@ -15,6 +15,9 @@
 
 #include "server/server.h"
 
+/* The content type of every JSON answer. */
+#define HTTP_TYPE_JSON "application/json"
+
 /* Current time (wall clock) in milliseconds and monotonic microseconds. */
 uint64_t now_ms(void);
 /* Added to now_ms(): 0 but in tests (VCPD_TEST_CLOCK_OFFSET_MS, set by node_start before
@@ -50,6 +53,19 @@ void http_record(struct server *srv, const struct sockaddr *sa, const char *meth
  * the journal and an injected lost answer (fault.h) see them all.
  */
 enum MHD_Result http_queue(struct req *r, unsigned status, struct MHD_Response *resp);
+/*
+ * http_queue for a response the caller keeps and queues again on other
+ * connections (an answer built once: answers.h, the account answer): the
+ * caller's reference stays; libmicrohttpd takes its own for as long as it
+ * sends.  The response must carry no per-request header.
+ */
+enum MHD_Result http_queue_shared(struct req *r, unsigned status, struct MHD_Response *resp);
+/*
+ * The response http_reply_type queues: body (copied) with the content type
+ * as its one header.  The caller owns it (MHD_destroy_response); NULL on
+ * out-of-memory.
+ */
+struct MHD_Response *http_response(const char *type, const char *body, size_t len);
 /* Queues body (copied) with the given HTTP status and content type. */
 enum MHD_Result http_reply_type(struct req *r, unsigned status, const char *type, const char *body,
                                 size_t len);

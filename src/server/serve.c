@@ -18,6 +18,7 @@
 
 #include "common/hostport.h"
 #include "core/body.h"
+#include "server/answers.h"
 #include "server/auth.h"
 #include "server/chancache.h"
 #include "server/cluster.h"
@@ -426,6 +427,7 @@ int serve_main(int argc, char **argv)
     ratelimit_share(srv->rl, srv->store); /* PostgreSQL: one bucket per channel for all */
     srv->cache = chancache_new();
     srv->tokens = tokcache_new();
+    srv->answers = answers_new();
     srv->hasher = auth_hasher_new();
     if (!srv->hasher) {
         log_msg("error", "OpenSSL: no SHA-256");
@@ -493,6 +495,7 @@ out:
     ratelimit_free(srv->rl);
     tokcache_free(srv->tokens); /* before the cache: it holds entry references */
     chancache_free(srv->cache);
+    answers_free(srv->answers); /* after the daemon: it may hold their responses */
     auth_hasher_free(srv->hasher);
     if (srv->tok)
         json_tokener_free(srv->tok);

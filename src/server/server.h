@@ -46,6 +46,7 @@ struct chancache;
 struct cluster;
 struct auth_hasher;
 struct tokcache;
+struct answers;
 struct chan_entry;
 struct faults;
 struct delay;
@@ -93,6 +94,7 @@ struct server {
     struct chancache *cache;     /* token hash -> channel (HTTP thread only) */
     struct auth_hasher *hasher;  /* token hashing (HTTP thread only) */
     struct tokcache *tokens;     /* token -> channel, before hashing (HTTP thread only) */
+    struct answers *answers;     /* status answers built once (answers.h; HTTP thread only) */
     struct committer *committer; /* posts: group commit on its own thread */
     struct webhook *webhook;     /* set_webhook checks on their own thread */
     struct json_tokener *tok;    /* reused for every body (HTTP thread only) */

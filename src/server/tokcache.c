@@ -59,20 +59,11 @@ void tokcache_free(struct tokcache *t)
     free(t);
 }
 
-/* FNV-1a over the seeded state, then splitmix64's finaliser: the seed makes
- * the slot of a given token unpredictable to anyone outside the process. */
+/* The seed makes the slot of a given token unpredictable to anyone outside
+ * the process (htab_hash). */
 static uint64_t hash_of(const struct tokcache *t, const char *token, size_t len)
 {
-    uint64_t h = 0xcbf29ce484222325ULL ^ t->seed;
-
-    for (size_t i = 0; i < len; i++)
-        h = (h ^ (unsigned char)token[i]) * 0x100000001b3ULL;
-    h ^= h >> 30;
-    h *= 0xbf58476d1ce4e5b9ULL;
-    h ^= h >> 27;
-    h *= 0x94d049bb133111ebULL;
-    h ^= h >> 31;
-    return h;
+    return htab_hash(t->seed, token, len);
 }
 
 /* The pair holding token, or NULL. */

@@ -9,8 +9,15 @@ on the same database (another process) -- and checks that the very next
 answer shows the change: token rotation, webhook, details, members, state,
 delete, reset, the whole sandbox reset, and a subscriber coming and going.
 
+vcpd also keeps the libmicrohttpd responses of those answers and of its
+status answers (answers.h) and queues them again: RawBytes checks on raw
+sockets that what goes on the wire is byte for byte what a response made
+for each request gave (the headers as they were before responses were
+kept), on keep-alive and closing connections, and past the table's bound.
+
 Usage: test_cached_answers.py [path/to/vcpd] [unittest args]
 """
+import json
 import os
 import socket
 import sys
@@ -145,6 +152,117 @@ class Cached(unittest.TestCase):
         while self.info()["subscribers_count"] != 0:
             self.assertLess(time.time(), deadline, "subscribers_count stayed at 1")
             time.sleep(0.05)
+
+
+def exchange(sock, method, path, headers=(), body=b""):
+    """One request on an open raw socket; returns (head, body) as bytes,
+    the head with its Date value blanked (the one header that varies)."""
+    head = "%s %s HTTP/1.1\r\nHost: 127.0.0.1\r\n" % (method, path)
+    for k, v in headers:
+        head += "%s: %s\r\n" % (k, v)
+    head += "Content-Length: %d\r\n\r\n" % len(body)
+    sock.sendall(head.encode() + body)
+    data = b""
+    while b"\r\n\r\n" not in data:
+        chunk = sock.recv(65536)
+        if not chunk:
+            raise AssertionError("closed before the answer's head: %r" % data)
+        data += chunk
+    got, _, rest = data.partition(b"\r\n\r\n")
+    length = None
+    lines = got.split(b"\r\n")
+    for i, line in enumerate(lines):
+        name, _, value = line.partition(b": ")
+        if name.lower() == b"content-length":
+            length = int(value)
+        if name.lower() == b"date":
+            lines[i] = name + b": <date>"
+    if length is None:
+        raise AssertionError("no Content-Length: %r" % got)
+    while len(rest) < length:
+        chunk = sock.recv(65536)
+        if not chunk:
+            raise AssertionError("closed in the answer's body")
+        rest += chunk
+    return b"\r\n".join(lines), rest[:length]
+
+
+def golden(body, close=False):
+    """The head vcpd sent for a JSON answer before its responses were kept
+    (recorded from vcpd built at 623bd45, libmicrohttpd 0.9.75)."""
+    return (b"HTTP/1.1 200 OK\r\nDate: <date>\r\n" + (b"Connection: close\r\n" if close else b"") +
+            b"Content-Type: application/json\r\nContent-Length: %d" % len(body))
+
+
+class RawBytes(unittest.TestCase):
+    def setUp(self):
+        self.ch = V.create_channel("Raw", superadmin="Owner", webhook="https://127.0.0.1:9/hook",
+                                   rate="off")
+        f = self.ch.superadmin
+        # bench/baddata.lua's refusals, a missing and an unknown token, the account answer
+        self.asks = [
+            ("/pa/get_account_info", self.ch.token, b"{}"),
+            ("/pa/post", self.ch.token, ('{"from":"%s","type":"video","media":"https://www.example'
+                                         '.org/video.mp4","size":1.5}' % f).encode()),
+            ("/pa/post", self.ch.token, ('{"from":"%s","type":"location","location":{"lat":91,'
+                                         '"lon":0}}' % f).encode()),
+            ("/pa/post", self.ch.token, ('{"from":"%s","type":"foo","text":"x"}' % f).encode()),
+            ("/pa/post", None, b'{"from":"x","type":"text","text":"hi"}'),
+            ("/pa/post", "no-such-token", b'{"from":"x","type":"text","text":"hi"}'),
+            ("/pa/get_account_info", "no-such-token", b"{}"),
+            ("/pa/post", self.ch.token, b'{"from":"nobody","type":"text","text":"hi"}'),
+        ]
+
+    def ask(self, sock, path, token, body, extra=()):
+        hdrs = [("X-Viber-Auth-Token", token)] if token else []
+        return exchange(sock, "POST", path, hdrs + list(extra), body)
+
+    def test_kept_answers_send_the_same_bytes(self):
+        s = socket.create_connection(("127.0.0.1", V.port), timeout=10)
+        self.addCleanup(s.close)
+        first = [self.ask(s, *a) for a in self.asks]
+        for rnd in range(3):  # again on the same connection: the kept responses
+            for a, (head, body) in zip(self.asks, first):
+                self.assertEqual(self.ask(s, *a), (head, body), (rnd, a[0], body))
+        for (head, body) in first:
+            self.assertEqual(head, golden(body), body)
+        statuses = [json.loads(b)["status"] for _, b in first]
+        self.assertEqual(statuses, [0, 3, 3, 3, 2, 2, 2, 3])
+        # another connection gets them too, and one that asks to close
+        # gets "Connection: close" added for it alone
+        for a, (head, body) in zip(self.asks, first):
+            s2 = socket.create_connection(("127.0.0.1", V.port), timeout=10)
+            try:
+                self.assertEqual(self.ask(s2, *a), (head, body))
+                got = self.ask(s2, *a, extra=[("Connection", "close")])
+                self.assertEqual(got, (golden(body, close=True), body))
+                self.assertEqual(s2.recv(1), b"")  # and is closed
+            finally:
+                s2.close()
+        self.assertEqual(self.ask(s, *self.asks[0]), first[0])
+
+    def test_past_the_bound_answers_stay_right(self):
+        """More distinct refusals than the table keeps (256): it is emptied
+        and refilled, and every answer is still the one its request gets."""
+        s = socket.create_connection(("127.0.0.1", V.port), timeout=10)
+        self.addCleanup(s.close)
+        f = self.ch.superadmin
+        for rnd in range(2):
+            for i in range(300):
+                body = ('{"from":"%s","type":"t%d"}' % (f, i)).encode()
+                head, got = self.ask(s, "/pa/post", self.ch.token, body)
+                js = json.loads(got)
+                self.assertEqual(head, golden(got))
+                want = 'type: unknown message type "t%d"' % i
+                self.assertEqual(js["status"], 3, (rnd, i))
+                self.assertTrue(js["detail"].startswith(want), (rnd, i, js["detail"]))
+        # the account answer is rebuilt when the channel changes, headers and all
+        head, body = self.ask(s, *self.asks[0])
+        V.cli("channel", "edit", self.ch.pa_id, "--name", "Raw, renamed")
+        head2, body2 = self.ask(s, *self.asks[0])
+        self.assertEqual(json.loads(body2)["name"], "Raw, renamed")
+        self.assertEqual(head2, golden(body2))
+        self.assertNotEqual(len(body), len(body2))
 
 
 if __name__ == "__main__":

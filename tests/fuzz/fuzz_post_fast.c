@@ -1,18 +1,17 @@
 /*
  * Fuzz target "post_fast": the one-pass post reader (msg_fast_post,
  * src/core/msg.h) against the json-c path it stands in for, on the same
- * body.  The reader may decline any body; when it takes one, the json-c
- * path must take it too, with no error at any step, and agree on all it
- * hands the server:
+ * body.  The reader may decline any body; when it decides one, the json-c
+ * path must read it too (body_parse gives an object), with the same body
+ * token, and reach the same verdict at the same step:
  *
- *   body_parse                 -> an object (not badData)
- *   auth_token (find_token)    -> the same token, or none in both
- *   msg_check_present          -> OK
- *   "from" a string            -> the same bytes
- *   msg_check_content          -> OK
- *   msg_normalize, serialised as api.c stores it
- *                              -> byte for byte the reader's out->json
- *   the type                   -> the same
+ *   MSG_FAST_ABSENT   msg_check_present     -> the same status and detail
+ *   MSG_FAST_FROM     present, "from" not a string
+ *   MSG_FAST_REFUSED  present, "from" a string (the same bytes),
+ *                     msg_check_content     -> the same status and detail
+ *   MSG_FAST_TAKEN    as REFUSED, with msg_check_content OK, and
+ *                     msg_normalize, serialised as api.c stores it,
+ *                     byte for byte the reader's out->json, the same type
  *
  * Since a declined body goes to the json-c path whole, this makes the
  * status, detail and stored JSON the same for every input.
@@ -27,6 +26,16 @@
 #include "vcp/status.h"
 
 static struct json_tokener *tok;
+
+/* The reader's refusal is the json-c path's: same status, same detail. */
+static void same_refusal(const struct msg_fast *fast, int status, const char *detail)
+{
+    if (status != fast->status || strcmp(detail, fast->detail) != 0)
+        fprintf(stderr, "json-c path: %d %s\nfast path:   %d %s\n", status, detail, fast->status,
+                fast->detail);
+    CHECK(status == fast->status);
+    CHECK(strcmp(detail, fast->detail) == 0);
+}
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
@@ -43,7 +52,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     memcpy(buf, data, size);
     buf[size] = '\0';
     if (msg_fast_post(buf, size, &fast) != 0) {
-        CHECK(fast.json == NULL);
+        CHECK(fast.json == NULL && fast.auth_token == NULL && fast.from == NULL);
         free(buf);
         return 0;
     }
@@ -62,16 +71,37 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         CHECK(fast.auth_token == NULL);
     }
 
-    CHECK(msg_check_present(body, detail, sizeof detail) == VCP_STATUS_OK);
+    status = msg_check_present(body, detail, sizeof detail);
+    if (fast.verdict == MSG_FAST_ABSENT) {
+        CHECK(status != VCP_STATUS_OK);
+        same_refusal(&fast, status, detail);
+        CHECK(fast.json == NULL && fast.from == NULL);
+        goto out;
+    }
+    CHECK(status == VCP_STATUS_OK);
     CHECK(json_object_object_get_ex(body, "from", &v));
+    if (fast.verdict == MSG_FAST_FROM) {
+        CHECK(!json_object_is_type(v, json_type_string));
+        CHECK(fast.json == NULL && fast.from == NULL);
+        goto out;
+    }
     CHECK(json_object_is_type(v, json_type_string));
+    CHECK(fast.from != NULL);
     CHECK(fast.from_len == (size_t)json_object_get_string_len(v));
     CHECK(memcmp(fast.from, json_object_get_string(v), fast.from_len) == 0);
 
     status = msg_check_content(body, detail, sizeof detail);
+    if (fast.verdict == MSG_FAST_REFUSED) {
+        CHECK(status != VCP_STATUS_OK);
+        same_refusal(&fast, status, detail);
+        CHECK(fast.json == NULL);
+        goto out;
+    }
+    CHECK(fast.verdict == MSG_FAST_TAKEN);
     if (status != VCP_STATUS_OK)
         fprintf(stderr, "json-c path: %d %s\n", status, detail);
     CHECK(status == VCP_STATUS_OK);
+    CHECK(fast.status == VCP_STATUS_OK && fast.detail[0] == '\0');
 
     norm = msg_normalize(body);
     CHECK(norm != NULL);
@@ -84,8 +114,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     CHECK(fast.json[fast.json_len] == '\0');
     CHECK(json_object_object_get_ex(norm, "type", &v));
     CHECK(strcmp(json_object_get_string(v), msg_type_name(fast.type)) == 0);
-
     json_object_put(norm);
+out:
     json_object_put(body);
     free(fast.json);
     free(buf);

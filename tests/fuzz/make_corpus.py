@@ -5,7 +5,8 @@ the wire test cases (tests/e2e/wire/*.txt) plus a few hand-made inputs.
     python3 tests/fuzz/make_corpus.py        # rewrites corpus/{request,post_fast,webhook_url,webhook_sign}
 
 request       every case body, placeholders filled with made-up channel values
-post_fast     the same, of the /pa/post cases only
+post_fast     the same, of the /pa/post cases only, plus one body per refusal
+              the one-pass reader decides itself (POST_FAST_REFUSALS)
 webhook_url   every "url" of a set_webhook case, plus SSRF spellings; byte 0
               is the target's flag byte (bit 0 allow_http, bit 1 allow_private)
 webhook_sign  timestamp, message_token, buffer size, key and channel names
@@ -61,6 +62,40 @@ SSRF_URLS = [
     "https://h/" + "a" * 1995, "https://h/" + "a" * 1990,
 ]
 
+# One body per refusal msg_fast_post decides (src/core/msg.c): each step
+# (from/type absent, "from" not a string, type, the field walker's absent,
+# wrong-typed, out-of-range, too-long, bad-URL and extension rules, sender),
+# so the fuzzer starts from every branch of the verdict it compares.
+_F = '"from":"c3VwZXJhZG1pbi0lZA00=="'
+POST_FAST_REFUSALS = [
+    '{"type":"text","text":"hi"}',
+    '{' + _F + ',"type":""}',
+    '{"from":5,"type":"text","text":"hi"}',
+    '{' + _F + ',"type":null}',
+    '{' + _F + ',"type":"foo","text":"unknown type"}',
+    '{' + _F + ',"type":"text","text":""}',
+    '{' + _F + ',"type":"text","text":["hi"]}',
+    '{' + _F + ',"type":"text","text":"' + "a" * 7001 + '"}',
+    '{' + _F + ',"type":"picture","text":"","media":"https://www.example.org/photo.png"}',
+    '{' + _F + ',"type":"picture","text":"","media":"ftp://h/p.jpg"}',
+    '{' + _F + ',"type":"video","media":"https://www.example.org/video.mp4","size":1.5}',
+    '{' + _F + ',"type":"video","media":"https://h/v.mp4","size":"52428801"}',
+    '{' + _F + ',"type":"video","media":"https://h/v.mp4","size":1,"duration":true}',
+    '{' + _F + ',"type":"file","media":"https://www.example.org/setup.exe","size":100,'
+    '"file_name":"setup.exe"}',
+    '{' + _F + ',"type":"file","media":"https://h/f","size":1,"file_name":"README"}',
+    '{' + _F + ',"type":"contact","contact":{"name":"A name longer than twenty-eight",'
+    '"phone_number":"1"}}',
+    '{' + _F + ',"type":"contact","contact":"Jo"}',
+    '{' + _F + ',"type":"location","location":{"lat":91,"lon":0}}',
+    '{' + _F + ',"type":"location","location":{"lat":"1e400","lon":0}}',
+    '{' + _F + ',"type":"location","location":{"lat":0}}',
+    '{' + _F + ',"type":"url","media":"https://h/","text":"' + "a" * 121 + '"}',
+    '{' + _F + ',"type":"sticker","sticker_id":-1}',
+    '{' + _F + ',"type":"text","text":"hi","sender":{"name":"' + "b" * 29 + '"}}',
+    '{' + _F + ',"type":"text","text":"hi","sender":null}',
+]
+
 ADDRS = [bytes([127, 0, 0, 1]), bytes([10, 1, 2, 3]), bytes([8, 8, 8, 8]), bytes([169, 254, 0, 1]),
          bytes(10) + b"\xff\xff" + bytes([127, 0, 0, 1]), bytes(15) + b"\x01",
          b"\xfe\x80" + bytes(14), b"\xfd" + bytes(15), b"\x20\x02\x7f\x00\x00\x01" + bytes(10),
@@ -91,6 +126,8 @@ def main():
                     urls.add(js["url"])
             except ValueError:
                 pass
+    for b in POST_FAST_REFUSALS:
+        n["post_fast"] += write("post_fast", b.encode("utf-8"))
     for u in sorted(urls):
         for flags in (0, 1, 2, 3):
             n["webhook_url"] += write("webhook_url", bytes([flags]) + u.encode("utf-8"))

@@ -1,13 +1,14 @@
 /*
  * The one-pass post reader (msg_fast_post, core/msg.h) as data: each row is
- * a body, whether the reader takes it, and the stored form it must give
- * (NULL: the reader declines and the json-c path answers).  Every row the
- * reader takes is also run through the json-c path (body_parse, the body's
- * auth_token, msg_check_present, msg_check_content, msg_normalize) and must
- * give no error and the same stored text byte for byte; every row it
- * declines must still be one the json-c path answers (taken or refused) --
- * the reader never declines what it could not, it only hands over.
- * {{N*text}} repeats text N times, as in test_msg.c.
+ * a body and what the reader must make of it -- take it with a stored form,
+ * refuse it at a step with a status and detail, or decline it (the json-c
+ * path answers).  Every row the reader decides is also run through the
+ * json-c path (body_parse, the body's auth_token, msg_check_present, "from"
+ * a string, msg_check_content, msg_normalize), which must give the same
+ * verdict at the same step, the same status and detail and the same stored
+ * text byte for byte; every row it declines must still be one the json-c
+ * path answers -- the reader never declines what it could not, it only
+ * hands over.  {{N*text}} repeats text N times, as in test_msg.c.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -24,10 +25,15 @@
 #include "core/msg.h"
 #include "vcp/status.h"
 
+#define DECLINED (-1) /* fcase.verdict: the reader hands the body over */
+
 struct fcase {
     const char *body;
-    const char *stored; /* NULL: declined */
+    int verdict;        /* enum msg_fast_verdict, or DECLINED */
+    const char *stored; /* MSG_FAST_TAKEN: the stored form */
     const char *token;  /* the body's auth_token the reader reports, or NULL */
+    int status;         /* a refusal's status and detail */
+    const char *detail;
 };
 
 static char *expand(const char *in)
@@ -65,10 +71,28 @@ static char *expand(const char *in)
     return out;
 }
 
-#define T(body, stored)    \
-    {                      \
-        body, stored, NULL \
+/* taken, with this stored form */
+#define T(body, stored)                                       \
+    {                                                         \
+        body, MSG_FAST_TAKEN, stored, NULL, VCP_STATUS_OK, "" \
     }
+/* refused by msg_check_content with status and detail */
+#define R(body, status, detail)                            \
+    {                                                      \
+        body, MSG_FAST_REFUSED, NULL, NULL, status, detail \
+    }
+/* refused by msg_check_present: "from" or "type" not given */
+#define A(body, detail)                                                    \
+    {                                                                      \
+        body, MSG_FAST_ABSENT, NULL, NULL, VCP_STATUS_MISSING_DATA, detail \
+    }
+/* handed to the json-c path */
+#define D(body)                             \
+    {                                       \
+        body, DECLINED, NULL, NULL, 0, NULL \
+    }
+#define BAD  VCP_STATUS_BAD_DATA
+#define MISS VCP_STATUS_MISSING_DATA
 #define FROM "\"from\":\"m1\""
 
 static const struct fcase cases[] = {
@@ -93,33 +117,38 @@ static const struct fcase cases[] = {
     /* limits counted in code points */
     T("{" FROM ",\"type\":\"text\",\"text\":\"{{7000*é}}\"}",
       "{\"type\":\"text\",\"text\":\"{{7000*é}}\"}"),
-    T("{" FROM ",\"type\":\"text\",\"text\":\"{{7001*é}}\"}", NULL),
+    R("{" FROM ",\"type\":\"text\",\"text\":\"{{7001*é}}\"}", BAD,
+      "text: 7001 characters, max 7000"),
     /* every type */
     T("{" FROM ",\"type\":\"picture\",\"text\":\"\",\"media\":\"https://h/p.JPG\"}",
       "{\"type\":\"picture\",\"text\":\"\",\"media\":\"https://h/p.JPG\"}"),
-    T("{" FROM ",\"type\":\"picture\",\"text\":\"\",\"media\":\"https://h/p.png\"}", NULL),
+    R("{" FROM ",\"type\":\"picture\",\"text\":\"\",\"media\":\"https://h/p.png\"}", BAD,
+      "media: path must end in .jpeg or .jpg"),
     T("{" FROM ",\"type\":\"video\",\"media\":\"http://h/v.mp4\",\"size\":\"10000\","
       "\"duration\":10.0,\"thumbnail\":\"\"}",
       "{\"type\":\"video\",\"media\":\"http://h/v.mp4\",\"size\":10000,\"duration\":10}"),
-    T("{" FROM ",\"type\":\"video\",\"media\":\"http://h/v.mp4\",\"size\":1.5}", NULL),
-    T("{" FROM ",\"type\":\"video\",\"media\":\"http://h/v.mp4\",\"size\":0}", NULL),
+    R("{" FROM ",\"type\":\"video\",\"media\":\"http://h/v.mp4\",\"size\":1.5}", BAD,
+      "size: must be an integer"),
+    R("{" FROM ",\"type\":\"video\",\"media\":\"http://h/v.mp4\",\"size\":0}", BAD,
+      "size: 0 out of range 1..52428800"),
     T("{" FROM
       ",\"type\":\"file\",\"media\":\"http://h/f\",\"size\":10,\"file_name\":\"a.tar.gz\"}",
       "{\"type\":\"file\",\"media\":\"http://h/f\",\"size\":10,\"file_name\":\"a.tar.gz\"}"),
-    T("{" FROM ",\"type\":\"file\",\"media\":\"http://h/f\",\"size\":10,\"file_name\":\"a.EXE\"}",
-      NULL),
+    R("{" FROM ",\"type\":\"file\",\"media\":\"http://h/f\",\"size\":10,\"file_name\":\"a.EXE\"}",
+      BAD, "file_name: forbidden extension .exe"),
     T("{" FROM
       ",\"type\":\"contact\",\"contact\":{\"phone_number\":\"+1\",\"x\":[1],\"name\":\"Jo\"}}",
       "{\"type\":\"contact\",\"contact\":{\"name\":\"Jo\",\"phone_number\":\"+1\"}}"),
-    T("{" FROM ",\"type\":\"contact\",\"contact\":{\"name\":\"Jo\"}}", NULL),
-    T("{" FROM
-      ",\"type\":\"contact\",\"contact\":{\"name\":\"Jo\",\"name\":\"Al\",\"phone_number\":\"1\"}}",
-      NULL),
+    R("{" FROM ",\"type\":\"contact\",\"contact\":{\"name\":\"Jo\"}}", MISS,
+      "contact.phone_number: required"),
+    D("{" FROM ",\"type\":\"contact\",\"contact\":{\"name\":\"Jo\",\"name\":\"Al\",\"phone_"
+               "number\":\"1\"}}"),
     T("{" FROM ",\"type\":\"location\",\"location\":{\"lat\":90,\"lon\":\"-122.3942\"}}",
       "{\"type\":\"location\",\"location\":{\"lat\":90.0,\"lon\":-122.3942}}"),
     T("{" FROM ",\"type\":\"location\",\"location\":{\"lat\":0.1000,\"lon\":\"1e2\"}}",
       "{\"type\":\"location\",\"location\":{\"lat\":0.1,\"lon\":100.0}}"),
-    T("{" FROM ",\"type\":\"location\",\"location\":{\"lat\":90.5,\"lon\":0}}", NULL),
+    R("{" FROM ",\"type\":\"location\",\"location\":{\"lat\":90.5,\"lon\":0}}", BAD,
+      "location.lat: 90.5 out of range -90..90"),
     T("{" FROM ",\"type\":\"url\",\"media\":\"https://h/go\",\"text\":\"\"}",
       "{\"type\":\"url\",\"media\":\"https://h/go\"}"),
     T("{" FROM ",\"type\":\"sticker\",\"sticker_id\":46105}",
@@ -128,7 +157,7 @@ static const struct fcase cases[] = {
       "{\"type\":\"sticker\",\"sticker_id\":46105}"),
     T("{" FROM ",\"type\":\"sticker\",\"sticker_id\":1.0}",
       "{\"type\":\"sticker\",\"sticker_id\":1}"),
-    T("{" FROM ",\"type\":\"sticker\",\"sticker_id\":true}", NULL),
+    R("{" FROM ",\"type\":\"sticker\",\"sticker_id\":true}", BAD, "sticker_id: must be an integer"),
     /* sender: name checked, avatar kept only as a URL, omitted when empty */
     T("{" FROM ",\"type\":\"text\",\"text\":\"hi\",\"sender\":{\"name\":\"Bot\",\"avatar\":\"http:/"
       "/h/a.jpg\"}}",
@@ -140,82 +169,203 @@ static const struct fcase cases[] = {
       "{\"type\":\"text\",\"text\":\"hi\"}"),
     T("{" FROM ",\"type\":\"text\",\"text\":\"hi\",\"sender\":{}}",
       "{\"type\":\"text\",\"text\":\"hi\"}"),
-    T("{" FROM ",\"type\":\"text\",\"text\":\"hi\",\"sender\":null}", NULL),
-    T("{" FROM ",\"type\":\"text\",\"text\":\"hi\",\"sender\":{\"name\":\"{{29*a}}\"}}", NULL),
+    R("{" FROM ",\"type\":\"text\",\"text\":\"hi\",\"sender\":null}", BAD,
+      "sender: must be an object"),
+    R("{" FROM ",\"type\":\"text\",\"text\":\"hi\",\"sender\":{\"name\":\"{{29*a}}\"}}", BAD,
+      "sender.name: 29 characters, max 28"),
     /* what the reader hands over: escapes, unusual numbers, duplicates of
      * keys it reads, depth, size, and everything the json-c path refuses */
-    T("{" FROM ",\"type\":\"text\",\"text\":\"a\\nb\"}", NULL),
-    T("{" FROM ",\"type\":\"text\",\"text\":\"a\\/b\"}", NULL),
-    T("{" FROM ",\"type\":\"text\",\"text\":\"hi\",\"x\":\"\\u00e9\"}", NULL),
-    T("{" FROM ",\"type\":\"text\",\"text\":\"hi\",\"x\":1e3}", NULL),
-    T("{" FROM ",\"type\":\"text\",\"text\":\"hi\",\"x\":-0}", NULL),
-    T("{" FROM ",\"type\":\"text\",\"text\":\"hi\",\"x\":1234567890123456}", NULL),
-    T("{" FROM ",\"type\":\"text\",\"text\":\"hi\",\"x\":0123}", NULL),
-    T("{" FROM ",\"type\":\"text\",\"text\":\"hi\",\"x\":1.}", NULL),
-    T("{" FROM ",\"type\":\"text\",\"text\":\"hi\",\"text\":\"ho\"}", NULL),
-    T("{" FROM "," FROM ",\"type\":\"text\",\"text\":\"hi\"}", NULL),
-    T("{" FROM ",\"type\":\"text\",\"type\":\"text\",\"text\":\"hi\"}", NULL),
-    T("{" FROM ",\"type\":\"text\",\"text\":\"hi\",\"x\":[[[[[[[[[1]]]]]]]]]}", NULL),
+    D("{" FROM ",\"type\":\"text\",\"text\":\"a\\nb\"}"),
+    D("{" FROM ",\"type\":\"text\",\"text\":\"a\\/b\"}"),
+    D("{" FROM ",\"type\":\"text\",\"text\":\"hi\",\"x\":\"\\u00e9\"}"),
+    D("{" FROM ",\"type\":\"text\",\"text\":\"hi\",\"x\":1e3}"),
+    D("{" FROM ",\"type\":\"text\",\"text\":\"hi\",\"x\":-0}"),
+    D("{" FROM ",\"type\":\"text\",\"text\":\"hi\",\"x\":1234567890123456}"),
+    D("{" FROM ",\"type\":\"text\",\"text\":\"hi\",\"x\":0123}"),
+    D("{" FROM ",\"type\":\"text\",\"text\":\"hi\",\"x\":1.}"),
+    D("{" FROM ",\"type\":\"text\",\"text\":\"hi\",\"text\":\"ho\"}"),
+    D("{" FROM "," FROM ",\"type\":\"text\",\"text\":\"hi\"}"),
+    D("{" FROM ",\"type\":\"text\",\"type\":\"text\",\"text\":\"hi\"}"),
+    D("{" FROM ",\"type\":\"text\",\"text\":\"hi\",\"x\":[[[[[[[[[1]]]]]]]]]}"),
     T("{" FROM ",\"type\":\"text\",\"text\":\"hi\",\"x\":[[[[[[[1]]]]]]]}",
       "{\"type\":\"text\",\"text\":\"hi\"}"),
-    T("{" FROM ",\"type\":\"text\",\"text\":\"hi\",{{31*\"k\":1,}}\"z\":0}", NULL),
+    D("{" FROM ",\"type\":\"text\",\"text\":\"hi\",{{31*\"k\":1,}}\"z\":0}"),
     T("{" FROM ",\"type\":\"text\",\"text\":\"hi\",{{28*\"k\":1,}}\"z\":0}",
       "{\"type\":\"text\",\"text\":\"hi\"}"),
-    T("{" FROM ",\"type\":\"text\",\"text\":\"hi\",}", NULL),
-    T("{" FROM ",\"type\":\"text\",\"text\":\"hi\"} x", NULL),
-    T("{" FROM ",\"type\":\"text\",\"text\":\"hi\"}{}", NULL),
-    T("{" FROM ",\"type\":\"text\",\"text\":\"hi\",\"x\":tru}", NULL),
-    T("{" FROM ",\"type\":\"text\",\"text\":\"hi\",\"x\":'a'}", NULL),
-    T("{" FROM ",\"type\":\"text\",\"text\":\"a\tb\"}", NULL),
-    T("{" FROM ",\"type\":\"text\",\"text\":\"\xc3\x28\"}", NULL),
-    T("{" FROM ",\"type\":\"text\",\"text\":\"hi\",\"x\":\"\xed\xa0\x80\"}", NULL),
-    T("\xef\xbb\xbf{" FROM ",\"type\":\"text\",\"text\":\"hi\"}", NULL),
-    T("{" FROM ",\"type\":\"text\",\"text\":\"{{30700*a}}\"}", NULL),
-    T("", NULL),
-    T("{}", NULL),
-    T("[]", NULL),
-    T("{\"type\":\"text\",\"text\":\"hi\"}", NULL),
-    T("{\"from\":\"\",\"type\":\"text\",\"text\":\"hi\"}", NULL),
-    T("{\"from\":5,\"type\":\"text\",\"text\":\"hi\"}", NULL),
-    T("{" FROM ",\"type\":\"Text\",\"text\":\"hi\"}", NULL),
-    T("{" FROM ",\"type\":\"text\",\"text\":\"\"}", NULL),
-    T("{" FROM ",\"type\":\"text\"}", NULL),
-    /* the body's token, as find_token reads it */
-    {"{" FROM ",\"type\":\"text\",\"text\":\"hi\",\"auth_token\":\"t-1\"}",
-     "{\"type\":\"text\",\"text\":\"hi\"}", "t-1"},
-    {"{" FROM ",\"type\":\"text\",\"text\":\"hi\",\"auth_token\":\"\"}",
-     "{\"type\":\"text\",\"text\":\"hi\"}", NULL},
-    {"{" FROM ",\"type\":\"text\",\"text\":\"hi\",\"auth_token\":42}",
-     "{\"type\":\"text\",\"text\":\"hi\"}", NULL},
-    {"{" FROM ",\"type\":\"text\",\"text\":\"hi\",\"auth_token\":\"a\",\"auth_token\":\"b\"}", NULL,
-     NULL},
+    D("{" FROM ",\"type\":\"text\",\"text\":\"hi\",}"),
+    D("{" FROM ",\"type\":\"text\",\"text\":\"hi\"} x"),
+    D("{" FROM ",\"type\":\"text\",\"text\":\"hi\"}{}"),
+    D("{" FROM ",\"type\":\"text\",\"text\":\"hi\",\"x\":tru}"),
+    D("{" FROM ",\"type\":\"text\",\"text\":\"hi\",\"x\":'a'}"),
+    D("{" FROM ",\"type\":\"text\",\"text\":\"a\tb\"}"),
+    D("{" FROM ",\"type\":\"text\",\"text\":\"\xc3\x28\"}"),
+    D("{" FROM ",\"type\":\"text\",\"text\":\"hi\",\"x\":\"\xed\xa0\x80\"}"),
+    D("\xef\xbb\xbf{" FROM ",\"type\":\"text\",\"text\":\"hi\"}"),
+    D("{" FROM ",\"type\":\"text\",\"text\":\"{{30700*a}}\"}"),
+    D(""),
+    A("{}", "from: required"),
+    D("[]"),
+    A("{\"type\":\"text\",\"text\":\"hi\"}", "from: required"),
+    A("{\"from\":\"\",\"type\":\"text\",\"text\":\"hi\"}", "from: required"),
+    {"{\"from\":5,\"type\":\"text\",\"text\":\"hi\"}", MSG_FAST_FROM, NULL, NULL, BAD, ""},
+    R("{" FROM ",\"type\":\"Text\",\"text\":\"hi\"}", BAD,
+      "type: unknown message type \"Text\" (one of text, picture, video, file, contact, "
+      "location, url, sticker)"),
+    R("{" FROM ",\"type\":\"text\",\"text\":\"\"}", MISS, "text: required"),
+    R("{" FROM ",\"type\":\"text\"}", MISS, "text: required"),
+    /* the body's token, as find_token reads it, taken or refused */
+    {"{" FROM ",\"type\":\"text\",\"text\":\"hi\",\"auth_token\":\"t-1\"}", MSG_FAST_TAKEN,
+     "{\"type\":\"text\",\"text\":\"hi\"}", "t-1", VCP_STATUS_OK, ""},
+    {"{" FROM ",\"type\":\"text\",\"text\":\"hi\",\"auth_token\":\"\"}", MSG_FAST_TAKEN,
+     "{\"type\":\"text\",\"text\":\"hi\"}", NULL, VCP_STATUS_OK, ""},
+    {"{" FROM ",\"type\":\"text\",\"text\":\"hi\",\"auth_token\":42}", MSG_FAST_TAKEN,
+     "{\"type\":\"text\",\"text\":\"hi\"}", NULL, VCP_STATUS_OK, ""},
+    D("{" FROM ",\"type\":\"text\",\"text\":\"hi\",\"auth_token\":\"a\",\"auth_token\":\"b\"}"),
+    {"{\"auth_token\":\"t-2\"," FROM ",\"type\":\"sticker\",\"sticker_id\":0}", MSG_FAST_REFUSED,
+     NULL, "t-2", BAD, "sticker_id: 0 out of range 1..9007199254740992"},
+    {"{\"auth_token\":\"t-3\",\"type\":\"text\"}", MSG_FAST_ABSENT, NULL, "t-3", MISS,
+     "from: required"},
+    /* bench/baddata.lua's six bodies */
+    R("{" FROM ",\"type\":\"video\",\"media\":\"https://www.example.org/video.mp4\",\"size\":1.5}",
+      BAD, "size: must be an integer"),
+    R("{" FROM ",\"type\":\"location\",\"location\":{\"lat\":91,\"lon\":0}}", BAD,
+      "location.lat: 91 out of range -90..90"),
+    R("{" FROM ",\"type\":\"file\",\"media\":\"https://www.example.org/setup.exe\",\"size\":100,"
+      "\"file_name\":\"setup.exe\"}",
+      BAD, "file_name: forbidden extension .exe"),
+    R("{" FROM ",\"type\":\"foo\",\"text\":\"unknown type\"}", BAD,
+      "type: unknown message type \"foo\" (one of text, picture, video, file, contact, location, "
+      "url, sticker)"),
+    R("{" FROM ",\"type\":\"contact\",\"contact\":{\"name\":\"A name longer than "
+      "twenty-eight\",\"phone_number\":\"1\"}}",
+      BAD, "contact.name: 31 characters, max 28"),
+    R("{" FROM
+      ",\"type\":\"picture\",\"text\":\"\",\"media\":\"https://www.example.org/photo.png\"}",
+      BAD, "media: path must end in .jpeg or .jpg"),
+    /* the common refusals: absent and wrong-typed fields, in table order */
+    A("{" FROM "}", "type: required"),
+    A("{" FROM ",\"type\":\"\"}", "type: required"),
+    A("{\"type\":\"\"}", "from: required"),
+    {"{\"from\":null,\"type\":5}", MSG_FAST_FROM, NULL, NULL, BAD, ""},
+    {"{\"from\":[\"m1\"],\"type\":\"text\",\"text\":\"hi\"}", MSG_FAST_FROM, NULL, NULL, BAD, ""},
+    R("{" FROM ",\"type\":5}", BAD, "type: must be a string"),
+    R("{" FROM ",\"type\":null,\"text\":\"hi\"}", BAD, "type: must be a string"),
+    R("{" FROM ",\"type\":\"{{40*x}}\"}", BAD,
+      "type: unknown message type \"{{32*x}}...\" (one of text, picture, video, file, contact, "
+      "location, url, sticker)"),
+    R("{" FROM ",\"type\":\"\xc3\xa9\"}", BAD,
+      "type: unknown message type \"??\" (one of text, picture, video, file, contact, location, "
+      "url, sticker)"),
+    R("{" FROM ",\"type\":\"text\",\"text\":null}", BAD, "text: must be a string"),
+    R("{" FROM ",\"type\":\"text\",\"text\":[\"hi\"]}", BAD, "text: must be a string"),
+    R("{" FROM ",\"type\":\"picture\",\"media\":\"https://h/p.jpg\"}", MISS, "text: required"),
+    R("{" FROM ",\"type\":\"picture\",\"text\":\"{{769*a}}\",\"media\":\"https://h/p.jpg\"}", BAD,
+      "text: 769 characters, max 768"),
+    R("{" FROM ",\"type\":\"picture\",\"text\":\"\"}", MISS, "media: required"),
+    R("{" FROM ",\"type\":\"picture\",\"text\":\"\",\"media\":\"\"}", MISS, "media: required"),
+    R("{" FROM ",\"type\":\"picture\",\"text\":\"\",\"media\":\"ftp://h/p.jpg\"}", BAD,
+      "media: not an absolute http(s) URL"),
+    R("{" FROM ",\"type\":\"picture\",\"text\":\"\",\"media\":\"https://h/p.jpg\",\"thumbnail\":"
+      "\"h/t.jpg\"}",
+      BAD, "thumbnail: not an absolute http(s) URL"),
+    R("{" FROM ",\"type\":\"video\",\"media\":\"http://h/v\"}", MISS, "size: required"),
+    R("{" FROM ",\"type\":\"video\",\"media\":\"http://h/v\",\"size\":\"abc\"}", BAD,
+      "size: must be an integer"),
+    R("{" FROM ",\"type\":\"video\",\"media\":\"http://h/v\",\"size\":\"1.5\"}", BAD,
+      "size: must be an integer"),
+    R("{" FROM ",\"type\":\"video\",\"media\":\"http://h/v\",\"size\":false}", BAD,
+      "size: must be an integer"),
+    R("{" FROM ",\"type\":\"video\",\"media\":\"http://h/v\",\"size\":52428801}", BAD,
+      "size: 52428801 out of range 1..52428800"),
+    R("{" FROM ",\"type\":\"video\",\"media\":\"http://h/v\",\"size\":\"5e9\"}", BAD,
+      "size: 5e9 out of range 1..52428800"),
+    R("{" FROM ",\"type\":\"video\",\"media\":\"http://h/v\",\"size\":-3.0}", BAD,
+      "size: -3 out of range 1..52428800"),
+    R("{" FROM ",\"type\":\"video\",\"media\":\"http://h/v\",\"size\":1,\"duration\":181}", BAD,
+      "duration: 181 out of range 0..180"),
+    /* a refusal comes before a later key given twice: json-c never reads it */
+    R("{" FROM ",\"type\":\"video\",\"media\":\"http://h/v\",\"size\":0,\"thumbnail\":\"a\","
+      "\"thumbnail\":\"b\"}",
+      BAD, "size: 0 out of range 1..52428800"),
+    D("{" FROM ",\"type\":\"video\",\"media\":\"http://h/v\",\"size\":1,\"thumbnail\":\"a\","
+      "\"thumbnail\":\"b\"}"),
+    R("{" FROM ",\"type\":\"file\",\"media\":\"http://h/f\",\"size\":1}", MISS,
+      "file_name: required"),
+    R("{" FROM ",\"type\":\"file\",\"media\":\"http://h/f\",\"size\":1,\"file_name\":\"README\"}",
+      BAD, "file_name: no extension"),
+    R("{" FROM ",\"type\":\"file\",\"media\":\"http://h/f\",\"size\":1,\"file_name\":7}", BAD,
+      "file_name: must be a string"),
+    R("{" FROM ",\"type\":\"contact\"}", MISS, "contact: required"),
+    R("{" FROM ",\"type\":\"contact\",\"contact\":\"Jo\"}", BAD, "contact: must be an object"),
+    R("{" FROM ",\"type\":\"contact\",\"contact\":{\"name\":\"Jo\",\"phone_number\":\"{{19*1}}\"}}",
+      BAD, "contact.phone_number: 19 characters, max 18"),
+    R("{" FROM ",\"type\":\"location\",\"location\":[]}", BAD, "location: must be an object"),
+    R("{" FROM ",\"type\":\"location\",\"location\":{\"lat\":1}}", MISS, "location.lon: required"),
+    R("{" FROM ",\"type\":\"location\",\"location\":{\"lat\":\"91.25\",\"lon\":0}}", BAD,
+      "location.lat: 91.25 out of range -90..90"),
+    R("{" FROM ",\"type\":\"location\",\"location\":{\"lat\":\"1e400\",\"lon\":0}}", BAD,
+      "location.lat: 1e400 out of range -90..90"),
+    R("{" FROM ",\"type\":\"location\",\"location\":{\"lat\":0,\"lon\":-180.0000001}}", BAD,
+      "location.lon: -180.0000001 out of range -180..180"),
+    R("{" FROM ",\"type\":\"location\",\"location\":{\"lat\":0,\"lon\":\"east\"}}", BAD,
+      "location.lon: must be a number"),
+    R("{" FROM ",\"type\":\"url\",\"media\":\"https://h/{{1995*a}}\"}", BAD,
+      "media: 2005 characters, max 2000"),
+    R("{" FROM ",\"type\":\"url\",\"media\":\"https://h/\",\"text\":\"{{121*a}}\"}", BAD,
+      "text: 121 characters, max 120"),
+    R("{" FROM ",\"type\":\"sticker\",\"sticker_id\":\"\"}", BAD, "sticker_id: must be an integer"),
+    R("{" FROM ",\"type\":\"sticker\",\"sticker_id\":-1}", BAD,
+      "sticker_id: -1 out of range 1..9007199254740992"),
+    R("{" FROM ",\"type\":\"text\",\"text\":\"hi\",\"sender\":{\"name\":1}}", BAD,
+      "sender.name: must be a string"),
+    R("{" FROM ",\"type\":\"text\",\"text\":\"hi\",\"sender\":\"Bot\"}", BAD,
+      "sender: must be an object"),
 };
 
-/* The json-c path's stored form of body, or NULL with its refusal. */
-static char *slow_path(struct json_tokener *tok, const char *body, size_t len, const char **token)
-{
-    char detail[MSG_DETAIL_MAX];
-    struct json_object *o, *v, *norm;
-    char *out = NULL;
+/* What the json-c path makes of a body: the step that answers it, the
+ * status and detail, the stored form, the body's token (all malloc'd). */
+struct slow {
+    int verdict; /* enum msg_fast_verdict, or DECLINED: body_parse refused it */
     int status;
+    char detail[MSG_DETAIL_MAX];
+    char *stored;
+    char *token;
+};
 
-    *token = NULL;
-    o = body_parse(tok, body, len, false, &status, detail, sizeof detail);
-    if (!o)
-        return NULL;
+/* api.c's json-c path, the steps the reader stands in for, in their order. */
+static void slow_path(struct json_tokener *tok, const char *body, size_t len, struct slow *out)
+{
+    struct json_object *o, *v, *norm;
+
+    memset(out, 0, sizeof *out);
+    o = body_parse(tok, body, len, false, &out->status, out->detail, sizeof out->detail);
+    if (!o) {
+        out->verdict = DECLINED;
+        return;
+    }
     if (json_object_object_get_ex(o, "auth_token", &v) &&
         json_object_is_type(v, json_type_string) && json_object_get_string_len(v) > 0)
-        *token = strdup(json_object_get_string(v));
-    if (msg_check_present(o, detail, sizeof detail) == VCP_STATUS_OK &&
-        json_object_object_get_ex(o, "from", &v) && json_object_is_type(v, json_type_string) &&
-        msg_check_content(o, detail, sizeof detail) == VCP_STATUS_OK &&
-        (norm = msg_normalize(o)) != NULL) {
-        out = strdup(json_object_to_json_string_ext(norm, JSON_C_TO_STRING_PLAIN |
-                                                              JSON_C_TO_STRING_NOSLASHESCAPE));
-        json_object_put(norm);
+        out->token = strdup(json_object_get_string(v));
+    out->verdict = MSG_FAST_ABSENT;
+    if ((out->status = msg_check_present(o, out->detail, sizeof out->detail)) != VCP_STATUS_OK)
+        goto out;
+    json_object_object_get_ex(o, "from", &v);
+    if (!json_object_is_type(v, json_type_string)) {
+        out->verdict = MSG_FAST_FROM;
+        out->status = VCP_STATUS_BAD_DATA; /* api.c: "from: not a superadmin ..." */
+        goto out;
     }
+    out->verdict = MSG_FAST_REFUSED;
+    if ((out->status = msg_check_content(o, out->detail, sizeof out->detail)) != VCP_STATUS_OK)
+        goto out;
+    out->verdict = MSG_FAST_TAKEN;
+    norm = msg_normalize(o);
+    assert_non_null(norm);
+    out->stored = strdup(json_object_to_json_string_ext(norm, JSON_C_TO_STRING_PLAIN |
+                                                                  JSON_C_TO_STRING_NOSLASHESCAPE));
+    json_object_put(norm);
+out:
     json_object_put(o);
-    return out;
 }
 
 static void test_table(void **state)
@@ -224,41 +374,63 @@ static void test_table(void **state)
     (void)state;
 
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
-        char *body = expand(cases[i].body);
-        char *want = cases[i].stored ? expand(cases[i].stored) : NULL;
+        const struct fcase *c = &cases[i];
+        char *body = expand(c->body);
         size_t len = strlen(body);
         struct msg_fast f;
-        const char *slow_token;
-        char *slow = slow_path(tok, body, len, &slow_token);
+        struct slow slow;
         int rc = msg_fast_post(body, len, &f);
 
-        if ((rc == 0) != (want != NULL))
-            fail_msg("row %zu: reader %s %.80s", i, rc == 0 ? "took" : "declined", body);
-        if (rc == 0) {
-            assert_string_equal(f.json, want);
-            assert_int_equal(f.json_len, strlen(want));
+        slow_path(tok, body, len, &slow);
+        if ((rc == 0 ? (int)f.verdict : DECLINED) != c->verdict)
+            fail_msg("row %zu: reader gave %d, want %d: %.80s", i, rc == 0 ? (int)f.verdict : -1,
+                     c->verdict, body);
+        if (rc != 0) {
+            assert_null(f.json);
+            assert_null(f.auth_token);
+            assert_null(f.from);
+            /* handed over: still one the json-c path answers */
+            goto next;
+        }
+        /* decided: the json-c path gives the same verdict at the same step */
+        if (slow.verdict != c->verdict)
+            fail_msg("row %zu: the json-c path gave %d: %.80s", i, slow.verdict, body);
+        assert_int_equal(f.status, c->status);
+        assert_int_equal(slow.status, c->status);
+        if (c->verdict != MSG_FAST_FROM) {
+            char *want = expand(c->detail);
+            assert_string_equal(f.detail, want);
+            assert_string_equal(slow.detail, want);
+            free(want);
+        }
+        if (c->token) {
+            assert_non_null(f.auth_token);
+            assert_int_equal(f.auth_token_len, strlen(c->token));
+            assert_memory_equal(f.auth_token, c->token, f.auth_token_len);
+            assert_string_equal(slow.token, c->token);
+        } else {
+            assert_null(f.auth_token);
+            assert_null(slow.token);
+        }
+        if (c->verdict == MSG_FAST_REFUSED || c->verdict == MSG_FAST_TAKEN) {
             assert_int_equal(f.from_len, 2);
             assert_memory_equal(f.from, "m1", 2);
-            /* the json-c path takes it too, and stores the same */
-            if (!slow)
-                fail_msg("row %zu: the json-c path refuses what the reader took", i);
-            assert_string_equal(slow, f.json);
-            if (cases[i].token) {
-                assert_non_null(f.auth_token);
-                assert_int_equal(f.auth_token_len, strlen(cases[i].token));
-                assert_memory_equal(f.auth_token, cases[i].token, f.auth_token_len);
-                assert_string_equal(slow_token, cases[i].token);
-            } else {
-                assert_null(f.auth_token);
-                assert_null(slow_token);
-            }
+        } else {
+            assert_null(f.from);
+        }
+        if (c->verdict == MSG_FAST_TAKEN) {
+            char *want = expand(c->stored);
+            assert_string_equal(f.json, want);
+            assert_int_equal(f.json_len, strlen(want));
+            assert_string_equal(slow.stored, f.json);
+            free(want);
             free(f.json);
         } else {
             assert_null(f.json);
         }
-        free((char *)slow_token);
-        free(slow);
-        free(want);
+    next:
+        free(slow.stored);
+        free(slow.token);
         free(body);
     }
     json_tokener_free(tok);

@@ -94,6 +94,8 @@ struct server {
     struct auth_hasher *hasher;  /* token hashing (HTTP thread only) */
     struct tokcache *tokens;     /* token -> channel, before hashing (HTTP thread only) */
     struct committer *committer; /* posts: group commit on its own thread */
+    struct store_board *board;   /* SQLite: the writer's config-version readings, which
+                                    store answers from (store.h) */
     struct webhook *webhook;     /* set_webhook checks on their own thread */
     struct json_tokener *tok;    /* reused for every body (HTTP thread only) */
     struct tokgen tokgen;        /* message_token ids (HTTP thread only) */

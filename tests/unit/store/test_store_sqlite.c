@@ -452,6 +452,176 @@ static void test_post_counts(void **state)
     store_close(s);
 }
 
+/*
+ * The board (store_board_new): a reading is put only over an older one, never 0, and read
+ * back as put.
+ */
+static void test_board_publish(void **state)
+{
+    struct store_board *b = store_board_new();
+    int64_t t = -1;
+
+    (void)state;
+    assert_non_null(b);
+    assert_true(store_board_read(b, &t) == 0); /* none yet */
+    store_board_publish(b, 0, 100);            /* "cannot tell" is no reading */
+    assert_true(store_board_read(b, &t) == 0);
+    store_board_publish(b, 7, 100);
+    assert_true(store_board_read(b, &t) == 7);
+    assert_true(t == 100);
+    store_board_publish(b, 5, 50); /* older than what it holds: dropped */
+    assert_true(store_board_read(b, &t) == 7);
+    assert_true(t == 100);
+    store_board_publish(b, 9, 200);
+    assert_true(store_board_read(b, &t) == 9);
+    assert_true(t == 200);
+    store_board_free(b);
+    store_board_free(NULL);
+}
+
+/* Lets a connection's own reading of the config version grow older than its lag (0.25 ms). */
+static void age_readings(void)
+{
+    struct timespec pause = {0, 2000000};
+
+    nanosleep(&pause, NULL);
+}
+
+/*
+ * A connection attached to a board answers the config version from the board's reading
+ * while that is young, from its own reading otherwise, and from its own after a change of
+ * its own; a write transaction of a connection attached to the board publishes the version
+ * it saw with the time taken before it began.
+ */
+static void test_board_consume(void **state)
+{
+    struct fx *f = *state;
+    struct store *r = NULL, *w = NULL;
+    struct store_board *future = store_board_new(), *past = store_board_new();
+    struct store_board *live = store_board_new();
+    const uint64_t fake = (1ULL << 63) | 123456789;
+    char err[256];
+    struct channel c;
+    uint64_t real;
+    int64_t t0, t1, t;
+
+    assert_non_null(future);
+    assert_non_null(past);
+    assert_non_null(live);
+    assert_int_equal(store_open(f->dsn, &r, err, sizeof err), STORE_OK);
+    assert_int_equal(store_open(f->dsn, &w, err, sizeof err), STORE_OK);
+    fx_make_channel(f->s, &c, NULL);
+    real = store_config_version(r);
+    assert_true(real != 0 && real != fake);
+
+    /* a young reading answers (a time to come stays young through the test) */
+    store_board_publish(future, fake, store_mono_ns() + 60 * 1000000000LL);
+    store_board_attach(r, future);
+    age_readings();
+    assert_true(store_config_version(r) == fake);
+    assert_true(store_config_version(r) == fake);
+    /* but not after a change of the connection's own: it reads for itself */
+    assert_int_equal(store_channel_set_rate(r, c.id, 5, 10), STORE_OK);
+    real = store_config_version(r);
+    assert_true(real != fake && real != 0);
+    assert_true(store_config_version(f->s) == real);
+
+    /* an old reading does not answer */
+    store_board_publish(past, fake, store_mono_ns() - 1000000000LL);
+    store_board_attach(r, past);
+    age_readings();
+    assert_true(store_config_version(r) == real);
+    store_board_attach(r, NULL);
+
+    /* a write transaction publishes what it saw, timed before it began */
+    store_board_attach(w, live);
+    store_board_attach(r, live);
+    assert_int_equal(store_channel_set_rate(f->s, c.id, 6, 10), STORE_OK);
+    t0 = store_mono_ns();
+    put_posts(w, c.id, fx_tokens(2), 2);
+    t1 = store_mono_ns();
+    assert_true(store_board_read(live, &t) == store_config_version(f->s));
+    assert_true(t >= t0 && t <= t1);
+    assert_true(store_board_read(live, &t) != real); /* the change above is in it */
+    /* and so does a connection's own check */
+    age_readings();
+    t0 = store_mono_ns();
+    assert_true(store_config_version(r) == store_config_version(f->s));
+    assert_true(store_board_read(live, &t) == store_config_version(f->s));
+    assert_true(t >= t0);
+
+    store_board_attach(r, NULL);
+    store_board_attach(w, NULL);
+    store_close(r);
+    store_close(w);
+    store_board_free(future);
+    store_board_free(past);
+    store_board_free(live);
+}
+
+/* Posts to channel ch on w, batch after batch, until *stop (test_board_guarantee). */
+struct poster {
+    struct store *w;
+    int64_t ch;
+    volatile int stop;
+    int batches;
+};
+
+static void *post_on(void *arg)
+{
+    struct poster *p = arg;
+
+    while (!p->stop) {
+        put_posts(p->w, p->ch, fx_tokens(4), 4);
+        p->batches++;
+    }
+    return NULL;
+}
+
+/*
+ * The guarantee while posts are committed without a pause and the reader answers from the
+ * writer's readings: every change made through a connection of neither (the offline CLI's
+ * part) is seen by the reader's very next config_version and read.
+ */
+static void test_board_guarantee(void **state)
+{
+    struct fx *f = *state;
+    struct store *r = NULL, *x = NULL;
+    struct store_board *b = store_board_new();
+    struct poster p = {0};
+    struct channel c, got;
+    uint8_t h[STORE_HASH_LEN];
+    pthread_t th;
+    char err[256];
+
+    assert_non_null(b);
+    assert_int_equal(store_open(f->dsn, &r, err, sizeof err), STORE_OK);
+    assert_int_equal(store_open(f->dsn, &x, err, sizeof err), STORE_OK);
+    assert_int_equal(store_open(f->dsn, &p.w, err, sizeof err), STORE_OK);
+    fx_make_channel(f->s, &c, h);
+    p.ch = c.id;
+    store_board_attach(r, b);
+    store_board_attach(p.w, b);
+    assert_int_equal(pthread_create(&th, NULL, post_on, &p), 0);
+    for (int i = 0; i < 100; i++) {
+        uint64_t before = store_config_version(r);
+
+        assert_true(before != 0);
+        assert_int_equal(store_channel_set_rate(x, c.id, 100 + i, 10), STORE_OK);
+        assert_true(store_config_version(r) != before);
+        assert_int_equal(store_channel_by_token(r, h, &got), STORE_OK);
+        assert_int_equal(got.rate_count, 100 + i);
+    }
+    p.stop = 1;
+    assert_int_equal(pthread_join(th, NULL), 0);
+    assert_true(p.batches > 0);
+    store_board_attach(r, NULL);
+    store_close(p.w);
+    store_close(x);
+    store_close(r);
+    store_board_free(b);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -465,6 +635,9 @@ int main(void)
         cmocka_unit_test(test_concurrent_first_open),
         cmocka_unit_test(test_second_process_writes),
         cmocka_unit_test(test_post_counts),
+        cmocka_unit_test(test_board_publish),
+        cmocka_unit_test_setup_teardown(test_board_consume, fx_setup, fx_teardown),
+        cmocka_unit_test_setup_teardown(test_board_guarantee, fx_setup, fx_teardown),
     };
 
     return cmocka_run_group_tests_name("store sqlite", tests, fx_group_setup, fx_group_teardown);

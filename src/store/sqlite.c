@@ -15,8 +15,10 @@
  * request, is one lookup in the UNIQUE index on token_hash; it leaves
  * posts_count at 0 (the cached channel would only carry a stale number).
  * post_insert_batch puts a whole group of posts in one transaction, so one
- * fsync covers all of them, and adds them to channels.posts_count in that
- * same transaction: reading a channel never counts its posts.
+ * fsync covers all of them, and adds them to their channels' counts
+ * (post_counts) in that same transaction: reading a channel never counts
+ * its posts, and that one upsert per channel is also the batch's check that
+ * the channel exists.
  *
  * Errors.  Each connection keeps the text of its last failure in its own
  * buffer (store_errmsg).  Values are always bound, never spliced into SQL,
@@ -106,6 +108,7 @@ enum stmt_id {
     ST_MB_ROLE,
     ST_POST_INSERT,
     ST_POST_COUNT_ADD,
+    ST_POST_COUNT_NEW,
     ST_POST_LIST,
     ST_POST_AFTER,
     ST_DATA_VERSION,
@@ -174,8 +177,11 @@ static const char *const stmt_sql[ST_COUNT] = {
     [ST_MB_ROLE] = "SELECT role FROM members WHERE channel = ?1 AND member_id = ?2",
     [ST_POST_INSERT] = "INSERT INTO posts (token, channel, created_ms, type, sender, body)"
                        " VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
-    [ST_POST_COUNT_ADD] = "INSERT INTO post_counts (channel, n) VALUES (?1, ?2)"
-                          " ON CONFLICT (channel) DO UPDATE SET n = n + excluded.n",
+    /* a channel's count, then (no row yet) its first, only for a channel that exists: the
+     * batch's one check of the channel (schema step 6; a count row goes with its channel) */
+    [ST_POST_COUNT_ADD] = "UPDATE post_counts SET n = n + ?2 WHERE channel = ?1",
+    [ST_POST_COUNT_NEW] = "INSERT INTO post_counts (channel, n) SELECT ?1, ?2 FROM channels"
+                          " WHERE id = ?1",
     [ST_POST_LIST] = "SELECT token, created_ms, type, sender, body FROM posts"
                      " WHERE channel = ?1 AND token <= ?2 AND (?3 IS NULL OR type = ?3)"
                      " ORDER BY token DESC LIMIT ?4",
@@ -1364,16 +1370,45 @@ out:
 }
 
 /*
- * Adds the n posts of p to their channels' posts_count, one UPDATE per
- * channel: a batch holds up to a thousand posts of usually few channels, so
- * a run of posts of one channel is counted before it is written.  Inside
- * the caller's transaction.
+ * Adds k posts to channel ch's count: an UPDATE of its count row, or when
+ * it has none yet an INSERT of the row that takes the channel from
+ * channels.  A count row is there only while its channel is (the
+ * post_counts_gone trigger), so this is also the batch's check that the
+ * channel exists (posts.channel is no foreign key, schema step 6): the
+ * UPDATE of the usual case looks at no other table.  *added: 0 when there
+ * is no such channel.
+ */
+static int count_channel(struct sq *s, int64_t ch, int64_t k, int *added)
+{
+    static const enum stmt_id tries[] = {ST_POST_COUNT_ADD, ST_POST_COUNT_NEW};
+
+    *added = 0;
+    for (size_t t = 0; t < sizeof tries / sizeof tries[0] && !*added; t++) {
+        sqlite3_stmt *stmt = s->st[tries[t]];
+        int rc, ret;
+
+        if ((rc = sqlite3_bind_int64(stmt, 1, ch)) == SQLITE_OK &&
+            (rc = sqlite3_bind_int64(stmt, 2, k)) == SQLITE_OK &&
+            (rc = sqlite3_step(stmt)) == SQLITE_DONE) {
+            rc = SQLITE_OK;
+            *added = sqlite3_changes(s->db) > 0;
+        }
+        if ((ret = finish(s, stmt, rc, STORE_OK, "post_insert_batch")) != STORE_OK)
+            return ret;
+    }
+    return STORE_OK;
+}
+
+/*
+ * Adds the n posts of p to their channels' counts, once per channel: a
+ * batch holds up to a thousand posts of usually few channels, so a run of
+ * posts of one channel is counted before it is written.  STORE_NOTFOUND
+ * when a channel does not exist.  Inside the caller's transaction.
  */
 static int count_posts(struct sq *s, const struct post *p, size_t n)
 {
-    sqlite3_stmt *stmt = s->st[ST_POST_COUNT_ADD];
-    int ret = STORE_OK;
-    int rc = SQLITE_OK;
+    char why[64];
+    int ret, added;
 
     for (size_t i = 0; i < n; i++) {
         int64_t k = 0;
@@ -1385,15 +1420,15 @@ static int count_posts(struct sq *s, const struct post *p, size_t n)
             continue; /* counted with the first post of its channel */
         for (size_t j = i; j < n; j++)
             k += p[j].channel == p[i].channel;
-        BIND(sqlite3_bind_int64(stmt, 1, p[i].channel));
-        BIND(sqlite3_bind_int64(stmt, 2, k));
-        if ((rc = sqlite3_step(stmt)) != SQLITE_DONE)
-            goto out;
-        rc = SQLITE_OK;
-        sqlite3_reset(stmt);
+        if ((ret = count_channel(s, p[i].channel, k, &added)) != STORE_OK)
+            return ret;
+        if (!added) {
+            snprintf(why, sizeof why, "no channel %lld", (long long)p[i].channel);
+            fail_msg(s, "post_insert_batch", why);
+            return STORE_NOTFOUND;
+        }
     }
-out:
-    return finish(s, stmt, rc, ret, "post_insert_batch");
+    return STORE_OK;
 }
 
 /*

@@ -453,6 +453,73 @@ static void test_post_counts(void **state)
 }
 
 /*
+ * Schema step 6: posts.channel is no foreign key (SQLite looked the channel up for every
+ * row); a batch checks each of its channels once, so a post of a channel that does not
+ * exist still fails the whole batch with STORE_NOTFOUND and stores nothing.  A file made
+ * before the step keeps its posts.
+ */
+static void test_posts_channel_checked_once(void **state)
+{
+    char path[1024], err[256];
+    struct store *s = NULL;
+    struct channel c, got;
+    struct post p[3], *out = NULL;
+    size_t n = 0;
+    uint64_t tok;
+
+    (void)state;
+    fresh_path(path, sizeof path);
+    assert_int_equal(store_open(path, &s, err, sizeof err), STORE_OK);
+    fx_make_channel(s, &c, NULL);
+    put_posts(s, c.id, fx_tokens(2), 2);
+    store_close(s);
+    assert_int_equal(raw_int(path, "SELECT count(*) FROM pragma_foreign_key_list('posts')"), 0);
+    assert_int_equal(raw_int(path, "SELECT count(*) FROM pragma_foreign_key_list('members')"), 1);
+
+    /* the file as step 5 left it: the foreign key in the table's text */
+    raw_exec(path, "PRAGMA writable_schema = ON;"
+                   " UPDATE sqlite_schema SET sql = replace(sql, 'channel INTEGER NOT NULL,',"
+                   " 'channel INTEGER NOT NULL REFERENCES channels (id),')"
+                   " WHERE type = 'table' AND name = 'posts';"
+                   " PRAGMA writable_schema = RESET; PRAGMA user_version = 5");
+    assert_int_equal(raw_int(path, "SELECT count(*) FROM pragma_foreign_key_list('posts')"), 1);
+    assert_int_equal(store_open(path, &s, err, sizeof err), STORE_OK);
+    assert_int_equal(raw_int(path, "PRAGMA user_version"), (int)store_sqlite_migrations_n);
+    assert_int_equal(raw_int(path, "SELECT count(*) FROM pragma_foreign_key_list('posts')"), 0);
+    assert_int_equal(raw_int(path, "SELECT count(*) FROM pragma_integrity_check"
+                                   " WHERE integrity_check = 'ok'"),
+                     1);
+    assert_int_equal(store_post_list(s, c.id, 0, NULL, 10, &out, &n), STORE_OK);
+    assert_int_equal(n, 2);
+    store_posts_free(out, n);
+
+    /* one post of a channel that does not exist: the batch is refused, nothing stored */
+    tok = fx_tokens(3);
+    for (int i = 0; i < 3; i++) {
+        memset(&p[i], 0, sizeof p[i]);
+        p[i].token = tok + (uint64_t)i;
+        p[i].channel = i == 1 ? c.id + 1000000 : c.id;
+        p[i].created_ms = fx_now_ms();
+        snprintf(p[i].type, sizeof p[i].type, "text");
+        snprintf(p[i].from, sizeof p[i].from, "someone");
+        p[i].json = "{\"type\":\"text\",\"text\":\"hi\"}";
+    }
+    assert_int_equal(store_post_insert_batch(s, p, 3), STORE_NOTFOUND);
+    assert_non_null(strstr(store_errmsg(s), "no channel"));
+    assert_int_equal(store_post_list(s, c.id, 0, NULL, 10, &out, &n), STORE_OK);
+    assert_int_equal(n, 2);
+    store_posts_free(out, n);
+    assert_int_equal(store_channel_by_pa_id(s, c.pa_id, &got), STORE_OK);
+    assert_int_equal(got.posts_count, 2);
+    /* the same posts without it are stored and counted */
+    p[1].channel = c.id;
+    assert_int_equal(store_post_insert_batch(s, p, 3), STORE_OK);
+    assert_int_equal(store_channel_by_pa_id(s, c.pa_id, &got), STORE_OK);
+    assert_int_equal(got.posts_count, 5);
+    store_close(s);
+}
+
+/*
  * The board (store_board_new): a reading is put only over an older one, never 0, and read
  * back as put.
  */
@@ -635,6 +702,7 @@ int main(void)
         cmocka_unit_test(test_concurrent_first_open),
         cmocka_unit_test(test_second_process_writes),
         cmocka_unit_test(test_post_counts),
+        cmocka_unit_test(test_posts_channel_checked_once),
         cmocka_unit_test(test_board_publish),
         cmocka_unit_test_setup_teardown(test_board_consume, fx_setup, fx_teardown),
         cmocka_unit_test_setup_teardown(test_board_guarantee, fx_setup, fx_teardown),

@@ -516,6 +516,39 @@ static void test_posts_channel_checked_once(void **state)
     assert_int_equal(store_post_insert_batch(s, p, 3), STORE_OK);
     assert_int_equal(store_channel_by_pa_id(s, c.pa_id, &got), STORE_OK);
     assert_int_equal(got.posts_count, 5);
+
+    /* more channels in a batch than one statement counts (16), some with no count row yet */
+    {
+        enum { NCH = 20, NP = 2 * NCH };
+        struct channel cs[NCH];
+        struct post q[NP];
+        uint64_t t = fx_tokens(2 * NP);
+
+        for (int i = 0; i < NCH; i++)
+            fx_make_channel(s, &cs[i], NULL);
+        put_posts(s, cs[3].id, fx_tokens(1), 1); /* one with a row already */
+        for (int i = 0; i < NP; i++) {
+            memset(&q[i], 0, sizeof q[i]);
+            q[i].token = t + (uint64_t)i;
+            q[i].channel = cs[i % NCH].id;
+            q[i].created_ms = fx_now_ms();
+            snprintf(q[i].type, sizeof q[i].type, "text");
+            snprintf(q[i].from, sizeof q[i].from, "someone");
+            q[i].json = "{}";
+        }
+        q[NP - 3].channel = cs[NCH - 1].id + 1000000; /* in the second statement's channels */
+        assert_int_equal(store_post_insert_batch(s, q, NP), STORE_NOTFOUND);
+        assert_int_equal(store_channel_by_pa_id(s, cs[0].pa_id, &got), STORE_OK);
+        assert_int_equal(got.posts_count, 0);
+        q[NP - 3].channel = cs[(NP - 3) % NCH].id;
+        for (int i = 0; i < NP; i++)
+            q[i].token = t + NP + (uint64_t)i;
+        assert_int_equal(store_post_insert_batch(s, q, NP), STORE_OK);
+        for (int i = 0; i < NCH; i++) {
+            assert_int_equal(store_channel_by_pa_id(s, cs[i].pa_id, &got), STORE_OK);
+            assert_int_equal(got.posts_count, i == 3 ? 3 : 2);
+        }
+    }
     store_close(s);
 }
 

@@ -17,8 +17,8 @@
  * post_insert_batch puts a whole group of posts in one transaction, so one
  * fsync covers all of them, and adds them to their channels' counts
  * (post_counts) in that same transaction: reading a channel never counts
- * its posts, and that one upsert per channel is also the batch's check that
- * the channel exists.
+ * its posts, and that one write per channel is also the batch's check that
+ * the channel exists (count_channel).
  *
  * Errors.  Each connection keeps the text of its last failure in its own
  * buffer (store_errmsg).  Values are always bound, never spliced into SQL,

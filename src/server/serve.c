@@ -409,6 +409,13 @@ int serve_main(int argc, char **argv)
         goto out;
     }
     committer_set_tokgen(srv->committer, &srv->tokgen); /* PostgreSQL may raise tokens */
+    /* SQLite: the HTTP thread reads the config version the writer saw (store_board_new) */
+    if (!(srv->board = store_board_new())) {
+        log_msg("error", "out of memory");
+        goto out;
+    }
+    store_board_attach(srv->store, srv->board);
+    committer_set_board(srv->committer, srv->board);
     if (cfg->journal_size > 0 &&
         journal_new(&srv->journal, srv, cfg->db, cfg->journal_size, err, sizeof err) != 0) {
         log_msg("error", "journal: database %s: %s", store_dsn_shown(cfg->db), err);
@@ -500,6 +507,7 @@ out:
     if (srv->tok)
         json_tokener_free(srv->tok);
     store_close(srv->store);
+    store_board_free(srv->board); /* after both connections that use it */
     if (srv->log && srv->log != stderr)
         fclose(srv->log);
     else if (srv->log)

@@ -96,6 +96,8 @@ struct server {
     struct tokcache *tokens;     /* token -> channel, before hashing (HTTP thread only) */
     struct answers *answers;     /* status answers built once (answers.h; HTTP thread only) */
     struct committer *committer; /* posts: group commit on its own thread */
+    struct store_board *board;   /* SQLite: the writer's config-version readings, which
+                                    store answers from (store.h) */
     struct webhook *webhook;     /* set_webhook checks on their own thread */
     struct json_tokener *tok;    /* reused for every body (HTTP thread only) */
     struct tokgen tokgen;        /* message_token ids (HTTP thread only) */

@@ -138,6 +138,11 @@ void committer_set_tokgen(struct committer *c, struct tokgen *g)
     store_set_tokgen(c->store, g); /* read by the writer only after a submission's lock */
 }
 
+void committer_set_board(struct committer *c, struct store_board *b)
+{
+    store_board_attach(c->store, b); /* read by the writer only after a submission's lock */
+}
+
 int committer_new(struct committer **out, const char *dsn, char *err, size_t err_len)
 {
     struct committer *c = calloc(1, sizeof *c);

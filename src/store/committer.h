@@ -66,6 +66,12 @@ int committer_new(struct committer **out, const char *dsn, char *err, size_t err
 void committer_set_tokgen(struct committer *c, struct tokgen *g);
 
 /*
+ * Attaches the writer's connection to board b (store_board_attach): every batch publishes
+ * the config version its transaction saw.  Before the first committer_submit; b outlives c.
+ */
+void committer_set_board(struct committer *c, struct store_board *b);
+
+/*
  * Queues r for the next commit.  Thread-safe; takes a mutex for a few
  * instructions and never waits for I/O.  May be called from a done()
  * callback.  Not after committer_free has begun.

@@ -11,6 +11,7 @@
 #include "store/store.h"
 
 #include <ctype.h>
+#include <pthread.h>
 #include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -95,6 +96,62 @@ void store_watch_attach(struct store *s, struct store_watch *w)
 {
     if (s->ops->watch_attach)
         s->ops->watch_attach(s, w);
+}
+
+/* One reading, under a mutex: published once per write transaction, read at most once per
+ * freshness period of a reader (sqlite.c), so a seqlock would save nothing measurable. */
+struct store_board {
+    pthread_mutex_t mu;
+    uint64_t version; /* 0: no reading yet */
+    int64_t t_ns;     /* store_mono_ns() the reading holds for */
+};
+
+struct store_board *store_board_new(void)
+{
+    struct store_board *b = calloc(1, sizeof *b);
+
+    if (b && pthread_mutex_init(&b->mu, NULL) != 0) {
+        free(b);
+        b = NULL;
+    }
+    return b;
+}
+
+void store_board_free(struct store_board *b)
+{
+    if (!b)
+        return;
+    pthread_mutex_destroy(&b->mu);
+    free(b);
+}
+
+void store_board_attach(struct store *s, struct store_board *b)
+{
+    if (s->ops->board_attach)
+        s->ops->board_attach(s, b);
+}
+
+void store_board_publish(struct store_board *b, uint64_t version, int64_t t_ns)
+{
+    if (version == 0)
+        return;
+    pthread_mutex_lock(&b->mu);
+    if (b->version == 0 || t_ns > b->t_ns) {
+        b->version = version;
+        b->t_ns = t_ns;
+    }
+    pthread_mutex_unlock(&b->mu);
+}
+
+uint64_t store_board_read(struct store_board *b, int64_t *t_ns)
+{
+    uint64_t v;
+
+    pthread_mutex_lock(&b->mu);
+    v = b->version;
+    *t_ns = b->t_ns;
+    pthread_mutex_unlock(&b->mu);
+    return v;
 }
 
 void store_set_tokgen(struct store *s, struct tokgen *g)

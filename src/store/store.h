@@ -122,6 +122,7 @@ struct node_lease {
 struct tokgen;      /* core/tokgen.h */
 struct store;       /* one connection; opaque */
 struct store_watch; /* a connection that hears of other connections' commits; opaque */
+struct store_board; /* the config version shared by the connections of one process; opaque */
 
 /* Longest wait of a configuration write for the watches' answers (store_watch_open). */
 #define STORE_SYNC_MAX_MS 500
@@ -340,6 +341,14 @@ struct store_ops {
      * NULL on a backend without watches.
      */
     void (*watch_attach)(struct store *s, struct store_watch *w);
+
+    /*
+     * Attaches s to board b (store_board_new; NULL: detach): s publishes there the config
+     * version its write transactions see, and its config_version answers from the board's
+     * reading while that is fresh.  NULL on a backend whose version is not read from the
+     * database (PostgreSQL: the watch).
+     */
+    void (*board_attach)(struct store *s, struct store_board *b);
 };
 
 extern const struct store_ops store_sqlite_ops;
@@ -401,6 +410,29 @@ const char *store_watch_errmsg(struct store_watch *w);
 void store_watch_close(struct store_watch *w);
 /* Attaches w to s (w NULL: detaches); a no-op on a backend without watches. */
 void store_watch_attach(struct store *s, struct store_watch *w);
+
+/*
+ * A board: the config version (config_version) that one connection of this process read
+ * last, with the time it holds for, shared with the other connections attached to it
+ * (SQLite).  vcpd's writer reads the version inside every batch's write transaction, where
+ * its snapshot is the newest, and publishes it; the HTTP thread's connection answers from
+ * it instead of reading the database itself while posts are being committed.
+ *
+ * A reading (version, t_ns) says: every commit that ended before t_ns (store_mono_ns) moved
+ * the version to at most `version`, none after it as far as the reader knows.  Thread-safe
+ * (one mutex, taken for a few instructions once per write transaction and at most once per
+ * freshness period of each reader).  store_board_new returns NULL when memory runs out;
+ * store_board_free(NULL) is a no-op; detach every store first.
+ */
+struct store_board *store_board_new(void);
+void store_board_free(struct store_board *b);
+/* Attaches s to b (NULL: detaches); a no-op on a backend without boards. */
+void store_board_attach(struct store *s, struct store_board *b);
+/* For backends: puts the reading (version, t_ns) on b unless b holds a younger one (a larger
+ * t_ns); version 0 (cannot tell) is never put. */
+void store_board_publish(struct store_board *b, uint64_t version, int64_t t_ns);
+/* For backends: b's reading; 0 when b holds none.  *t_ns gets its time. */
+uint64_t store_board_read(struct store_board *b, int64_t *t_ns);
 
 /* s->ops->set_tokgen when the backend has it; a no-op otherwise. */
 void store_set_tokgen(struct store *s, struct tokgen *g);

@@ -19,8 +19,11 @@ Usage: test_cached_answers.py [path/to/vcpd] [unittest args]
 """
 import json
 import os
+import http.client
+import json
 import socket
 import sys
+import threading
 import time
 import unittest
 
@@ -263,6 +266,86 @@ class RawBytes(unittest.TestCase):
         self.assertEqual(json.loads(body2)["name"], "Raw, renamed")
         self.assertEqual(head2, golden(body2))
         self.assertNotEqual(len(body), len(body2))
+
+
+class PostLoad:
+    """Posts to a channel of its own from several keep-alive connections until stopped, so
+    the writer commits batch after batch (and vcpd's HTTP thread answers the config version
+    from the writer's readings, not from its own) while a test changes another channel."""
+
+    def __init__(self, ch, conns=4):
+        self.ch = ch
+        self.stop = threading.Event()
+        self.ok = 0
+        self.bad = []
+        self.threads = [threading.Thread(target=self.run, daemon=True) for _ in range(conns)]
+
+    def run(self):
+        body = json.dumps(self.ch.text("load")).encode()
+        hdrs = {"X-Viber-Auth-Token": self.ch.token, "Content-Type": "application/json"}
+        conn = http.client.HTTPConnection("127.0.0.1", V.port, timeout=10)
+        try:
+            while not self.stop.is_set():
+                conn.request("POST", "/pa/post", body, hdrs)
+                js = json.loads(conn.getresponse().read())
+                if js.get("status") == 0:
+                    self.ok += 1
+                else:
+                    self.bad.append(js)
+        except (OSError, http.client.HTTPException, ValueError) as e:
+            self.bad.append(repr(e))
+        finally:
+            conn.close()
+
+    def __enter__(self):
+        for t in self.threads:
+            t.start()
+        deadline = time.time() + 10
+        while self.ok < 50 and not self.bad and time.time() < deadline:
+            time.sleep(0.01)
+        return self
+
+    def __exit__(self, *exc):
+        self.stop.set()
+        for t in self.threads:
+            t.join(10)
+
+
+class CachedUnderLoad(unittest.TestCase):
+    """The same guarantee while posts are committed without a pause: the very next request
+    after a change sees it, whoever made the change."""
+
+    info = Cached.info
+    warm = Cached.warm
+    admin_ok = Cached.admin_ok
+
+    def setUp(self):
+        Cached.setUp(self)
+        self.load = V.create_channel("Load", superadmin="Loader", rate="off",
+                                     webhook="https://127.0.0.1:9/hook")
+
+    def test_changes_in_force_at_once_under_load(self):
+        with PostLoad(self.load) as load:
+            for i in range(8):
+                self.warm()
+                url = "https://127.0.0.1:9/hook%d" % i
+                V.cli("channel", "set-webhook", self.ch.pa_id, url)
+                self.assertEqual(self.info()["webhook"], url, i)
+                old = self.ch.token
+                self.ch.token = V.cli("channel", "rotate-token", self.ch.pa_id)["token"]
+                r = V.post(old, self.ch.text()).json
+                self.assertEqual(r["status"], 2, (i, r))
+                self.assertEqual(V.post(self.ch.token, self.ch.text()).json["status"], 0, i)
+                V.cli("channel", "block", self.ch.pa_id)
+                self.assertEqual(V.post(self.ch.token, self.ch.text()).json["status"], 7, i)
+                self.admin_ok("POST", "/activate")
+                self.assertEqual(V.post(self.ch.token, self.ch.text()).json["status"], 0, i)
+                self.admin_ok("POST", "/block")
+                self.assertEqual(self.info()["status"], 7, i)
+                V.cli("channel", "activate", self.ch.pa_id)
+                self.assertEqual(self.info()["status"], 0, i)
+            self.assertEqual(load.bad, [])
+            self.assertGreater(load.ok, 100)
 
 
 if __name__ == "__main__":

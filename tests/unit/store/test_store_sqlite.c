@@ -452,6 +452,276 @@ static void test_post_counts(void **state)
     store_close(s);
 }
 
+/*
+ * Schema step 6: posts.channel is no foreign key (SQLite looked the channel up for every
+ * row); a batch checks each of its channels once, so a post of a channel that does not
+ * exist still fails the whole batch with STORE_NOTFOUND and stores nothing.  A file made
+ * before the step keeps its posts.
+ */
+static void test_posts_channel_checked_once(void **state)
+{
+    char path[1024], err[256];
+    struct store *s = NULL;
+    struct channel c, got;
+    struct post p[3], *out = NULL;
+    size_t n = 0;
+    uint64_t tok;
+
+    (void)state;
+    fresh_path(path, sizeof path);
+    assert_int_equal(store_open(path, &s, err, sizeof err), STORE_OK);
+    fx_make_channel(s, &c, NULL);
+    put_posts(s, c.id, fx_tokens(2), 2);
+    store_close(s);
+    assert_int_equal(raw_int(path, "SELECT count(*) FROM pragma_foreign_key_list('posts')"), 0);
+    assert_int_equal(raw_int(path, "SELECT count(*) FROM pragma_foreign_key_list('members')"), 1);
+
+    /* the file as step 5 left it: the foreign key in the table's text */
+    raw_exec(path, "PRAGMA writable_schema = ON;"
+                   " UPDATE sqlite_schema SET sql = replace(sql, 'channel INTEGER NOT NULL,',"
+                   " 'channel INTEGER NOT NULL REFERENCES channels (id),')"
+                   " WHERE type = 'table' AND name = 'posts';"
+                   " PRAGMA writable_schema = RESET; PRAGMA user_version = 5");
+    assert_int_equal(raw_int(path, "SELECT count(*) FROM pragma_foreign_key_list('posts')"), 1);
+    assert_int_equal(store_open(path, &s, err, sizeof err), STORE_OK);
+    assert_int_equal(raw_int(path, "PRAGMA user_version"), (int)store_sqlite_migrations_n);
+    assert_int_equal(raw_int(path, "SELECT count(*) FROM pragma_foreign_key_list('posts')"), 0);
+    assert_int_equal(raw_int(path, "SELECT count(*) FROM pragma_integrity_check"
+                                   " WHERE integrity_check = 'ok'"),
+                     1);
+    assert_int_equal(store_post_list(s, c.id, 0, NULL, 10, &out, &n), STORE_OK);
+    assert_int_equal(n, 2);
+    store_posts_free(out, n);
+
+    /* one post of a channel that does not exist: the batch is refused, nothing stored */
+    tok = fx_tokens(3);
+    for (int i = 0; i < 3; i++) {
+        memset(&p[i], 0, sizeof p[i]);
+        p[i].token = tok + (uint64_t)i;
+        p[i].channel = i == 1 ? c.id + 1000000 : c.id;
+        p[i].created_ms = fx_now_ms();
+        snprintf(p[i].type, sizeof p[i].type, "text");
+        snprintf(p[i].from, sizeof p[i].from, "someone");
+        p[i].json = "{\"type\":\"text\",\"text\":\"hi\"}";
+    }
+    assert_int_equal(store_post_insert_batch(s, p, 3), STORE_NOTFOUND);
+    assert_non_null(strstr(store_errmsg(s), "no channel"));
+    assert_int_equal(store_post_list(s, c.id, 0, NULL, 10, &out, &n), STORE_OK);
+    assert_int_equal(n, 2);
+    store_posts_free(out, n);
+    assert_int_equal(store_channel_by_pa_id(s, c.pa_id, &got), STORE_OK);
+    assert_int_equal(got.posts_count, 2);
+    /* the same posts without it are stored and counted */
+    p[1].channel = c.id;
+    assert_int_equal(store_post_insert_batch(s, p, 3), STORE_OK);
+    assert_int_equal(store_channel_by_pa_id(s, c.pa_id, &got), STORE_OK);
+    assert_int_equal(got.posts_count, 5);
+
+    /* more channels in a batch than one statement counts (16), some with no count row yet */
+    {
+        enum { NCH = 20, NP = 2 * NCH };
+        struct channel cs[NCH];
+        struct post q[NP];
+        uint64_t t = fx_tokens(2 * NP);
+
+        for (int i = 0; i < NCH; i++)
+            fx_make_channel(s, &cs[i], NULL);
+        put_posts(s, cs[3].id, fx_tokens(1), 1); /* one with a row already */
+        for (int i = 0; i < NP; i++) {
+            memset(&q[i], 0, sizeof q[i]);
+            q[i].token = t + (uint64_t)i;
+            q[i].channel = cs[i % NCH].id;
+            q[i].created_ms = fx_now_ms();
+            snprintf(q[i].type, sizeof q[i].type, "text");
+            snprintf(q[i].from, sizeof q[i].from, "someone");
+            q[i].json = "{}";
+        }
+        q[NP - 3].channel = cs[NCH - 1].id + 1000000; /* in the second statement's channels */
+        assert_int_equal(store_post_insert_batch(s, q, NP), STORE_NOTFOUND);
+        assert_int_equal(store_channel_by_pa_id(s, cs[0].pa_id, &got), STORE_OK);
+        assert_int_equal(got.posts_count, 0);
+        q[NP - 3].channel = cs[(NP - 3) % NCH].id;
+        for (int i = 0; i < NP; i++)
+            q[i].token = t + NP + (uint64_t)i;
+        assert_int_equal(store_post_insert_batch(s, q, NP), STORE_OK);
+        for (int i = 0; i < NCH; i++) {
+            assert_int_equal(store_channel_by_pa_id(s, cs[i].pa_id, &got), STORE_OK);
+            assert_int_equal(got.posts_count, i == 3 ? 3 : 2);
+        }
+    }
+    store_close(s);
+}
+
+/*
+ * The board (store_board_new): a reading is put only over an older one, never 0, and read
+ * back as put.
+ */
+static void test_board_publish(void **state)
+{
+    struct store_board *b = store_board_new();
+    int64_t t = -1;
+
+    (void)state;
+    assert_non_null(b);
+    assert_true(store_board_read(b, &t) == 0); /* none yet */
+    store_board_publish(b, 0, 100);            /* "cannot tell" is no reading */
+    assert_true(store_board_read(b, &t) == 0);
+    store_board_publish(b, 7, 100);
+    assert_true(store_board_read(b, &t) == 7);
+    assert_true(t == 100);
+    store_board_publish(b, 5, 50); /* older than what it holds: dropped */
+    assert_true(store_board_read(b, &t) == 7);
+    assert_true(t == 100);
+    store_board_publish(b, 9, 200);
+    assert_true(store_board_read(b, &t) == 9);
+    assert_true(t == 200);
+    store_board_free(b);
+    store_board_free(NULL);
+}
+
+/* Lets a connection's own reading of the config version grow older than its lag (0.25 ms). */
+static void age_readings(void)
+{
+    struct timespec pause = {0, 2000000};
+
+    nanosleep(&pause, NULL);
+}
+
+/*
+ * A connection attached to a board answers the config version from the board's reading
+ * while that is young, from its own reading otherwise, and from its own after a change of
+ * its own; a write transaction of a connection attached to the board publishes the version
+ * it saw with the time taken before it began.
+ */
+static void test_board_consume(void **state)
+{
+    struct fx *f = *state;
+    struct store *r = NULL, *w = NULL;
+    struct store_board *future = store_board_new(), *past = store_board_new();
+    struct store_board *live = store_board_new();
+    const uint64_t fake = (1ULL << 63) | 123456789;
+    char err[256];
+    struct channel c;
+    uint64_t real;
+    int64_t t0, t1, t;
+
+    assert_non_null(future);
+    assert_non_null(past);
+    assert_non_null(live);
+    assert_int_equal(store_open(f->dsn, &r, err, sizeof err), STORE_OK);
+    assert_int_equal(store_open(f->dsn, &w, err, sizeof err), STORE_OK);
+    fx_make_channel(f->s, &c, NULL);
+    real = store_config_version(r);
+    assert_true(real != 0 && real != fake);
+
+    /* a young reading answers (a time to come stays young through the test) */
+    store_board_publish(future, fake, store_mono_ns() + 60 * 1000000000LL);
+    store_board_attach(r, future);
+    age_readings();
+    assert_true(store_config_version(r) == fake);
+    assert_true(store_config_version(r) == fake);
+    /* but not after a change of the connection's own: it reads for itself */
+    assert_int_equal(store_channel_set_rate(r, c.id, 5, 10), STORE_OK);
+    real = store_config_version(r);
+    assert_true(real != fake && real != 0);
+    assert_true(store_config_version(f->s) == real);
+
+    /* an old reading does not answer */
+    store_board_publish(past, fake, store_mono_ns() - 1000000000LL);
+    store_board_attach(r, past);
+    age_readings();
+    assert_true(store_config_version(r) == real);
+    store_board_attach(r, NULL);
+
+    /* a write transaction publishes what it saw, timed before it began */
+    store_board_attach(w, live);
+    store_board_attach(r, live);
+    assert_int_equal(store_channel_set_rate(f->s, c.id, 6, 10), STORE_OK);
+    t0 = store_mono_ns();
+    put_posts(w, c.id, fx_tokens(2), 2);
+    t1 = store_mono_ns();
+    assert_true(store_board_read(live, &t) == store_config_version(f->s));
+    assert_true(t >= t0 && t <= t1);
+    assert_true(store_board_read(live, &t) != real); /* the change above is in it */
+    /* and so does a connection's own check */
+    age_readings();
+    t0 = store_mono_ns();
+    assert_true(store_config_version(r) == store_config_version(f->s));
+    assert_true(store_board_read(live, &t) == store_config_version(f->s));
+    assert_true(t >= t0);
+
+    store_board_attach(r, NULL);
+    store_board_attach(w, NULL);
+    store_close(r);
+    store_close(w);
+    store_board_free(future);
+    store_board_free(past);
+    store_board_free(live);
+}
+
+/* Posts to channel ch on w, batch after batch, until *stop (test_board_guarantee). */
+struct poster {
+    struct store *w;
+    int64_t ch;
+    volatile int stop;
+    int batches;
+};
+
+static void *post_on(void *arg)
+{
+    struct poster *p = arg;
+
+    while (!p->stop) {
+        put_posts(p->w, p->ch, fx_tokens(4), 4);
+        p->batches++;
+    }
+    return NULL;
+}
+
+/*
+ * The guarantee while posts are committed without a pause and the reader answers from the
+ * writer's readings: every change made through a connection of neither (the offline CLI's
+ * part) is seen by the reader's very next config_version and read.
+ */
+static void test_board_guarantee(void **state)
+{
+    struct fx *f = *state;
+    struct store *r = NULL, *x = NULL;
+    struct store_board *b = store_board_new();
+    struct poster p = {0};
+    struct channel c, got;
+    uint8_t h[STORE_HASH_LEN];
+    pthread_t th;
+    char err[256];
+
+    assert_non_null(b);
+    assert_int_equal(store_open(f->dsn, &r, err, sizeof err), STORE_OK);
+    assert_int_equal(store_open(f->dsn, &x, err, sizeof err), STORE_OK);
+    assert_int_equal(store_open(f->dsn, &p.w, err, sizeof err), STORE_OK);
+    fx_make_channel(f->s, &c, h);
+    p.ch = c.id;
+    store_board_attach(r, b);
+    store_board_attach(p.w, b);
+    assert_int_equal(pthread_create(&th, NULL, post_on, &p), 0);
+    for (int i = 0; i < 100; i++) {
+        uint64_t before = store_config_version(r);
+
+        assert_true(before != 0);
+        assert_int_equal(store_channel_set_rate(x, c.id, 100 + i, 10), STORE_OK);
+        assert_true(store_config_version(r) != before);
+        assert_int_equal(store_channel_by_token(r, h, &got), STORE_OK);
+        assert_int_equal(got.rate_count, 100 + i);
+    }
+    p.stop = 1;
+    assert_int_equal(pthread_join(th, NULL), 0);
+    assert_true(p.batches > 0);
+    store_board_attach(r, NULL);
+    store_close(p.w);
+    store_close(x);
+    store_close(r);
+    store_board_free(b);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -465,6 +735,10 @@ int main(void)
         cmocka_unit_test(test_concurrent_first_open),
         cmocka_unit_test(test_second_process_writes),
         cmocka_unit_test(test_post_counts),
+        cmocka_unit_test(test_posts_channel_checked_once),
+        cmocka_unit_test(test_board_publish),
+        cmocka_unit_test_setup_teardown(test_board_consume, fx_setup, fx_teardown),
+        cmocka_unit_test_setup_teardown(test_board_guarantee, fx_setup, fx_teardown),
     };
 
     return cmocka_run_group_tests_name("store sqlite", tests, fx_group_setup, fx_group_teardown);

@@ -8,7 +8,8 @@
   per-IP limit     --max-connections-per-ip N: connection N+1 from one
                    address is closed unanswered; other addresses are served
   timeouts         --connection-timeout S: half a header, or a header and
-                   half a body, then silence: closed after about S s
+                   half a body, or a request answered, then silence: closed
+                   after about S s
   body cap         Content-Length over 1 MiB: 413 at once, body unread;
                    a chunked body over it: 413; 30 KiB + 1: 3 badData
   JSON depth       16 levels are read, 17 are 3 badData; 30,000 '[' too
@@ -211,10 +212,14 @@ class Abuse(unittest.TestCase):
     def test_read_timeouts(self):
         timeout = 2
         v = self.vcpd("--connection-timeout", str(timeout), name="timeout")
-        v.create_channel("Timeout", webhook=HOOK)
+        ch = v.create_channel("Timeout", webhook=HOOK)
         v.start()
         cases = {
             "idle": b"",
+            # kept alive after an answer: libmicrohttpd's idle timeout
+            "idle after an answer": b"POST /pa/get_account_info HTTP/1.1\r\nHost: x\r\n"
+                                    b"X-Viber-Auth-Token: %s\r\nContent-Length: 2\r\n\r\n{}"
+                                    % ch.token.encode(),
             "half header": b"POST /pa/post HTTP/1.1\r\nHost: x\r\nContent-Le",
             "half body": b"POST /pa/post HTTP/1.1\r\nHost: x\r\nContent-Length: 100\r\n\r\n{\"from\":",
         }
@@ -242,6 +247,7 @@ class Abuse(unittest.TestCase):
             self.assertTrue(closed, "%s: still open after %.1f s" % (name, secs))
             self.assertGreaterEqual(secs, timeout - 0.5, name)
             self.assertLessEqual(secs, timeout + 2.5, name)
+        self.assertTrue(results["idle after an answer"][1].startswith(b"HTTP/1.1 200"))
         self.assertTrue(alive(v))
 
     def test_body_cap(self):

@@ -111,14 +111,16 @@ def timed_get(port, path, conn=None):
     return dt, resp.status
 
 
-def reader(port, path, stop, pause, count):
+def reader(port, path, stop, go, pause, count):
     """A reader in a loop on one keep-alive connection, in its own process so
-    the poster's interpreter is not shared.  It waits `pause` seconds between
-    reads: four clients spinning flat out on a two-core machine would measure
-    the scheduler (they take the poster's CPU whatever vcpd does), not the
-    cost of a read on vcpd's HTTP thread."""
+    the poster's interpreter is not shared, reading while `go` is set.  It
+    waits `pause` seconds between reads: four clients spinning flat out on a
+    two-core machine would measure the scheduler (they take the poster's CPU
+    whatever vcpd does), not the cost of a read on vcpd's HTTP thread."""
     conn = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
     while not stop.is_set():
+        if not go.wait(0.05):
+            continue
         conn.request("GET", path)
         conn.getresponse().read()
         with count.get_lock():
@@ -149,10 +151,14 @@ def post_rate(v, ch, seconds):
     return len(lat) / (time.monotonic() - t_start), statistics.median(lat) * 1000
 
 
-def measure(v, ch, readers=4, seconds=3.0, pause=0.002):
+def measure(v, ch, readers=4, seconds=3.0, pause=0.002, rounds=3):
     """The figures of §2: read latency (median, max of 30, ms), posting rate
     and median post latency alone and with `readers` readers in a loop
-    (each pausing `pause` s between reads), and how many reads they made."""
+    (each pausing `pause` s between reads), and how many reads they made.
+    The two conditions alternate over `rounds` rounds of seconds/rounds
+    each and each keeps its best round, so that a moment of load from
+    elsewhere (ctest runs suites side by side) falls on one round, not on
+    one condition."""
     path = "/api/v1/channels/" + ch.pa_id
     timed_get(v.port, path)  # warm the page cache
     conn = http.client.HTTPConnection("127.0.0.1", v.port, timeout=30)
@@ -163,26 +169,34 @@ def measure(v, ch, readers=4, seconds=3.0, pause=0.002):
             raise AssertionError("GET %s: HTTP %d" % (path, status))
         reads.append(dt * 1000)
     conn.close()
-    alone, alone_ms = post_rate(v, ch, seconds)
-    stop = multiprocessing.Event()
+    stop, go = multiprocessing.Event(), multiprocessing.Event()
     count = multiprocessing.Value("l", 0)
-    procs = [multiprocessing.Process(target=reader, args=(v.port, path, stop, pause, count),
+    procs = [multiprocessing.Process(target=reader, args=(v.port, path, stop, go, pause, count),
                                      daemon=True) for _ in range(readers)]
+    alone, loaded, reads_per_s = [], [], []
     for p in procs:
         p.start()
     try:
-        time.sleep(0.3)
-        before = count.value
-        loaded, loaded_ms = post_rate(v, ch, seconds)
-        reads_per_s = (count.value - before) / seconds
+        for _ in range(rounds):
+            alone.append(post_rate(v, ch, seconds / rounds))
+            go.set()
+            time.sleep(0.2)
+            before = count.value
+            t0 = time.monotonic()
+            loaded.append(post_rate(v, ch, seconds / rounds))
+            reads_per_s.append((count.value - before) / (time.monotonic() - t0))
+            go.clear()
+            time.sleep(0.05)
     finally:
         stop.set()
         for p in procs:
             p.join(10)
+    alone_best, loaded_best = max(alone), max(loaded)
     return {"read_median_ms": statistics.median(reads), "read_max_ms": max(reads),
-            "posts_per_s_alone": alone, "post_median_ms_alone": alone_ms,
-            "posts_per_s_with_readers": loaded, "post_median_ms_with_readers": loaded_ms,
-            "reads_per_s": reads_per_s}
+            "posts_per_s_alone": alone_best[0], "post_median_ms_alone": alone_best[1],
+            "posts_per_s_with_readers": loaded_best[0],
+            "post_median_ms_with_readers": loaded_best[1],
+            "reads_per_s": max(reads_per_s)}
 
 
 class BigChannel(unittest.TestCase):
@@ -213,7 +227,7 @@ class BigChannel(unittest.TestCase):
         self.assertEqual(show(), POSTS + 3)
 
     def test_reads_do_not_count(self):
-        f = measure(self.v, self.ch, seconds=2.0)
+        f = measure(self.v, self.ch, seconds=3.0)
         sys.stderr.write("%d posts (filled in %.1f s): %s\n" % (
             POSTS, self.fill_s, ", ".join("%s %.2f" % kv for kv in sorted(f.items()))))
         self.assertLess(f["read_median_ms"], READ_MS_MAX, f)

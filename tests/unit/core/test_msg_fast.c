@@ -142,7 +142,7 @@ static const struct fcase cases[] = {
     R("{" FROM ",\"type\":\"contact\",\"contact\":{\"name\":\"Jo\"}}", MISS,
       "contact.phone_number: required"),
     D("{" FROM ",\"type\":\"contact\",\"contact\":{\"name\":\"Jo\",\"name\":\"Al\",\"phone_"
-               "number\":\"1\"}}"),
+      "number\":\"1\"}}"),
     T("{" FROM ",\"type\":\"location\",\"location\":{\"lat\":90,\"lon\":\"-122.3942\"}}",
       "{\"type\":\"location\",\"location\":{\"lat\":90.0,\"lon\":-122.3942}}"),
     T("{" FROM ",\"type\":\"location\",\"location\":{\"lat\":0.1000,\"lon\":\"1e2\"}}",

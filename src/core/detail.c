@@ -94,7 +94,8 @@ static void plain(struct out *o, const char *fmt, va_list ap)
         case '.': /* %.*s */
             prec = va_arg(ap, int);
             s = va_arg(ap, const char *);
-            s = s ? s : "(null)";
+            if (!s) /* glibc: "(null)" only where all six bytes fit the precision */
+                s = prec < 0 || prec >= 6 ? "(null)" : "";
             put(o, s, prec < 0 ? strlen(s) : strnlen(s, (size_t)prec));
             q += 2;
             break;

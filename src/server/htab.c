@@ -36,7 +36,8 @@ uint64_t htab_hash(uint64_t seed, const void *s, size_t len)
         h = mix(h ^ w);
     }
     w = 0;
-    memcpy(&w, p, len);
+    if (len) /* p may be NULL when len is 0 */
+        memcpy(&w, p, len);
     return mix(h ^ w);
 }
 

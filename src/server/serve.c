@@ -502,7 +502,7 @@ out:
     ratelimit_free(srv->rl);
     tokcache_free(srv->tokens); /* before the cache: it holds entry references */
     chancache_free(srv->cache);
-    answers_free(srv->answers); /* after the daemon: it may hold their responses */
+    answers_free(srv->answers); /* libmicrohttpd counts its own references to these */
     auth_hasher_free(srv->hasher);
     if (srv->tok)
         json_tokener_free(srv->tok);

@@ -1433,7 +1433,7 @@ static int count_posts(struct sq *s, const struct post *p, size_t n)
 
 /*
  * All n posts in one BEGIN IMMEDIATE ... COMMIT, or none of them, with
- * their channels' posts_count moved in the same transaction.  On any
+ * their channels' counts (post_counts) moved in the same transaction.  On any
  * failure it rolls back and says whose fault it was: STORE_EXISTS for a
  * token already stored or repeated in the batch, STORE_NOTFOUND for a post of
  * a channel that does not exist, STORE_ERROR for anything else (a token

@@ -170,19 +170,35 @@ const char *const store_sqlite_migrations[] = {
      * dropping a foreign key changes nothing on disk, so its CREATE text is
      * edited in place as SQLite documents for removing a FOREIGN KEY
      * constraint (lang_altertable.html, writable_schema), which takes no
-     * time on a database of any size.  RESET reloads the schema of the
-     * migrating connection; a connection that was open meanwhile goes on
-     * checking the foreign key until it reopens, which is only slower.
+     * time on a database of any size.  The UPDATE matches step 1's text
+     * exactly: a file whose posts table reads otherwise (edited by hand)
+     * keeps its foreign key, which is only slower.  A table created and
+     * dropped moves the schema cookie, as the documented procedure's
+     * "PRAGMA schema_version = X+1" does, so a connection opened before
+     * the step reloads the schema at its next statement; RESET reloads
+     * the migrating connection's.  sqlite_master, not its 3.33 alias
+     * sqlite_schema.  (An SQLite built with SQLITE_DBCONFIG_DEFENSIVE on
+     * by default refuses the UPDATE, and this step with it; Debian's is
+     * not built so.)
      */
     "PRAGMA writable_schema = ON;"
-    "UPDATE sqlite_schema SET sql = 'CREATE TABLE posts ("
+    "UPDATE sqlite_master SET sql = 'CREATE TABLE posts ("
     " token INTEGER PRIMARY KEY,"
     " channel INTEGER NOT NULL,"
     " created_ms INTEGER NOT NULL,"
     " type TEXT NOT NULL,"
     " sender TEXT NOT NULL,"
     " body TEXT NOT NULL"
-    ")' WHERE type = 'table' AND name = 'posts';"
+    ")' WHERE type = 'table' AND name = 'posts' AND sql = 'CREATE TABLE posts ("
+    " token INTEGER PRIMARY KEY,"
+    " channel INTEGER NOT NULL REFERENCES channels (id),"
+    " created_ms INTEGER NOT NULL,"
+    " type TEXT NOT NULL,"
+    " sender TEXT NOT NULL,"
+    " body TEXT NOT NULL"
+    ")';"
+    "CREATE TABLE schema_step_6 (x);"
+    "DROP TABLE schema_step_6;"
     "PRAGMA writable_schema = RESET;",
 };
 

@@ -561,8 +561,8 @@ class BusyConnections(Base):
             t0 = time.monotonic()
             slowest = 0.0
             for rnd in range(self.ROUNDS):
-                # vcpd stopped while every request goes out: all 300 are
-                # ready in its first epoll_wait when it goes on
+                # vcpd stopped while every request goes out: all of them are
+                # ready at once when it goes on
                 os.kill(v.proc.pid, signal.SIGSTOP)
                 r0 = time.monotonic()
                 for i, s in enumerate(socks):

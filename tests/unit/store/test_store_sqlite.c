@@ -395,21 +395,26 @@ static void test_second_process_writes(void **state)
     assert_int_equal(raw_int(path, "SELECT rate_count FROM channels ORDER BY id LIMIT 1"), 300);
 }
 
+/* Fills p as a text post of channel ch with token tok. */
+static void text_post(struct post *p, int64_t ch, uint64_t tok)
+{
+    memset(p, 0, sizeof *p);
+    p->token = tok;
+    p->channel = ch;
+    p->created_ms = fx_now_ms();
+    snprintf(p->type, sizeof p->type, "text");
+    snprintf(p->from, sizeof p->from, "someone");
+    p->json = "{\"type\":\"text\",\"text\":\"hi\"}";
+}
+
 /* Stores n text posts of channel ch (tokens from tok on). */
 static void put_posts(struct store *s, int64_t ch, uint64_t tok, int n)
 {
     struct post p[8];
 
     assert_true(n <= 8);
-    for (int i = 0; i < n; i++) {
-        memset(&p[i], 0, sizeof p[i]);
-        p[i].token = tok + (uint64_t)i;
-        p[i].channel = ch;
-        p[i].created_ms = fx_now_ms();
-        snprintf(p[i].type, sizeof p[i].type, "text");
-        snprintf(p[i].from, sizeof p[i].from, "someone");
-        p[i].json = "{\"type\":\"text\",\"text\":\"hi\"}";
-    }
+    for (int i = 0; i < n; i++)
+        text_post(&p[i], ch, tok + (uint64_t)i);
     assert_int_equal(store_post_insert_batch(s, p, (size_t)n), STORE_OK);
 }
 
@@ -511,15 +516,8 @@ static void test_posts_channel_checked_once(void **state)
 
     /* one post of a channel that does not exist: the batch is refused, nothing stored */
     tok = fx_tokens(3);
-    for (int i = 0; i < 3; i++) {
-        memset(&p[i], 0, sizeof p[i]);
-        p[i].token = tok + (uint64_t)i;
-        p[i].channel = i == 1 ? c.id + 1000000 : c.id;
-        p[i].created_ms = fx_now_ms();
-        snprintf(p[i].type, sizeof p[i].type, "text");
-        snprintf(p[i].from, sizeof p[i].from, "someone");
-        p[i].json = "{\"type\":\"text\",\"text\":\"hi\"}";
-    }
+    for (int i = 0; i < 3; i++)
+        text_post(&p[i], i == 1 ? c.id + 1000000 : c.id, tok + (uint64_t)i);
     assert_int_equal(store_post_insert_batch(s, p, 3), STORE_NOTFOUND);
     assert_non_null(strstr(store_errmsg(s), "no channel"));
     assert_int_equal(store_post_list(s, c.id, 0, NULL, 10, &out, &n), STORE_OK);
@@ -543,15 +541,8 @@ static void test_posts_channel_checked_once(void **state)
         for (int i = 0; i < NCH; i++)
             fx_make_channel(s, &cs[i], NULL);
         put_posts(s, cs[3].id, fx_tokens(1), 1); /* one with a row already */
-        for (int i = 0; i < NP; i++) {
-            memset(&q[i], 0, sizeof q[i]);
-            q[i].token = t + (uint64_t)i;
-            q[i].channel = cs[i % NCH].id;
-            q[i].created_ms = fx_now_ms();
-            snprintf(q[i].type, sizeof q[i].type, "text");
-            snprintf(q[i].from, sizeof q[i].from, "someone");
-            q[i].json = "{}";
-        }
+        for (int i = 0; i < NP; i++)
+            text_post(&q[i], cs[i % NCH].id, t + (uint64_t)i);
         q[NP - 3].channel = cs[NCH - 1].id + 1000000; /* in the second statement's channels */
         assert_int_equal(store_post_insert_batch(s, q, NP), STORE_NOTFOUND);
         assert_int_equal(store_channel_by_pa_id(s, cs[0].pa_id, &got), STORE_OK);

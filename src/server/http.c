@@ -234,7 +234,7 @@ static struct req *req_new(struct server *srv, struct MHD_Connection *conn, cons
                            const char *method)
 {
     struct req *r = xmalloc(sizeof *r);
-    size_t n = strcspn(url, "?");
+    size_t n = strcspn(url, "?"), m;
 
     /* everything but the inline body buffer, which need not be zeroed */
     memset(r, 0, offsetof(struct req, inline_body));
@@ -244,7 +244,9 @@ static struct req *req_new(struct server *srv, struct MHD_Connection *conn, cons
     r->api_status = -1;
     r->body = r->inline_body;
     r->body_cap = sizeof r->inline_body;
-    snprintf(r->method, sizeof r->method, "%s", method);
+    m = strnlen(method, sizeof r->method - 1); /* cut as snprintf would, without its cost */
+    memcpy(r->method, method, m);
+    r->method[m] = '\0';
     if (n >= sizeof r->path)
         n = sizeof r->path - 1;
     memcpy(r->path, url, n);

@@ -10,6 +10,32 @@
 
 #include "server/strbuf.h"
 
+/* strbuf_kv_uint writes its digits by hand: the edges of the range */
+static void uint_digits(void **state)
+{
+    static const struct {
+        uint64_t v;
+        const char *want;
+    } cases[] = {
+        {0, "{\"n\":0}"},
+        {9, "{\"n\":9}"},
+        {10, "{\"n\":10}"},
+        {UINT64_C(915628237462175744), "{\"n\":915628237462175744}"},
+        {UINT64_MAX, "{\"n\":18446744073709551615}"},
+    };
+    (void)state;
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        struct strbuf w;
+
+        strbuf_init(&w);
+        strbuf_open(&w);
+        strbuf_kv_uint(&w, "n", cases[i].v);
+        strbuf_lit(&w, "}");
+        assert_string_equal(w.buf, cases[i].want);
+        strbuf_free(&w);
+    }
+}
+
 static void escapes_round_trip(void **state)
 {
     static const char nasty[] = "q\"b\\s/\n\r\t\x01\x1f\x7f é \xf0\x9f\x98\x80 </script>";
@@ -22,6 +48,7 @@ static void escapes_round_trip(void **state)
     strbuf_kv_int(&w, "neg", INT64_MIN);
     strbuf_kv_uint(&w, "big", UINT64_C(9223372036854775807));
     strbuf_lit(&w, "}");
+    assert_non_null(strstr(w.buf, ",\"big\":9223372036854775807}"));
     o = json_tokener_parse(w.buf);
     assert_non_null(o);
     assert_true(json_object_object_get_ex(o, "s", &v));
@@ -92,6 +119,7 @@ static void commas_follow_the_writes(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
+        cmocka_unit_test(uint_digits),
         cmocka_unit_test(escapes_round_trip),
         cmocka_unit_test(grows_past_inline_buffer),
         cmocka_unit_test(commas_between_keys),

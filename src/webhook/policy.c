@@ -18,7 +18,7 @@
 #include "vcp/status.h"
 #include "webhook/webhook.h"
 
-#define URL_MAX 2000 /* bytes; Viber's documented limit for URLs */
+#define URL_MAX 2000 /* Viber's documented limit for URLs (ASCII: bytes = characters) */
 
 /* An IPv4 prefix, host byte order. */
 struct v4_net {
@@ -142,11 +142,14 @@ int webhook_url_check(const char *url, bool allow_http, char *detail, size_t det
         detail[0] = '\0';
     if (url == NULL)
         return refuse(detail, detail_len, "not an absolute http(s) URL");
-    size_t len = strnlen(url, URL_MAX + 1);
-    if (len > URL_MAX)
-        return refuse(detail, detail_len, "longer than 2000 characters");
+    /* Parsed before its length is judged: url_parse refuses every byte
+     * >= 0x80, so a URL it takes has as many characters as bytes, and
+     * "longer than 2000 characters" is never said of 1000 two-byte ones. */
+    size_t len = strlen(url);
     if (url_parse(url, len, &u) != 0)
         return refuse(detail, detail_len, "not an absolute http(s) URL");
+    if (len > URL_MAX)
+        return refuse(detail, detail_len, "longer than 2000 characters");
     if (!u.https && !allow_http)
         return refuse(detail, detail_len, "must use https");
     return VCP_STATUS_OK;

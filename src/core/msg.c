@@ -7,7 +7,10 @@
  *
  * What the walker enforces for every field:
  *   - absent (or, for a required string, "") -> missingData "F: required";
- *   - present with the wrong JSON type (null included) -> badData;
+ *   - null in an optional field counts as absent: the Node SDK (viber-bot)
+ *     sends "thumbnail":null and "duration":null for what it was not given;
+ *   - present with the wrong JSON type (null in a required field included)
+ *     -> badData;
  *   - strings: no U+0000 (stored and shown through C strings, where it would
  *     silently cut the value), valid UTF-8, limits counted in code points;
  *   - numbers: JSON numbers or numeric strings (a string holding exactly a
@@ -688,6 +691,8 @@ static int check_field(const struct json_object *obj, const struct field *f, str
 
     if (!json_object_object_get_ex(obj, f->key, &v))
         return absent(f, d);
+    if (v == NULL && !(f->flags & F_REQ)) /* json-c's JSON null */
+        return VCP_STATUS_OK;
     switch (f->kind) {
     case K_OBJECT:
         if (!json_object_is_type(v, json_type_object))
@@ -921,7 +926,7 @@ struct json_object *msg_normalize(const struct json_object *msg)
  * they are the string itself); numbers, literals, objects and arrays their
  * whole text.
  */
-enum fv_kind { FV_STR, FV_NUM, FV_LIT, FV_OBJ, FV_ARR };
+enum fv_kind { FV_STR, FV_NUM, FV_LIT, FV_NULL, FV_OBJ, FV_ARR };
 
 struct fv {
     enum fv_kind kind;
@@ -1111,7 +1116,7 @@ static const char *fast_value(const char *p, const char *end, int depth, struct 
         q = fast_lit(p, end, "false", 5) ? p + 5 : NULL;
         break;
     case 'n':
-        v->kind = FV_LIT;
+        v->kind = FV_NULL;
         q = fast_lit(p, end, "null", 4) ? p + 4 : NULL;
         break;
     default:
@@ -1227,6 +1232,8 @@ static int fast_fields(const struct fobj *o, const struct field *f, struct fout 
                 return rc;
             continue;
         }
+        if (v.kind == FV_NULL && !(f->flags & F_REQ))
+            continue; /* absent, as check_field says */
         switch (f->kind) {
         case K_OBJECT: {
             struct fobj sub;
@@ -1374,7 +1381,7 @@ int msg_fast_post(const char *body, size_t len, struct msg_fast *out)
      * when it is a URL; omitted when nothing is kept */
     if ((got = fast_get(&top, "sender", &sender)) < 0)
         goto fail;
-    if (got == 1) {
+    if (got == 1 && sender.kind != FV_NULL) { /* null: absent (check_field) */
         struct fobj sub;
         struct fv av;
         struct url_parts u;

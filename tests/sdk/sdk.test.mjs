@@ -9,7 +9,8 @@
 //     signature, removal), getBotProfile (get_account_info),
 //     postToPublicChat with every message type the SDK has for a channel,
 //     with the sender it sends, and its error paths (webhook not set, bad
-//     token, missing field, not a superadmin, blocked channel);
+//     token, missing field, over a limit, not a superadmin, blocked
+//     channel, rate limit);
 //   - every post the SDK calls a success is read back from vcpd's read API.
 //
 // The SDK has no option or environment variable for its API URL: it is the
@@ -73,14 +74,16 @@ openssl("x509", "-req", "-in", p("server.csr"), "-CA", p("ca.pem"), "-CAkey", p(
   "-out", p("server.pem"));
 const tlsOpts = { key: fs.readFileSync(p("server.key")), cert: fs.readFileSync(p("server.pem")) };
 
-// The channel, a second superadmin-less member (an admin), and a channel
-// that will be blocked.
+// The channel with a second member (an admin, not a superadmin), a channel
+// that will be blocked, and one allowed a single request a minute.
 const ch = cli("channel", "create", "--name", "SDK news", "--superadmin", "Alice",
   "--rate", "off");
 const admin = cli("member", "add", ch.channel.id, "--name", "Bob", "--role", "admin").member;
 const blocked = cli("channel", "create", "--name", "Blocked", "--rate", "off",
   "--webhook", "https://127.0.0.1:9/unused");
 execFileSync(vcpd, ["channel", "block", blocked.channel.id, "--db", db]);
+const limited = cli("channel", "create", "--name", "Limited", "--rate", "1/60",
+  "--webhook", "https://127.0.0.1:9/unused");
 
 // --sandbox: the receiver is on loopback (the SSRF guard would refuse it);
 // TLS verification stays strict, against the run's CA.
@@ -272,6 +275,11 @@ for (const [name, msg, want] of posts) {
     tokens[0] > 0, show(r));
   if (r.ok) sent.push([name, msg.toJson().type, want, tokens[0]]);
 }
+// a message's minApiVersion goes out as "min_api_version" (ignored by vcpd)
+r = await settle(sdk.postToPublicChat(sender, new M.Text("with min_api_version", null, null,
+  null, null, 7)));
+check("postToPublicChat with min_api_version: 0", r.ok && r.value.length === 1, show(r));
+if (r.ok) sent.push(["min_api_version", "text", { text: "with min_api_version" }, r.value[0]]);
 // a UserProfile as the sender (its avatar is null unless given)
 r = await settle(sdk.postToPublicChat(new ViberBot.UserProfile(ch.superadmin.id, "Alice"),
   new M.Text("from a UserProfile")));
@@ -325,6 +333,10 @@ checkRefused("wrong type: Location out of range 3 badData",
 checkRefused("Picture without a description (\"text\":null): 3 badData",
   await settle(sdk.postToPublicChat(sender, new M.Picture(media + "/p.jpg"))), 3, "badData",
   "text: must be a string");
+// RichMedia is a bot-chat message (type "rich_media"), not one of the seed's eight
+checkRefused("RichMedia (not a channel message type): 3 badData",
+  await settle(sdk.postToPublicChat(sender, new M.RichMedia({ Type: "rich_media",
+    Buttons: [] }))), 3, "badData", "unknown message type");
 checkRefused("from an admin, not a superadmin: 3 badData",
   await settle(sdk.postToPublicChat({ id: admin.id, name: "Bob" }, new M.Text("x"))), 3,
   "badData", "superadmin");
@@ -334,6 +346,13 @@ checkRefused("sender.name over 28 characters: 3 badData",
 checkRefused("blocked channel: 7 publicAccountBlocked",
   await settle(bot(blocked.token).postToPublicChat(
     { id: blocked.superadmin.id, name: "A" }, new M.Text("x"))), 7, "publicAccountBlocked");
+const limitedBot = bot(limited.token);
+const limitedSender = { id: limited.superadmin.id, name: "A" };
+r = await settle(limitedBot.postToPublicChat(limitedSender, new M.Text("first")));
+check("rate 1/60: the first post 0", r.ok && r.value.length === 1, show(r));
+checkRefused("rate 1/60: the second 12 tooManyRequests",
+  await settle(limitedBot.postToPublicChat(limitedSender, new M.Text("second"))), 12,
+  "tooManyRequests");
 check("nothing refused was stored",
   (await postsOf(ch.channel.id)).length === sent.length);
 

@@ -7,10 +7,11 @@
  *
  * What the walker enforces for every field:
  *   - absent (or, for a required string, "") -> missingData "F: required";
- *   - null in an optional field counts as absent: the Node SDK (viber-bot)
- *     sends "thumbnail":null and "duration":null for what it was not given;
- *   - present with the wrong JSON type (null in a required field included)
- *     -> badData;
+ *   - present with the wrong JSON type (null included) -> badData, but
+ *     for the three optional fields where null counts as absent
+ *     (F_NULL_ABSENT: picture and video thumbnail, video duration), which
+ *     Viber's Node SDK (viber-bot) sends as null when it was not given
+ *     them -- a departure from DESIGN.md §1.4, docs/API.md §1;
  *   - strings: no U+0000 (stored and shown through C strings, where it would
  *     silently cut the value), valid UTF-8, limits counted in code points;
  *   - numbers: JSON numbers or numeric strings (a string holding exactly a
@@ -327,9 +328,10 @@ enum kind {
 };
 
 enum {
-    F_REQ = 1,      /* required: absent -> missingData */
-    F_EMPTY_OK = 2, /* a required string that may be "" (picture text) */
-    F_JPEG = 4,     /* URL path must end in .jpeg or .jpg */
+    F_REQ = 1,         /* required: absent -> missingData */
+    F_EMPTY_OK = 2,    /* a required string that may be "" (picture text) */
+    F_JPEG = 4,        /* URL path must end in .jpeg or .jpg */
+    F_NULL_ABSENT = 8, /* null counts as absent: Viber's Node SDK sends it for this field */
 };
 
 struct field {
@@ -354,7 +356,7 @@ static const struct field picture_fields[] = {
      .flags = F_REQ | F_EMPTY_OK,
      .max = MSG_PICTURE_TEXT_MAX},
     {.key = "media", .path = "media", .kind = K_URL, .flags = F_REQ | F_JPEG},
-    {.key = "thumbnail", .path = "thumbnail", .kind = K_URL},
+    {.key = "thumbnail", .path = "thumbnail", .kind = K_URL, .flags = F_NULL_ABSENT},
     {.key = NULL},
 };
 
@@ -366,8 +368,13 @@ static const struct field video_fields[] = {
      .flags = F_REQ,
      .lo = 1,
      .hi = MSG_MEDIA_SIZE_MAX},
-    {.key = "duration", .path = "duration", .kind = K_INT, .lo = 0, .hi = MSG_VIDEO_DURATION_MAX},
-    {.key = "thumbnail", .path = "thumbnail", .kind = K_URL},
+    {.key = "duration",
+     .path = "duration",
+     .kind = K_INT,
+     .flags = F_NULL_ABSENT,
+     .lo = 0,
+     .hi = MSG_VIDEO_DURATION_MAX},
+    {.key = "thumbnail", .path = "thumbnail", .kind = K_URL, .flags = F_NULL_ABSENT},
     {.key = NULL},
 };
 
@@ -691,7 +698,7 @@ static int check_field(const struct json_object *obj, const struct field *f, str
 
     if (!json_object_object_get_ex(obj, f->key, &v))
         return absent(f, d);
-    if (v == NULL && !(f->flags & F_REQ)) /* json-c's JSON null */
+    if (v == NULL && (f->flags & F_NULL_ABSENT)) /* json-c's JSON null */
         return VCP_STATUS_OK;
     switch (f->kind) {
     case K_OBJECT:
@@ -1232,7 +1239,7 @@ static int fast_fields(const struct fobj *o, const struct field *f, struct fout 
                 return rc;
             continue;
         }
-        if (v.kind == FV_NULL && !(f->flags & F_REQ))
+        if (v.kind == FV_NULL && (f->flags & F_NULL_ABSENT))
             continue; /* absent, as check_field says */
         switch (f->kind) {
         case K_OBJECT: {
@@ -1381,7 +1388,7 @@ int msg_fast_post(const char *body, size_t len, struct msg_fast *out)
      * when it is a URL; omitted when nothing is kept */
     if ((got = fast_get(&top, "sender", &sender)) < 0)
         goto fail;
-    if (got == 1 && sender.kind != FV_NULL) { /* null: absent (check_field) */
+    if (got == 1) {
         struct fobj sub;
         struct fv av;
         struct url_parts u;

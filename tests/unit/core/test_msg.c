@@ -234,8 +234,9 @@ static const struct ccase picture_cases[] = {
     {PIC "\"text\":\"x\",\"media\":\"https://h/a.JPEG\"}", PASS},
     {PIC "\"text\":\"x\",\"media\":\"HTTPS://h/a.Jpg?w=400#top\"}", PASS},
     {PIC "\"text\":\"x\"," JPG ",\"thumbnail\":\"\"}", PASS},
-    /* null in an optional field counts as absent: the Node SDK (viber-bot)
-     * sends "thumbnail":null for a picture or video without one */
+    /* null counts as absent in thumbnail (and video duration) alone: Viber's
+     * Node SDK (viber-bot) sends "thumbnail":null for a picture or video
+     * without one (a departure from DESIGN.md §1.4, docs/API.md §1) */
     {PIC "\"text\":\"x\"," JPG ",\"thumbnail\":null}", PASS},
     {PIC "\"text\":\"x\"," JPG ",\"thumbnail\":\"thumb.jpg\"}",
      BAD("thumbnail: not an absolute http(s) URL")},
@@ -312,7 +313,7 @@ static const struct ccase video_cases[] = {
     {VID "\"size\":1,\"duration\":181}", BAD("duration: 181 out of range 0..180")},
     {VID "\"size\":1,\"duration\":-1}", BAD("duration: -1 out of range 0..180")},
     {VID "\"size\":1,\"duration\":10.5}", BAD("duration: must be an integer")},
-    {VID "\"size\":1,\"duration\":null}", PASS}, /* optional: null is absent */
+    {VID "\"size\":1,\"duration\":null}", PASS}, /* the Node SDK's: null is absent */
     {VID "\"size\":1,\"duration\":null,\"thumbnail\":null,\"text\":null}", PASS},
     {VID "\"size\":1,\"duration\":\"\"}", BAD("duration: must be an integer")},
     {VID "\"size\":1,\"duration\":true}", BAD("duration: must be an integer")},
@@ -487,7 +488,7 @@ static const struct ccase url_cases[] = {
     {URLT "\"media\":\"http://h/\",\"text\":\"{{120*a}}\"}", PASS},
     {URLT "\"media\":\"http://h/\",\"text\":\"{{120*€}}\"}", PASS},
     {URLT "\"media\":\"http://h/\",\"text\":\"{{121*a}}\"}", BAD("text: 121 characters, max 120")},
-    {URLT "\"media\":\"http://h/\",\"text\":null}", PASS}, /* optional: null is absent */
+    {URLT "\"media\":\"http://h/\",\"text\":null}", BAD("text: must be a string")},
     {URLT "\"media\":\"http://h/\",\"text\":5}", BAD("text: must be a string")},
     /* order: media before text */
     {URLT "\"text\":\"{{121*a}}\"}", MISSING("media: required")},
@@ -529,10 +530,10 @@ static const struct ccase sender_cases[] = {
     {TXT "\"sender\":{\"name\":\"{{28*é}}\"}}", PASS},
     {TXT "\"sender\":{\"name\":\"{{29*a}}\"}}", BAD("sender.name: 29 characters, max 28")},
     {TXT "\"sender\":{\"name\":\"{{29*😀}}\"}}", BAD("sender.name: 29 characters, max 28")},
-    {TXT "\"sender\":{\"name\":null,\"avatar\":null}}", PASS}, /* optional: null is absent */
+    {TXT "\"sender\":{\"name\":null}}", BAD("sender.name: must be a string")},
     {TXT "\"sender\":{\"name\":7}}", BAD("sender.name: must be a string")},
     {TXT "\"sender\":{\"name\":\"\xe0\x80\x80\"}}", BAD("sender.name: not valid UTF-8")},
-    {TXT "\"sender\":null}", PASS},
+    {TXT "\"sender\":null}", BAD("sender: must be an object")},
     {TXT "\"sender\":\"Bob\"}", BAD("sender: must be an object")},
     {TXT "\"sender\":[]}", BAD("sender: must be an object")},
     /* order: the type's rules first, sender last */

@@ -6,7 +6,7 @@ want="cmake make gcc pkg-config libmicrohttpd-dev libjson-c-dev libcurl4-openssl
 libssl-dev libsqlite3-dev libpq-dev libcmocka-dev openssl curl python3"
 if [ "${1:-build}" = test ]; then
 	# clang + libclang-rt-14-dev (libFuzzer, sanitizer runtimes): fuzzing; chromium + nodejs/npm: the channel page's browser test
-	# (playwright-core comes from npm into the build directory).
+	# (playwright-core comes from npm into the build directory); nodejs/npm also: tests/sdk (viber-bot from npm).
 	want="$want clang libclang-rt-14-dev chromium"
 	# postgresql: the throwaway cluster of the PostgreSQL suites (tests/e2e/pgcluster.py);
 	# nginx: the load balancer of the multi-instance tests (issue 10).

@@ -7,7 +7,11 @@
  *
  * What the walker enforces for every field:
  *   - absent (or, for a required string, "") -> missingData "F: required";
- *   - present with the wrong JSON type (null included) -> badData;
+ *   - present with the wrong JSON type (null included) -> badData, but
+ *     for the three optional fields where null counts as absent
+ *     (F_NULL_ABSENT: picture and video thumbnail, video duration), which
+ *     Viber's Node SDK (viber-bot) sends as null when it was not given
+ *     them -- a departure from DESIGN.md §1.4, docs/API.md §1;
  *   - strings: no U+0000 (stored and shown through C strings, where it would
  *     silently cut the value), valid UTF-8, limits counted in code points;
  *   - numbers: JSON numbers or numeric strings (a string holding exactly a
@@ -324,9 +328,10 @@ enum kind {
 };
 
 enum {
-    F_REQ = 1,      /* required: absent -> missingData */
-    F_EMPTY_OK = 2, /* a required string that may be "" (picture text) */
-    F_JPEG = 4,     /* URL path must end in .jpeg or .jpg */
+    F_REQ = 1,         /* required: absent -> missingData */
+    F_EMPTY_OK = 2,    /* a required string that may be "" (picture text) */
+    F_JPEG = 4,        /* URL path must end in .jpeg or .jpg */
+    F_NULL_ABSENT = 8, /* null counts as absent: Viber's Node SDK sends it for this field */
 };
 
 struct field {
@@ -351,7 +356,7 @@ static const struct field picture_fields[] = {
      .flags = F_REQ | F_EMPTY_OK,
      .max = MSG_PICTURE_TEXT_MAX},
     {.key = "media", .path = "media", .kind = K_URL, .flags = F_REQ | F_JPEG},
-    {.key = "thumbnail", .path = "thumbnail", .kind = K_URL},
+    {.key = "thumbnail", .path = "thumbnail", .kind = K_URL, .flags = F_NULL_ABSENT},
     {.key = NULL},
 };
 
@@ -363,8 +368,13 @@ static const struct field video_fields[] = {
      .flags = F_REQ,
      .lo = 1,
      .hi = MSG_MEDIA_SIZE_MAX},
-    {.key = "duration", .path = "duration", .kind = K_INT, .lo = 0, .hi = MSG_VIDEO_DURATION_MAX},
-    {.key = "thumbnail", .path = "thumbnail", .kind = K_URL},
+    {.key = "duration",
+     .path = "duration",
+     .kind = K_INT,
+     .flags = F_NULL_ABSENT,
+     .lo = 0,
+     .hi = MSG_VIDEO_DURATION_MAX},
+    {.key = "thumbnail", .path = "thumbnail", .kind = K_URL, .flags = F_NULL_ABSENT},
     {.key = NULL},
 };
 
@@ -688,6 +698,8 @@ static int check_field(const struct json_object *obj, const struct field *f, str
 
     if (!json_object_object_get_ex(obj, f->key, &v))
         return absent(f, d);
+    if (v == NULL && (f->flags & F_NULL_ABSENT)) /* json-c's JSON null */
+        return VCP_STATUS_OK;
     switch (f->kind) {
     case K_OBJECT:
         if (!json_object_is_type(v, json_type_object))
@@ -921,7 +933,7 @@ struct json_object *msg_normalize(const struct json_object *msg)
  * they are the string itself); numbers, literals, objects and arrays their
  * whole text.
  */
-enum fv_kind { FV_STR, FV_NUM, FV_LIT, FV_OBJ, FV_ARR };
+enum fv_kind { FV_STR, FV_NUM, FV_LIT, FV_NULL, FV_OBJ, FV_ARR };
 
 struct fv {
     enum fv_kind kind;
@@ -1111,7 +1123,7 @@ static const char *fast_value(const char *p, const char *end, int depth, struct 
         q = fast_lit(p, end, "false", 5) ? p + 5 : NULL;
         break;
     case 'n':
-        v->kind = FV_LIT;
+        v->kind = FV_NULL;
         q = fast_lit(p, end, "null", 4) ? p + 4 : NULL;
         break;
     default:
@@ -1227,6 +1239,8 @@ static int fast_fields(const struct fobj *o, const struct field *f, struct fout 
                 return rc;
             continue;
         }
+        if (v.kind == FV_NULL && (f->flags & F_NULL_ABSENT))
+            continue; /* absent, as check_field says */
         switch (f->kind) {
         case K_OBJECT: {
             struct fobj sub;

@@ -16,7 +16,10 @@
  *
  * Values: strings must be JSON strings of valid UTF-8 without U+0000; ""
  * counts as absent for string fields (so an optional "" is fine and dropped
- * by msg_normalize).  Numbers may be JSON numbers or numeric strings, i.e. a
+ * by msg_normalize); so does null for picture and video "thumbnail" and
+ * video "duration" (Viber's Node SDK sends them so), while null anywhere
+ * else is the wrong type.
+ * Numbers may be JSON numbers or numeric strings, i.e. a
  * string holding exactly a JSON number ("10000", "-122.3942", "1e3"; not
  * " 1", "+1", "01", "1.", "0x10", "inf"); an integral real (1e4, "10.0") is
  * an integer, a fractional one never is; booleans are never numbers.

@@ -234,7 +234,10 @@ static const struct ccase picture_cases[] = {
     {PIC "\"text\":\"x\",\"media\":\"https://h/a.JPEG\"}", PASS},
     {PIC "\"text\":\"x\",\"media\":\"HTTPS://h/a.Jpg?w=400#top\"}", PASS},
     {PIC "\"text\":\"x\"," JPG ",\"thumbnail\":\"\"}", PASS},
-    {PIC "\"text\":\"x\"," JPG ",\"thumbnail\":null}", BAD("thumbnail: must be a string")},
+    /* null counts as absent in thumbnail (and video duration) alone: Viber's
+     * Node SDK (viber-bot) sends "thumbnail":null for a picture or video
+     * without one (a departure from DESIGN.md §1.4, docs/API.md §1) */
+    {PIC "\"text\":\"x\"," JPG ",\"thumbnail\":null}", PASS},
     {PIC "\"text\":\"x\"," JPG ",\"thumbnail\":\"thumb.jpg\"}",
      BAD("thumbnail: not an absolute http(s) URL")},
     {PIC "\"text\":\"x\"," JPG ",\"thumbnail\":\"http://h/t.png\"}", PASS},
@@ -310,7 +313,8 @@ static const struct ccase video_cases[] = {
     {VID "\"size\":1,\"duration\":181}", BAD("duration: 181 out of range 0..180")},
     {VID "\"size\":1,\"duration\":-1}", BAD("duration: -1 out of range 0..180")},
     {VID "\"size\":1,\"duration\":10.5}", BAD("duration: must be an integer")},
-    {VID "\"size\":1,\"duration\":null}", BAD("duration: must be an integer")},
+    {VID "\"size\":1,\"duration\":null}", PASS}, /* the Node SDK's: null is absent */
+    {VID "\"size\":1,\"duration\":null,\"thumbnail\":null,\"text\":null}", PASS},
     {VID "\"size\":1,\"duration\":\"\"}", BAD("duration: must be an integer")},
     {VID "\"size\":1,\"duration\":true}", BAD("duration: must be an integer")},
     /* thumbnail: optional URL */

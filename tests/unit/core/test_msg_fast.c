@@ -169,8 +169,19 @@ static const struct fcase cases[] = {
       "{\"type\":\"text\",\"text\":\"hi\"}"),
     T("{" FROM ",\"type\":\"text\",\"text\":\"hi\",\"sender\":{}}",
       "{\"type\":\"text\",\"text\":\"hi\"}"),
+    /* null counts as absent in picture and video thumbnail and video
+     * duration, which Viber's Node SDK sends so; anywhere else it is 3 */
     R("{" FROM ",\"type\":\"text\",\"text\":\"hi\",\"sender\":null}", BAD,
       "sender: must be an object"),
+    R("{" FROM ",\"type\":\"text\",\"text\":\"hi\",\"sender\":{\"name\":null}}", BAD,
+      "sender.name: must be a string"),
+    R("{" FROM ",\"type\":\"url\",\"media\":\"http://h/\",\"text\":null}", BAD,
+      "text: must be a string"),
+    T("{" FROM ",\"type\":\"video\",\"media\":\"http://h/v.mp4\",\"text\":null,"
+      "\"thumbnail\":null,\"size\":5,\"duration\":null}",
+      "{\"type\":\"video\",\"media\":\"http://h/v.mp4\",\"size\":5}"),
+    R("{" FROM ",\"type\":\"picture\",\"text\":null,\"media\":\"http://h/p.jpg\"}", BAD,
+      "text: must be a string"),
     R("{" FROM ",\"type\":\"text\",\"text\":\"hi\",\"sender\":{\"name\":\"{{29*a}}\"}}", BAD,
       "sender.name: 29 characters, max 28"),
     /* what the reader hands over: escapes, unusual numbers, duplicates of

@@ -699,7 +699,7 @@ static int check_field(const struct json_object *obj, const struct field *f, str
     if (!json_object_object_get_ex(obj, f->key, &v))
         return absent(f, d);
     if (v == NULL && (f->flags & F_NULL_ABSENT)) /* json-c's JSON null */
-        return VCP_STATUS_OK;
+        return absent(f, d);
     switch (f->kind) {
     case K_OBJECT:
         if (!json_object_is_type(v, json_type_object))
@@ -1239,8 +1239,11 @@ static int fast_fields(const struct fobj *o, const struct field *f, struct fout 
                 return rc;
             continue;
         }
-        if (v.kind == FV_NULL && (f->flags & F_NULL_ABSENT))
-            continue; /* absent, as check_field says */
+        if (v.kind == FV_NULL && (f->flags & F_NULL_ABSENT)) {
+            if ((rc = absent(f, d)) != VCP_STATUS_OK) /* as check_field says */
+                return rc;
+            continue;
+        }
         switch (f->kind) {
         case K_OBJECT: {
             struct fobj sub;

@@ -180,6 +180,9 @@ static const struct fcase cases[] = {
     T("{" FROM ",\"type\":\"video\",\"media\":\"http://h/v.mp4\",\"text\":null,"
       "\"thumbnail\":null,\"size\":5,\"duration\":null}",
       "{\"type\":\"video\",\"media\":\"http://h/v.mp4\",\"size\":5}"),
+    T("{" FROM
+      ",\"type\":\"picture\",\"text\":\"x\",\"media\":\"http://h/p.jpg\",\"thumbnail\":null}",
+      "{\"type\":\"picture\",\"text\":\"x\",\"media\":\"http://h/p.jpg\"}"),
     R("{" FROM ",\"type\":\"picture\",\"text\":null,\"media\":\"http://h/p.jpg\"}", BAD,
       "text: must be a string"),
     R("{" FROM ",\"type\":\"text\",\"text\":\"hi\",\"sender\":{\"name\":\"{{29*a}}\"}}", BAD,

@@ -96,9 +96,10 @@ struct webhook_fetch {
 int webhook_fetch_start(struct webhook *w, const struct webhook_fetch *f);
 
 /*
- * The URL policy before any network I/O: an absolute URL (src/core/url.h),
- * https unless allow_http, at most 2000 bytes.  Returns VCP_STATUS_OK or
- * VCP_STATUS_INVALID_URL with detail.
+ * The URL policy before any network I/O, in this order: an absolute URL
+ * (src/core/url.h, which takes ASCII only, so its bytes are its
+ * characters), at most 2000 characters, https unless allow_http.  Returns
+ * VCP_STATUS_OK or VCP_STATUS_INVALID_URL with detail.
  */
 int webhook_url_check(const char *url, bool allow_http, char *detail, size_t detail_len);
 

@@ -87,34 +87,70 @@ const limited = cli("channel", "create", "--name", "Limited", "--rate", "1/60",
 
 // --sandbox: the receiver is on loopback (the SSRF guard would refuse it);
 // TLS verification stays strict, against the run's CA.
+const servers = [];
 const server = spawn(vcpd, ["serve", "--listen", "127.0.0.1:0", "--port-file", portFile,
   "--db", db, "--sandbox", "--webhook-ca", p("ca.pem"), "--webhook-timeout", "1500",
   "--access-log", p("access.log")], { stdio: ["ignore", "inherit", "inherit"] });
+const vcpdExited = () => server.exitCode !== null || server.signalCode !== null;
+const vcpdStatus = () => (server.signalCode !== null ? "signal " + server.signalCode
+  : "status " + server.exitCode);
+
+// vcpd shares ctest's stdout: while it runs, ctest waits for it until the
+// test's timeout. So no way out of this script leaves it running: a throw
+// anywhere below (a fetch that rejects, JSON.parse of an error page, a field
+// that is not there) is a failure that goes through finish(), and whatever
+// still ends node without finish() kills vcpd on the way out.
+process.on("exit", () => { if (!vcpdExited()) server.kill("SIGKILL"); });
+const uncaught = (e) => { console.log("FAIL uncaught: " + show(e)); finish(1); };
+process.on("uncaughtException", uncaught);
+process.on("unhandledRejection", uncaught);
+
+// Stops vcpd and ends node with code, or 1 if vcpd did not stop cleanly: as
+// tests/e2e/vcptest.py's stop_checked(), vcpd must still be running (an
+// earlier exit is a crash) and exit 0 on SIGTERM; SIGKILL after 5 s.
+let finishing = null;
+async function finish(code) {
+  if (finishing) { finishing.code = 1; return; } // a throw while finishing
+  finishing = { code };
+  for (const s of servers) s.close();
+  if (vcpdExited()) {
+    console.log("FAIL vcpd exited before the end: " + vcpdStatus());
+    finishing.code = 1;
+  } else {
+    const exit = new Promise((r) => server.once("exit", r));
+    server.kill("SIGTERM");
+    let timer;
+    await Promise.race([exit, new Promise((r) => { timer = setTimeout(r, 5000); })]);
+    clearTimeout(timer);
+    if (!vcpdExited()) {
+      console.log("FAIL vcpd still running 5 s after SIGTERM: SIGKILL");
+      server.kill("SIGKILL");
+      await exit;
+      finishing.code = 1;
+    } else if (server.exitCode !== 0) {
+      console.log("FAIL vcpd exited with " + vcpdStatus() + " on SIGTERM");
+      finishing.code = 1;
+    }
+  }
+  if (finishing.code === 0) fs.rmSync(dir, { recursive: true, force: true });
+  else console.log("kept " + dir + " (vcpd's access log: access.log)");
+  process.exit(finishing.code);
+}
+
 let port = 0;
-for (let i = 0; i < 500 && !port; i++) {
+for (let i = 0; i < 500 && !port && !vcpdExited(); i++) {
   await sleep(20);
   try { port = Number(fs.readFileSync(portFile, "utf8").trim()); } catch (e) { /* not yet */ }
 }
-if (!port) { console.log("FAIL vcpd did not start"); process.exit(1); }
+if (!port) { console.log("FAIL vcpd did not start"); await finish(1); }
 const base = "http://127.0.0.1:" + port;
-const servers = [];
-
-async function finish(code) {
-  for (const s of servers) s.close();
-  server.kill("SIGTERM");
-  await new Promise((r) => server.once("exit", r));
-  if (code === 0) fs.rmSync(dir, { recursive: true, force: true });
-  else console.log("kept " + dir + " (vcpd's access log: access.log)");
-  process.exit(code);
-}
 
 function bot(token) {
   const b = new ViberBot.Bot({ authToken: token, name: "SDK bot",
     avatar: "https://example.com/bot.jpg" });
   if (b._client._url !== "https://chatapi.viber.com/pa") {
-    console.log("FAIL viber-bot " + SDK_VERSION + " keeps its API URL elsewhere: " +
+    throw new Error("viber-bot " + SDK_VERSION + " keeps its API URL elsewhere: " +
       "bot._client._url is " + show(b._client._url));
-    return finish(1);
   }
   b._client._url = base + "/pa";
   return b;

@@ -28,11 +28,23 @@ import path from "node:path";
 import { createRequire } from "node:module";
 
 const [vcpd, nodeModules] = process.argv.slice(2);
+// run.sh checks both too; here for a run without it
+if (Number(process.versions.node.split(".")[0]) < 18) {
+  console.log("FAIL node " + process.version + " is older than 18 (this test needs global fetch)");
+  process.exit(1);
+}
 const require = createRequire(path.join(path.resolve(nodeModules), "x.js"));
+// What this test expects of the SDK (its payloads, bot._client._url) is
+// viber-bot 1.0.18's: another version fails here, not halfway (run.sh pins it).
+const SDK_PIN = "1.0.18";
+const SDK_VERSION = require("viber-bot/package.json").version;
+if (SDK_VERSION !== SDK_PIN) {
+  console.log("FAIL viber-bot " + SDK_VERSION + " in " + nodeModules + ", not " + SDK_PIN);
+  process.exit(1);
+}
 const ViberBot = require("viber-bot");
 const express = require("express"); // a dependency of viber-bot
 const M = ViberBot.Message;
-const SDK_VERSION = require("viber-bot/package.json").version;
 
 const dir = fs.mkdtempSync(path.join(os.tmpdir(), "vcp-sdk-"));
 const db = path.join(dir, "vcpd.db");

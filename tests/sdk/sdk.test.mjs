@@ -98,10 +98,13 @@ const limited = cli("channel", "create", "--name", "Limited", "--rate", "1/60",
   "--webhook", "https://127.0.0.1:9/unused");
 
 // --sandbox: the receiver is on loopback (the SSRF guard would refuse it);
-// TLS verification stays strict, against the run's CA.
+// TLS verification stays strict, against the run's CA. The webhook timeout
+// leaves the successful callbacks room on a loaded machine or a sanitizer
+// build; the receiver that never answers costs it once.
+const WEBHOOK_TIMEOUT_MS = 5000;
 const servers = [];
 const server = spawn(vcpd, ["serve", "--listen", "127.0.0.1:0", "--port-file", portFile,
-  "--db", db, "--sandbox", "--webhook-ca", p("ca.pem"), "--webhook-timeout", "1500",
+  "--db", db, "--sandbox", "--webhook-ca", p("ca.pem"), "--webhook-timeout", String(WEBHOOK_TIMEOUT_MS),
   "--access-log", p("access.log")], { stdio: ["ignore", "inherit", "inherit"] });
 const vcpdExited = () => server.exitCode !== null || server.signalCode !== null;
 const vcpdStatus = () => (server.signalCode !== null ? "signal " + server.signalCode
@@ -183,8 +186,9 @@ async function receiver(app) {
 }
 
 // The SDK's promise: {ok, value} or {ok: false, error}; a promise still
-// pending after ms is a failure of its own ("hung").
-async function settle(promise, ms = 5000) {
+// pending after ms is a failure of its own ("hung"). A setWebhook is answered
+// within vcpd's webhook timeout: the default waits that long and 5 s more.
+async function settle(promise, ms = WEBHOOK_TIMEOUT_MS + 5000) {
   let timer;
   const hung = new Promise((r) => { timer = setTimeout(() => r({ hung: true }), ms); });
   const r = await Promise.race([

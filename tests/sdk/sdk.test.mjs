@@ -104,7 +104,8 @@ const limited = cli("channel", "create", "--name", "Limited", "--rate", "1/60",
 const WEBHOOK_TIMEOUT_MS = 5000;
 const servers = [];
 const server = spawn(vcpd, ["serve", "--listen", "127.0.0.1:0", "--port-file", portFile,
-  "--db", db, "--sandbox", "--webhook-ca", p("ca.pem"), "--webhook-timeout", String(WEBHOOK_TIMEOUT_MS),
+  "--db", db, "--sandbox", "--webhook-ca", p("ca.pem"),
+  "--webhook-timeout", String(WEBHOOK_TIMEOUT_MS),
   "--access-log", p("access.log")], { stdio: ["ignore", "inherit", "inherit"] });
 const vcpdExited = () => server.exitCode !== null || server.signalCode !== null;
 const vcpdStatus = () => (server.signalCode !== null ? "signal " + server.signalCode

@@ -102,8 +102,8 @@ void strbuf_kv_int(struct strbuf *w, const char *k, int64_t v)
 
 /*
  * Digits by hand: every post's answer carries a message_token, and
- * snprintf's "%" PRIu64 was a twentieth of the HTTP thread's instructions
- * for a post (bench/cost).
+ * snprintf's "%" PRIu64 cost about 1,200 instructions of each
+ * (bench/cost, docs/PERFORMANCE.md item 19).
  */
 void strbuf_kv_uint(struct strbuf *w, const char *k, uint64_t v)
 {

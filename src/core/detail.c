@@ -9,6 +9,8 @@
  */
 #include "core/detail.h"
 
+#include "core/encode.h"
+
 #include <stdarg.h>
 #include <stdbool.h>
 #include <stdio.h>
@@ -55,16 +57,12 @@ static void put(struct out *o, const char *s, size_t n)
 
 static void put_num(struct out *o, unsigned long long v, bool neg)
 {
-    char tmp[24];
-    size_t i = sizeof tmp;
+    char tmp[ENCODE_DEC_MAX];
+    char *p = encode_dec(tmp, v);
 
-    do {
-        tmp[--i] = (char)('0' + v % 10);
-        v /= 10;
-    } while (v != 0);
     if (neg)
-        tmp[--i] = '-';
-    put(o, tmp + i, sizeof tmp - i);
+        put(o, "-", 1);
+    put(o, p, (size_t)(tmp + sizeof tmp - p));
 }
 
 static void put_signed(struct out *o, long long v)

@@ -44,3 +44,14 @@ void encode_hex(const void *in, size_t n, char *out)
     }
     out[2 * n] = '\0';
 }
+
+char *encode_dec(char out[ENCODE_DEC_MAX], uint64_t v)
+{
+    char *p = out + ENCODE_DEC_MAX;
+
+    do {
+        *--p = (char)('0' + v % 10);
+        v /= 10;
+    } while (v != 0);
+    return p;
+}

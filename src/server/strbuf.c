@@ -100,20 +100,14 @@ void strbuf_kv_int(struct strbuf *w, const char *k, int64_t v)
     strbuf_raw(w, num, (size_t)n);
 }
 
-/*
- * Digits by hand: every post's answer carries a message_token, and
- * snprintf's "%" PRIu64 cost about 1,200 instructions of each
- * (bench/cost, docs/PERFORMANCE.md item 19).
- */
+/* Digits by hand (encode_dec): every post's answer carries a message_token,
+ * and snprintf's "%" PRIu64 cost about 1,200 instructions of each
+ * (bench/cost, docs/PERFORMANCE.md item 19). */
 void strbuf_kv_uint(struct strbuf *w, const char *k, uint64_t v)
 {
-    char num[20]; /* UINT64_MAX has 20 digits */
-    size_t i = sizeof num;
+    char num[ENCODE_DEC_MAX];
+    char *p = encode_dec(num, v);
 
-    do {
-        num[--i] = (char)('0' + v % 10);
-        v /= 10;
-    } while (v);
     key(w, k);
-    strbuf_raw(w, num + i, sizeof num - i);
+    strbuf_raw(w, p, (size_t)(num + sizeof num - p));
 }

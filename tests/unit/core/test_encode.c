@@ -77,12 +77,35 @@ static void hex_is_lowercase_and_terminated(void **state)
     assert_string_equal(out, "");
 }
 
+/* encode_dec: digits at the end of the buffer, the edges of the range */
+static void decimal_at_the_end(void **state)
+{
+    static const struct {
+        uint64_t v;
+        const char *want;
+    } decs[] = {
+        {0, "0"},
+        {9, "9"},
+        {10, "10"},
+        {UINT64_C(18446744073709551615), "18446744073709551615"},
+    };
+    (void)state;
+    for (size_t i = 0; i < sizeof decs / sizeof decs[0]; i++) {
+        char out[ENCODE_DEC_MAX];
+        char *p = encode_dec(out, decs[i].v);
+
+        assert_int_equal((size_t)(out + sizeof out - p), strlen(decs[i].want));
+        assert_memory_equal(p, decs[i].want, strlen(decs[i].want));
+    }
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(spelled_exactly),
         cmocka_unit_test(every_byte_round_trips),
         cmocka_unit_test(hex_is_lowercase_and_terminated),
+        cmocka_unit_test(decimal_at_the_end),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
